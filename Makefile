@@ -1,0 +1,32 @@
+# The two commands of the README: `make run` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+INSTALLED := $(VENV)/.installed
+
+.PHONY: run test lint bench clean
+
+# One virtual environment with runtime and development packages, rebuilt when a requirements file changes.
+$(INSTALLED): requirements/base.txt requirements/dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements/dev.txt
+	touch $@
+
+run: $(INSTALLED)
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py loaddata fixtures/demo.json
+	@echo "Demo data loaded. Export the demo user's calendar with:"
+	@$(BIN)/python manage.py demo_curl --base-url http://127.0.0.1:$(PORT)
+	$(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
+
+# SQLite unless DATABASE_URL points elsewhere (PostgreSQL: see README).
+test: $(INSTALLED)
+	$(BIN)/pytest
+
+lint: $(INSTALLED)
+	$(BIN)/flake8
+	$(BIN)/isort --check-only --diff .
+
+clean:
+	rm -rf $(VENV) timeslot.sqlite3

@@ -1,0 +1,85 @@
+"""How a slot becomes an iCalendar event: the one mapping every output uses.
+
+The rules (UTC times, all-day dates, open ends, CLASS) are explained with
+their reasons in docs/calendar-format.md.
+"""
+from collections.abc import Iterator
+from datetime import date, datetime, timedelta
+
+from django.conf import settings
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from export.ical import Property
+from slots.models import Slot
+
+# The columns the mapping reads; the export fetches these and nothing else.
+EVENT_FIELDS = (
+    "uuid", "title", "description", "location", "start", "end", "all_day",
+    "visibility", "created_at", "updated_at",
+)
+
+# Free-text fields, in the order they are written; empty optional ones are left out.
+TEXT_PROPERTIES = (
+    ("SUMMARY", "title", True),
+    ("DESCRIPTION", "description", False),
+    ("LOCATION", "location", False),
+)
+
+# RFC 5545 §3.8.1.3 knows PUBLIC, PRIVATE and CONFIDENTIAL; "friends" is the
+# middle one. Anything unknown is exported as the most private.
+CLASS_BY_VISIBILITY = {
+    Slot.Visibility.PUBLIC: "PUBLIC",
+    Slot.Visibility.FRIENDS: "CONFIDENTIAL",
+    Slot.Visibility.PRIVATE: "PRIVATE",
+}
+
+
+def all_day_dates(start: datetime, end: datetime | None) -> tuple[date, date | None]:
+    """The first day and the exclusive end day (§3.6.1) of an all-day slot.
+
+    Days are read in the server's time zone. An end after midnight covers its
+    whole day; an all-day slot always covers at least its first day.
+    """
+    first = timezone.localtime(start).date()
+    if end is None:
+        return first, None
+    local_end = timezone.localtime(end)
+    after = local_end.date() if local_end.time() == datetime.min.time() else local_end.date() + timedelta(days=1)
+    return first, max(after, first + timedelta(days=1))
+
+
+def slot_event(slot, *, stamp: datetime) -> list[Property]:
+    """The VEVENT properties of a slot (a Slot or a row with the EVENT_FIELDS)."""
+    event: list[Property] = [
+        ("UID", str(slot.uuid)),
+        ("DTSTAMP", stamp),
+        ("CREATED", slot.created_at),
+        ("LAST-MODIFIED", slot.updated_at),
+    ]
+    if slot.all_day:
+        start, end = all_day_dates(slot.start, slot.end)
+    else:
+        start, end = slot.start, slot.end
+    event.append(("DTSTART", start))
+    # No DTEND for an open end: §3.6.1 then reads a timed event as ending when
+    # it starts and an all-day one as lasting its day, as Google does.
+    if end is not None:
+        event.append(("DTEND", end))
+    event.extend(
+        (name, getattr(slot, field))
+        for name, field, always in TEXT_PROPERTIES
+        if always or getattr(slot, field)
+    )
+    event += [
+        ("CLASS", CLASS_BY_VISIBILITY.get(slot.visibility, "PRIVATE")),
+        ("STATUS", "CONFIRMED"),
+        ("TRANSP", "OPAQUE"),
+    ]
+    return event
+
+
+def slot_events(slots: QuerySet[Slot], *, stamp: datetime) -> Iterator[list[Property]]:
+    """The events of these slots, read from the database in chunks so memory stays flat."""
+    rows = slots.values_list(*EVENT_FIELDS, named=True).iterator(chunk_size=settings.EXPORT_CHUNK_SIZE)
+    return (slot_event(row, stamp=stamp) for row in rows)

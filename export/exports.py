@@ -1,0 +1,37 @@
+"""What one export is: whose slots, which group, when; shared by the API and the command."""
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import QuerySet
+from django.utils import timezone
+from django.utils.text import slugify
+
+from slots.models import Slot, SlotGroup
+from slots.selectors import slot_list
+
+DEFAULT_NAME = "Timeslot"
+FILENAME_STEM = "Timeslot-Export"
+
+
+@dataclass(frozen=True)
+class SlotExport:
+    user: AbstractBaseUser
+    slots: QuerySet[Slot]
+    group: SlotGroup | None = None
+    # One moment for the whole file: DTSTAMP of every event (docs/calendar-format.md).
+    stamp: datetime = field(default_factory=timezone.now)
+
+    @property
+    def name(self) -> str:
+        return self.group.name if self.group else DEFAULT_NAME
+
+    def filename(self, extension: str) -> str:
+        """The seed's name, or one made safe (ASCII letters, digits, dashes) from the group's name."""
+        slug = slugify(self.group.name)[:100].strip("-") if self.group else ""
+        return f"{FILENAME_STEM}-{slug}.{extension}" if slug else f"{FILENAME_STEM}.{extension}"
+
+
+def export_for(*, user: AbstractBaseUser, group: SlotGroup | None = None) -> SlotExport:
+    """The export of the slots the user created, limited to the group if one is given."""
+    return SlotExport(user=user, slots=slot_list(user=user, group=group), group=group)

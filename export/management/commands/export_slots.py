@@ -1,0 +1,79 @@
+import os
+import sys
+import tempfile
+import uuid
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError
+
+from export.exports import export_for
+from export.renderers import ICalendarRenderer
+from slots.models import SlotGroup
+from slots.selectors import group_visible_to
+
+# The API's formats by the name of their endpoint; both are the same calendar.
+RENDERERS = {"google": ICalendarRenderer, "ical": ICalendarRenderer}
+
+
+class Command(BaseCommand):
+    help = "Write the slots a user created, as POST /v1/export/<format> would send them, to stdout or a file."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--user", required=True, help="username of the slots' creator")
+        parser.add_argument("--group", help="uuid of a slot group the user owns or belongs to")
+        parser.add_argument("--format", choices=sorted(RENDERERS), default="google")
+        parser.add_argument("--output", help="file to write (replaced only once complete); default stdout")
+
+    def handle(self, *args, user, group, format, output, **options):
+        User = get_user_model()
+        try:
+            owner = User.objects.get(**{User.USERNAME_FIELD: user})
+        except User.DoesNotExist:
+            raise CommandError(f"No user named {user!r}.")
+        export = export_for(user=owner, group=self.group(owner, group) if group else None)
+        chunks = RENDERERS[format]().stream(export)
+        if self.stderr.isatty():
+            chunks = self.with_progress(chunks, total=export.slots.count())
+        if output:
+            self.write_file(chunks, output)
+        else:
+            for chunk in chunks:
+                sys.stdout.buffer.write(chunk)
+            sys.stdout.buffer.flush()
+
+    def with_progress(self, chunks, *, total: int):
+        """The chunks, with a progress bar on the terminal's stderr."""
+        done = 0
+        for chunk in chunks:
+            # Every event ends with this line, and no escaped, folded value can
+            # contain it: folding puts a space after each inner CRLF.
+            done += chunk.count(b"\r\nEND:VEVENT\r\n")
+            filled = 30 * done // total if total else 30
+            self.stderr.write(f"\r[{'#' * filled:<30}] {done:,}/{total:,} slots", ending="")
+            yield chunk
+        self.stderr.write("")
+
+    @staticmethod
+    def group(owner, value: str) -> SlotGroup:
+        try:
+            return group_visible_to(user=owner, uuid=uuid.UUID(value))
+        except ValueError:
+            raise CommandError(f"--group must be a uuid, not {value!r}.")
+        except SlotGroup.DoesNotExist:
+            raise CommandError(f"No slot group {value} for user {owner.get_username()!r}.")
+
+    @staticmethod
+    def write_file(chunks, path: str) -> None:
+        """Write beside the target and rename, so a failed export never leaves a partial file."""
+        directory = os.path.dirname(os.path.abspath(path))
+        try:
+            with tempfile.NamedTemporaryFile("wb", dir=directory, delete=False, prefix=".export-") as part:
+                try:
+                    for chunk in chunks:
+                        part.write(chunk)
+                except BaseException:
+                    os.unlink(part.name)
+                    raise
+            os.replace(part.name, path)
+        except OSError as error:
+            raise CommandError(f"Cannot write {path}: {error.strerror}.")

@@ -1,0 +1,18 @@
+from rest_framework.negotiation import DefaultContentNegotiation
+
+# What the legacy clients send (the seed's `Accept: text/plain`) and what
+# download tools send: each is read as "whatever this view serves".
+LEGACY_ACCEPT = frozenset({"text/plain", "application/octet-stream"})
+
+
+class ExportNegotiation(DefaultContentNegotiation):
+    """DRF's negotiation, with the legacy Accept values standing for */*."""
+
+    def get_accept_list(self, request):
+        accepted = []
+        for token in super().get_accept_list(request):
+            media_type, separator, params = token.partition(";")
+            if media_type.strip().lower() in LEGACY_ACCEPT:
+                token = "*/*" + separator + params
+            accepted.append(token)
+        return accepted
