@@ -1,0 +1,113 @@
+"""The slot-to-event mapping, through the writer and back through the icalendar parser."""
+from datetime import date, datetime, timezone
+
+import pytest
+from django.test import override_settings
+
+from export.events import slot_event, slot_events
+from export.ical import calendar_chunks
+from export.tests.ical_reader import parse_events
+from slots.models import Slot
+from slots.selectors import slot_list
+from slots.tests.factories import SlotFactory
+
+UTC = timezone.utc
+STAMP = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
+
+
+def event_of(**fields):
+    fields = {
+        "title": "Slot", "start": datetime(2026, 12, 1, 9, tzinfo=UTC), "end": datetime(2026, 12, 1, 10, tzinfo=UTC),
+        "created_at": datetime(2026, 11, 1, tzinfo=UTC), "updated_at": datetime(2026, 11, 2, tzinfo=UTC), **fields,
+    }
+    slot = Slot(**fields)
+    (event,) = parse_events(b"".join(calendar_chunks([], [slot_event(slot, stamp=STAMP)])))
+    return slot, event
+
+
+def test_an_event_carries_the_slot_uuid_times_and_text():
+    slot, event = event_of(title="Review", description="Notes", location="Room 1")
+
+    assert str(event["UID"]) == str(slot.uuid)
+    assert event.decoded("DTSTAMP") == STAMP
+    assert event.decoded("CREATED") == slot.created_at
+    assert event.decoded("LAST-MODIFIED") == slot.updated_at
+    assert event.decoded("DTSTART") == slot.start
+    assert event.decoded("DTEND") == slot.end
+    assert (str(event["SUMMARY"]), str(event["DESCRIPTION"]), str(event["LOCATION"])) == ("Review", "Notes", "Room 1")
+    assert (str(event["STATUS"]), str(event["TRANSP"])) == ("CONFIRMED", "OPAQUE")
+
+
+def test_times_are_utc_never_floating():
+    _, event = event_of()
+
+    assert event["DTSTART"].to_ical() == b"20261201T090000Z"
+    assert event.decoded("DTSTART").tzinfo is not None
+
+
+def test_empty_description_and_location_are_left_out():
+    _, event = event_of(description="", location="")
+
+    assert "DESCRIPTION" not in event and "LOCATION" not in event
+    assert "SUMMARY" in event
+
+
+def test_an_open_end_has_no_dtend():
+    _, event = event_of(end=None)
+
+    assert "DTEND" not in event and "DURATION" not in event
+
+
+@pytest.mark.parametrize(
+    ("visibility", "klass"),
+    [("private", "PRIVATE"), ("friends", "CONFIDENTIAL"), ("public", "PUBLIC"), ("unheard-of", "PRIVATE")],
+)
+def test_class_comes_from_visibility_with_rfc_values_only(visibility, klass):
+    _, event = event_of(visibility=visibility)
+
+    assert str(event["CLASS"]) == klass
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "first", "after"),
+    [
+        # A day stored as midnight to midnight: one day, exclusive end.
+        (datetime(2026, 12, 24, tzinfo=UTC), datetime(2026, 12, 25, tzinfo=UTC), date(2026, 12, 24), date(2026, 12, 25)),
+        # An end after midnight covers its whole day.
+        (datetime(2026, 12, 24, tzinfo=UTC), datetime(2026, 12, 26, 10, tzinfo=UTC), date(2026, 12, 24),
+         date(2026, 12, 27)),
+        # An end on the start day still covers that day.
+        (datetime(2026, 12, 24, 8, tzinfo=UTC), datetime(2026, 12, 24, 9, tzinfo=UTC), date(2026, 12, 24),
+         date(2026, 12, 25)),
+    ],
+)
+def test_all_day_slots_are_dates_with_an_exclusive_end(start, end, first, after):
+    _, event = event_of(all_day=True, start=start, end=end)
+
+    assert event["DTSTART"].params["VALUE"] == "DATE"
+    assert event.decoded("DTSTART") == first
+    assert event.decoded("DTEND") == after
+
+
+def test_an_open_all_day_slot_is_its_first_day():
+    _, event = event_of(all_day=True, start=datetime(2026, 12, 24, tzinfo=UTC), end=None)
+
+    assert event.decoded("DTSTART") == date(2026, 12, 24)
+    assert "DTEND" not in event
+
+
+@override_settings(TIME_ZONE="Europe/Berlin")
+def test_all_day_dates_are_read_in_the_server_time_zone():
+    # 23:30 UTC on the 23rd is already the 24th in Berlin.
+    _, event = event_of(all_day=True, start=datetime(2026, 12, 23, 23, 30, tzinfo=UTC), end=None)
+
+    assert event.decoded("DTSTART") == date(2026, 12, 24)
+
+
+@pytest.mark.django_db
+def test_rows_and_model_instances_map_to_the_same_event():
+    slot = SlotFactory(description="d", location="l", visibility="public")
+
+    (row_event,) = slot_events(slot_list(user=slot.creator), stamp=STAMP)
+
+    assert row_event == slot_event(slot, stamp=STAMP)

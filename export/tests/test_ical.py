@@ -1,0 +1,153 @@
+"""The RFC 5545 writer, read back with the icalendar library as the independent parser."""
+from datetime import date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from export.ical import CHUNK_OCTETS, calendar_chunks, escape_text, fold, format_property
+from export.tests.ical_reader import parse_calendar, parse_events
+
+UTC = timezone.utc
+# Everything RFC 5545 TEXT cannot carry: C0 controls but TAB (CR and LF become \n), DEL, C1.
+DROPPED = {chr(c) for c in [*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), *range(0x7F, 0xA0)]}
+
+
+def write(events, calendar=(("VERSION", "2.0"), ("PRODID", "-//test//EN"))) -> bytes:
+    return b"".join(calendar_chunks(list(calendar), events))
+
+
+def expected_text(text: str) -> str:
+    """What a reader gets back: line breaks as LF, untransmittable controls gone."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return "".join(char for char in text if char not in DROPPED)
+
+
+def test_text_separators_are_escaped():
+    assert escape_text("a\\b;c,d\ne") == "a\\\\b\\;c\\,d\\ne"
+
+
+def test_every_line_break_form_becomes_one_escaped_newline():
+    assert escape_text("one\r\ntwo\rthree\nfour") == "one\\ntwo\\nthree\\nfour"
+
+
+def test_control_characters_are_dropped_but_tab_is_kept():
+    assert escape_text("a\x00b\x07c\x1bd\x7fe\x85f\tg") == "abcdef\tg"
+
+
+def test_a_literal_backslash_n_stays_text():
+    (event,) = parse_events(write([[("UID", "1"), ("SUMMARY", "C:\\Users\\Nora")]]))
+
+    assert str(event["SUMMARY"]) == "C:\\Users\\Nora"
+
+
+def test_datetimes_are_written_in_utc():
+    berlin = datetime(2026, 7, 1, 9, 30, tzinfo=ZoneInfo("Europe/Berlin"))
+
+    assert format_property("DTSTART", berlin) == "DTSTART:20260701T073000Z"
+
+
+def test_dates_are_written_as_value_date():
+    assert format_property("DTSTART", date(2026, 12, 24)) == "DTSTART;VALUE=DATE:20261224"
+
+
+def test_short_lines_are_not_folded():
+    assert fold("SUMMARY:" + "x" * 67) == b"SUMMARY:" + b"x" * 67 + b"\r\n"
+
+
+def test_long_lines_fold_at_75_octets_with_a_leading_space():
+    folded = fold("DESCRIPTION:" + "x" * 200)
+
+    lines = folded.split(b"\r\n")[:-1]
+    assert [len(line) for line in lines] == [75, 75, 64]
+    assert all(line.startswith(b" ") for line in lines[1:])
+
+
+def test_folding_never_splits_a_utf8_character():
+    # 73 ASCII octets, then 4-octet characters that cannot fit the 75-octet line.
+    folded = fold("SUMMARY:" + "a" * 65 + "🚀" * 30)
+
+    for line in folded.split(b"\r\n")[:-1]:
+        assert len(line) <= 75
+        line.decode("utf-8")  # raises if a character was cut
+    assert folded.split(b"\r\n")[0] == b"SUMMARY:" + b"a" * 65
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=400))
+def test_any_text_folds_into_valid_lines_that_unfold_to_the_original(text):
+    line = format_property("DESCRIPTION", text)
+
+    folded = fold(line)
+
+    assert folded.endswith(b"\r\n")
+    physical = folded[:-2].split(b"\r\n")
+    assert all(len(part) <= 75 for part in physical)
+    assert all(part.startswith(b" ") for part in physical[1:])
+    assert b"".join(part[1:] if n else part for n, part in enumerate(physical)).decode("utf-8") == line
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(), st.text(), st.text())
+def test_any_text_reads_back_exactly_and_injects_nothing(title, description, location):
+    events = [[("UID", "only"), ("SUMMARY", title), ("DESCRIPTION", description), ("LOCATION", location)]]
+
+    data = write(events)
+
+    calendar = parse_calendar(data)
+    (event,) = calendar.walk("VEVENT")
+    assert [component.name for component in calendar.walk()] == ["VCALENDAR", "VEVENT"]
+    assert sorted(event.keys()) == ["DESCRIPTION", "LOCATION", "SUMMARY", "UID"]
+    assert str(event["SUMMARY"]) == expected_text(title)
+    assert str(event["DESCRIPTION"]) == expected_text(description)
+    assert str(event["LOCATION"]) == expected_text(location)
+
+
+def test_a_title_cannot_inject_a_property_or_a_component():
+    hostile = "x\r\nEND:VEVENT\r\nBEGIN:VEVENT\r\nUID:evil\r\nSUMMARY:injected\nATTACH:http://evil"
+
+    data = write([[("UID", "1"), ("SUMMARY", hostile)]])
+
+    (event,) = parse_events(data)
+    assert str(event["UID"]) == "1"
+    assert "ATTACH" not in event
+    assert data.count(b"\r\nBEGIN:VEVENT\r\n") == 1
+
+
+def test_every_line_ends_in_crlf():
+    data = write([[("UID", "1"), ("SUMMARY", "line\nbreak"), ("DESCRIPTION", "y" * 300)]])
+
+    assert data.endswith(b"\r\n")
+    assert b"\n" not in data.replace(b"\r\n", b"")
+    assert b"\r" not in data.replace(b"\r\n", b"")
+
+
+def test_the_calendar_wraps_its_properties_and_events_in_order():
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    events = [[("UID", str(n)), ("DTSTART", start + timedelta(days=n))] for n in range(3)]
+
+    calendar = parse_calendar(write(events, [("VERSION", "2.0"), ("X-WR-CALNAME", "Team; A, B")]))
+
+    assert str(calendar["X-WR-CALNAME"]) == "Team; A, B"
+    assert [str(event["UID"]) for event in calendar.walk("VEVENT")] == ["0", "1", "2"]
+    assert [event.decoded("DTSTART") for event in calendar.walk("VEVENT")] == [
+        start, start + timedelta(days=1), start + timedelta(days=2)
+    ]
+
+
+def test_an_empty_calendar_is_one_chunk_with_no_event():
+    chunks = list(calendar_chunks([("VERSION", "2.0")], []))
+
+    assert chunks == [b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nEND:VCALENDAR\r\n"]
+
+
+def test_large_calendars_stream_in_bounded_chunks_of_whole_events():
+    events = ([("UID", str(n)), ("DESCRIPTION", "d" * 500)] for n in range(1000))
+
+    chunks = list(calendar_chunks([("VERSION", "2.0")], events))
+
+    assert len(chunks) > 5
+    assert all(len(chunk) < CHUNK_OCTETS + 1024 for chunk in chunks)
+    assert all(chunk.endswith(b"END:VEVENT\r\n") for chunk in chunks[:-1])
+    assert chunks[-1].endswith(b"END:VCALENDAR\r\n")
+    assert len(parse_events(b"".join(chunks))) == 1000
