@@ -72,7 +72,8 @@ def test_class_comes_from_visibility_with_rfc_values_only(visibility, klass):
     ("start", "end", "first", "after"),
     [
         # A day stored as midnight to midnight: one day, exclusive end.
-        (datetime(2026, 12, 24, tzinfo=UTC), datetime(2026, 12, 25, tzinfo=UTC), date(2026, 12, 24), date(2026, 12, 25)),
+        (datetime(2026, 12, 24, tzinfo=UTC), datetime(2026, 12, 25, tzinfo=UTC), date(2026, 12, 24),
+         date(2026, 12, 25)),
         # An end after midnight covers its whole day.
         (datetime(2026, 12, 24, tzinfo=UTC), datetime(2026, 12, 26, 10, tzinfo=UTC), date(2026, 12, 24),
          date(2026, 12, 27)),
