@@ -31,3 +31,9 @@ def client_for(db):
 @pytest.fixture
 def api(client_for, user):
     return client_for(user)
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    """PBKDF2 costs half a second a user by design; the tests do not test it."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
