@@ -1,0 +1,104 @@
+"""manage.py export_slots: the API's bytes on stdout or in a file, through the same code."""
+import uuid
+
+import pytest
+from django.core.management import ManagementUtility, call_command
+from django.db import connection
+
+from export.tests.ical_reader import parse_events
+from slots.tests.factories import SlotFactory, SlotGroupFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def without_stamp(data: bytes) -> list[bytes]:
+    return [line for line in data.split(b"\r\n") if not line.startswith(b"DTSTAMP:")]
+
+
+def run(*argv: str) -> int:
+    """Run the command as the shell does; its exit status."""
+    try:
+        ManagementUtility(["manage.py", "export_slots", *argv]).execute()
+    except SystemExit as exit:
+        return exit.code
+    return 0
+
+
+@pytest.mark.parametrize("fmt", ["google", "ical"])
+def test_stdout_has_the_apis_bytes(api, user, capfdbinary, fmt):
+    group = SlotGroupFactory(owner=user, name="Team")
+    SlotFactory.create_batch(3, creator=user, groups=[group], description="long; text, " * 20)
+    SlotFactory(creator=user)
+    api_body = b"".join(api.post(f"/v1/export/{fmt}", {"group": str(group.uuid)}, format="json").streaming_content)
+
+    call_command("export_slots", "--user", user.username, "--group", str(group.uuid), "--format", fmt)
+
+    command_body = capfdbinary.readouterr().out
+    assert len(parse_events(command_body)) == 3
+    assert without_stamp(command_body) == without_stamp(api_body)
+
+
+def test_output_writes_the_file(user, tmp_path):
+    SlotFactory.create_batch(2, creator=user)
+    target = tmp_path / "calendar.ics"
+
+    call_command("export_slots", "--user", user.username, "--output", str(target))
+
+    assert len(parse_events(target.read_bytes())) == 2
+    assert [path.name for path in tmp_path.iterdir()] == ["calendar.ics"]
+
+
+def test_an_unknown_user_is_a_one_line_error(capsys):
+    assert run("--user", "nobody") == 1
+
+    err = capsys.readouterr().err
+    assert err == "CommandError: No user named 'nobody'.\n"
+
+
+@pytest.mark.parametrize("value", ["not-a-uuid", "12", "../../etc/passwd"])
+def test_a_malformed_group_is_a_one_line_error(user, capsys, value):
+    assert run("--user", user.username, "--group", value) == 1
+
+    err = capsys.readouterr().err
+    assert err.startswith("CommandError: --group must be a uuid") and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("whose", ["missing", "stranger"])
+def test_an_unknown_or_foreign_group_is_a_one_line_error(user, capsys, whose):
+    group = uuid.uuid4() if whose == "missing" else SlotGroupFactory().uuid
+
+    assert run("--user", user.username, "--group", str(group)) == 1
+
+    err = capsys.readouterr().err
+    assert err == f"CommandError: No slot group {group} for user '{user.username}'.\n"
+
+
+def test_an_unwritable_output_is_a_one_line_error_and_leaves_nothing(user, tmp_path, capsys):
+    SlotFactory(creator=user)
+
+    assert run("--user", user.username, "--output", str(tmp_path / "missing" / "out.ics")) == 1
+
+    err = capsys.readouterr().err
+    assert err.startswith("CommandError: Cannot write") and err.count("\n") == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_unknown_format_is_refused(user, capsys):
+    assert run("--user", user.username, "--format", "pdf") == 2
+
+    assert "invalid choice: 'pdf'" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="a corrupt row is made with SQLite's loose typing")
+def test_a_failed_export_leaves_the_previous_file_untouched(user, tmp_path):
+    SlotFactory.create_batch(300, creator=user, description="long text " * 50)
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE slots_slot SET created_at = 'not a date' WHERE id = %s", [user.slots.last().pk])
+    target = tmp_path / "calendar.ics"
+    target.write_bytes(b"yesterday's export")
+
+    with pytest.raises(Exception):
+        call_command("export_slots", "--user", user.username, "--output", str(target))
+
+    assert target.read_bytes() == b"yesterday's export"
+    assert [path.name for path in tmp_path.iterdir()] == ["calendar.ics"]
