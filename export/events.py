@@ -35,6 +35,10 @@ CLASS_BY_VISIBILITY = {
 }
 
 
+OPEN_END = timedelta(0)
+OPEN_END_ALL_DAY = timedelta(days=1)
+
+
 def all_day_dates(start: datetime, end: datetime | None) -> tuple[date, date | None]:
     """The first day and the exclusive end day (§3.6.1) of an all-day slot.
 
@@ -62,10 +66,13 @@ def slot_event(slot, *, stamp: datetime) -> list[Property]:
     else:
         start, end = slot.start, slot.end
     event.append(("DTSTART", start))
-    # No DTEND for an open end: §3.6.1 then reads a timed event as ending when
-    # it starts and an all-day one as lasting its day, as Google does.
+    # An open end is the length §3.6.1 gives an event without an end (none for
+    # a time, one day for a date), said outright: Exchange refuses events with
+    # neither DTEND nor DURATION, and DURATION tells an import it was open.
     if end is not None:
         event.append(("DTEND", end))
+    else:
+        event.append(("DURATION", OPEN_END_ALL_DAY if slot.all_day else OPEN_END))
     event.extend(
         (name, getattr(slot, field))
         for name, field, always in TEXT_PROPERTIES

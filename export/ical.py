@@ -1,11 +1,12 @@
 """A streaming iCalendar (RFC 5545) writer: escape, format, fold, yield chunks.
 
 It knows the format and nothing of slots: components arrive as sequences of
-(name, value) properties, where a value is text, a date or an aware datetime.
+(name, value) properties, where a value is text, a date, an aware datetime
+or a duration.
 """
 import re
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 
 CRLF = b"\r\n"
 # RFC 5545 §3.1: lines SHOULD NOT be longer than 75 octets, excluding the line break.
@@ -13,7 +14,7 @@ LINE_OCTETS = 75
 # Chunks handed to the server: big enough to keep syscalls few, small enough to keep memory flat.
 CHUNK_OCTETS = 64 * 1024
 
-Value = str | date | datetime
+Value = str | date | datetime | timedelta
 Property = tuple[str, Value]
 
 # RFC 5545 §3.3.11: backslash, semicolon, comma and newline are escaped; other
@@ -33,12 +34,27 @@ def escape_text(text: str) -> str:
     return text.replace("\r\n", "\n").translate(_TEXT_ESCAPES)
 
 
+def format_duration(duration: timedelta) -> str:
+    """A DURATION value (§3.3.6): P1D, PT1H30M, PT0S."""
+    sign = "-" if duration < timedelta(0) else ""
+    duration = abs(duration)
+    hours, rest = divmod(duration.seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    days = f"{duration.days}D" if duration.days else ""
+    time = "".join(f"{amount}{unit}" for amount, unit in ((hours, "H"), (minutes, "M"), (seconds, "S")) if amount)
+    if not days and not time:
+        time = "0S"
+    return f"{sign}P{days}{'T' + time if time else ''}"
+
+
 def format_property(name: str, value: Value) -> str:
     """One unfolded content line: datetimes in UTC (§3.3.5 form 2), dates as VALUE=DATE."""
     if isinstance(value, datetime):
         return f"{name}:{value.astimezone(timezone.utc):%Y%m%dT%H%M%SZ}"
     if isinstance(value, date):
         return f"{name};VALUE=DATE:{value:%Y%m%d}"
+    if isinstance(value, timedelta):
+        return f"{name}:{format_duration(value)}"
     return f"{name}:{escape_text(value)}"
 
 

@@ -99,7 +99,10 @@ def test_every_slot_of_the_user_reads_back_as_it_went_in(api, user):
         assert str(event.get("DESCRIPTION", "")) == slot.description
         assert str(event.get("LOCATION", "")) == slot.location
         assert event.decoded("DTSTART") == slot.start
-        assert (event.decoded("DTEND") if "DTEND" in event else None) == slot.end
+        if slot.end:
+            assert event.decoded("DTEND") == slot.end
+        else:
+            assert "DTEND" not in event and event.decoded("DURATION") == timedelta(0)
         assert event.decoded("CREATED") == slot.created_at.replace(microsecond=0)
         assert event.decoded("LAST-MODIFIED") == slot.updated_at.replace(microsecond=0)
         assert str(event["CLASS"]) == {"private": "PRIVATE", "friends": "CONFIDENTIAL", "public": "PUBLIC"}[

@@ -1,5 +1,5 @@
 """The slot-to-event mapping, through the writer and back through the icalendar parser."""
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 
 import pytest
 from django.test import override_settings
@@ -52,10 +52,11 @@ def test_empty_description_and_location_are_left_out():
     assert "SUMMARY" in event
 
 
-def test_an_open_end_has_no_dtend():
+def test_an_open_end_is_a_zero_duration_not_a_dtend():
     _, event = event_of(end=None)
 
-    assert "DTEND" not in event and "DURATION" not in event
+    assert "DTEND" not in event
+    assert event.decoded("DURATION") == timedelta(0)
 
 
 @pytest.mark.parametrize(
@@ -95,6 +96,7 @@ def test_an_open_all_day_slot_is_its_first_day():
 
     assert event.decoded("DTSTART") == date(2026, 12, 24)
     assert "DTEND" not in event
+    assert event.decoded("DURATION") == timedelta(days=1)
 
 
 @override_settings(TIME_ZONE="Europe/Berlin")

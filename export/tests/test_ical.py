@@ -2,10 +2,11 @@
 from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from export.ical import CHUNK_OCTETS, calendar_chunks, escape_text, fold, format_property
+from export.ical import CHUNK_OCTETS, calendar_chunks, escape_text, fold, format_duration, format_property
 from export.tests.ical_reader import parse_calendar, parse_events
 
 UTC = timezone.utc
@@ -49,6 +50,22 @@ def test_datetimes_are_written_in_utc():
 
 def test_dates_are_written_as_value_date():
     assert format_property("DTSTART", date(2026, 12, 24)) == "DTSTART;VALUE=DATE:20261224"
+
+
+@pytest.mark.parametrize(
+    ("duration", "text"),
+    [
+        (timedelta(0), "PT0S"),
+        (timedelta(days=1), "P1D"),
+        (timedelta(hours=1, minutes=30), "PT1H30M"),
+        (timedelta(days=2, seconds=5), "P2DT5S"),
+        (-timedelta(minutes=15), "-PT15M"),
+    ],
+)
+def test_durations_are_written_as_rfc_5545_durations(duration, text):
+    assert format_duration(duration) == text
+    (event,) = parse_events(write([[("UID", "1"), ("DURATION", duration)]]))
+    assert event.decoded("DURATION") == duration
 
 
 def test_short_lines_are_not_folded():
