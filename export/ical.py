@@ -2,7 +2,9 @@
 
 It knows the format and nothing of slots: components arrive as sequences of
 (name, value) properties, where a value is text, a date, an aware datetime
-or a duration.
+or a duration. It works on UTF-8 bytes throughout, because folding counts
+octets and because bytes operations run at C speed: an export is a loop over
+hundreds of thousands of events (docs/performance.md).
 """
 import re
 from collections.abc import Iterable, Iterator, Sequence
@@ -17,24 +19,38 @@ CHUNK_OCTETS = 64 * 1024
 Value = str | date | datetime | timedelta
 Property = tuple[str, Value]
 
-# RFC 5545 §3.3.11: backslash, semicolon, comma and newline are escaped; other
-# control characters (C0 but TAB, DEL, C1) cannot appear in TEXT and are dropped,
-# so no value can start a property or a component of its own.
-_TEXT_ESCAPES = {ord("\\"): "\\\\", ord(";"): "\\;", ord(","): "\\,", ord("\n"): "\\n", ord("\r"): "\\n"}
-_TEXT_ESCAPES.update(
-    {code: None for code in [*range(0x00, 0x20), *range(0x7F, 0xA0)] if code not in _TEXT_ESCAPES and code != 0x09}
-)
-_NEEDS_ESCAPE = re.compile("[\\\\;,\x00-\x08\x0a-\x1f\x7f-\x9f]")
+# RFC 5545 §3.3.11: TEXT cannot hold control characters but HTAB; line breaks
+# become \n, the others are dropped, so no value can start a property or a
+# component of its own. C0 and DEL are single bytes in UTF-8, C1 two (\xc2\x80-\x9f).
+_NEEDS_ESCAPING = re.compile("[\\\\;,\x00-\x08\x0a-\x1f\x7f-\x9f]")
+_C0_AND_DEL = bytes([*range(0x00, 0x09), *range(0x0B, 0x20), 0x7F])
+_C1 = re.compile(b"\xc2[\x80-\x9f]")
 
 
-def escape_text(text: str) -> str:
-    """The TEXT value of RFC 5545 §3.3.11 for this string."""
-    if not _NEEDS_ESCAPE.search(text):
-        return text
-    return text.replace("\r\n", "\n").translate(_TEXT_ESCAPES)
+def escape_text(text: str) -> bytes:
+    """The TEXT value of RFC 5545 §3.3.11 for this string, as UTF-8."""
+    if not _NEEDS_ESCAPING.search(text):
+        return text.encode()
+    octets = text.encode()
+    if b"\r" in octets:
+        octets = octets.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    octets = octets.translate(None, _C0_AND_DEL)
+    if b"\xc2" in octets:
+        octets = _C1.sub(b"", octets)
+    return octets.replace(b"\\", b"\\\\").replace(b";", b"\\;").replace(b",", b"\\,").replace(b"\n", b"\\n")
 
 
-def format_duration(duration: timedelta) -> str:
+def format_datetime(value: datetime) -> bytes:
+    """A DATE-TIME in UTC (§3.3.5, form 2); a floating (naive) time is refused."""
+    offset = value.utcoffset()
+    if offset is None:
+        raise ValueError(f"{value!r} is floating: exports carry aware datetimes only")
+    if offset:
+        value = value.astimezone(timezone.utc)
+    return b"%04d%02d%02dT%02d%02d%02dZ" % (value.year, value.month, value.day, value.hour, value.minute, value.second)
+
+
+def format_duration(duration: timedelta) -> bytes:
     """A DURATION value (§3.3.6): P1D, PT1H30M, PT0S."""
     sign = "-" if duration < timedelta(0) else ""
     duration = abs(duration)
@@ -44,45 +60,46 @@ def format_duration(duration: timedelta) -> str:
     time = "".join(f"{amount}{unit}" for amount, unit in ((hours, "H"), (minutes, "M"), (seconds, "S")) if amount)
     if not days and not time:
         time = "0S"
-    return f"{sign}P{days}{'T' + time if time else ''}"
+    return f"{sign}P{days}{'T' + time if time else ''}".encode()
 
 
-def format_property(name: str, value: Value) -> str:
-    """One unfolded content line: datetimes in UTC (§3.3.5 form 2), dates as VALUE=DATE."""
+def format_property(name: str, value: Value) -> bytes:
+    """One unfolded content line, without its line break."""
+    if isinstance(value, str):
+        return b"%s:%s" % (name.encode(), escape_text(value))
     if isinstance(value, datetime):
-        return f"{name}:{value.astimezone(timezone.utc):%Y%m%dT%H%M%SZ}"
+        return b"%s:%s" % (name.encode(), format_datetime(value))
     if isinstance(value, date):
-        return f"{name};VALUE=DATE:{value:%Y%m%d}"
+        return b"%s;VALUE=DATE:%04d%02d%02d" % (name.encode(), value.year, value.month, value.day)
     if isinstance(value, timedelta):
-        return f"{name}:{format_duration(value)}"
-    return f"{name}:{escape_text(value)}"
+        return b"%s:%s" % (name.encode(), format_duration(value))
+    raise TypeError(f"{name}: cannot write a {type(value).__name__}")
 
 
-def fold(line: str) -> bytes:
-    """The line as UTF-8, folded at 75 octets without splitting a character (§3.1), ending in CRLF."""
-    octets = line.encode("utf-8")
-    if len(octets) <= LINE_OCTETS:
-        return octets + CRLF
+def fold(line: bytes) -> bytes:
+    """The line folded at 75 octets without splitting a UTF-8 character (§3.1), ending in CRLF."""
+    if len(line) <= LINE_OCTETS:
+        return line + CRLF
     pieces = []
     start, limit = 0, LINE_OCTETS
-    while len(octets) - start > limit:
+    while len(line) - start > limit:
         end = start + limit
         # Step back over UTF-8 continuation bytes (10xxxxxx) to a character boundary.
-        while octets[end] & 0xC0 == 0x80:
+        while line[end] & 0xC0 == 0x80:
             end -= 1
-        pieces.append(octets[start:end])
+        pieces.append(line[start:end])
         # A continuation line starts with one space, which counts towards its 75 octets.
         start, limit = end, LINE_OCTETS - 1
-    pieces.append(octets[start:])
+    pieces.append(line[start:])
     return b"\r\n ".join(pieces) + CRLF
 
 
 def component(kind: str, properties: Iterable[Property]) -> bytes:
     """A whole component (BEGIN to END) as folded bytes."""
-    lines = [f"BEGIN:{kind}\r\n".encode()]
-    lines.extend(fold(format_property(name, value)) for name, value in properties)
-    lines.append(f"END:{kind}\r\n".encode())
-    return b"".join(lines)
+    lines = [format_property(name, value) for name, value in properties]
+    # Most lines are short: fold() is called only for those that need it.
+    body = b"".join([line + CRLF if len(line) <= LINE_OCTETS else fold(line) for line in lines])
+    return b"BEGIN:%s\r\n%bEND:%s\r\n" % (kind.encode(), body, kind.encode())
 
 
 def calendar_chunks(calendar: Sequence[Property], events: Iterable[Iterable[Property]]) -> Iterator[bytes]:

@@ -25,15 +25,20 @@ def expected_text(text: str) -> str:
 
 
 def test_text_separators_are_escaped():
-    assert escape_text("a\\b;c,d\ne") == "a\\\\b\\;c\\,d\\ne"
+    assert escape_text("a\\b;c,d\ne") == b"a\\\\b\\;c\\,d\\ne"
 
 
 def test_every_line_break_form_becomes_one_escaped_newline():
-    assert escape_text("one\r\ntwo\rthree\nfour") == "one\\ntwo\\nthree\\nfour"
+    assert escape_text("one\r\ntwo\rthree\nfour") == b"one\\ntwo\\nthree\\nfour"
 
 
 def test_control_characters_are_dropped_but_tab_is_kept():
-    assert escape_text("a\x00b\x07c\x1bd\x7fe\x85f\tg") == "abcdef\tg"
+    assert escape_text("a\x00b\x07c\x1bd\x7fe\x85f\tg\u00a0h") == "abcdef\tg\u00a0h".encode()
+
+
+def test_a_floating_time_is_refused():
+    with pytest.raises(ValueError, match="floating"):
+        format_property("DTSTART", datetime(2026, 1, 1, 9))
 
 
 def test_a_literal_backslash_n_stays_text():
@@ -45,11 +50,11 @@ def test_a_literal_backslash_n_stays_text():
 def test_datetimes_are_written_in_utc():
     berlin = datetime(2026, 7, 1, 9, 30, tzinfo=ZoneInfo("Europe/Berlin"))
 
-    assert format_property("DTSTART", berlin) == "DTSTART:20260701T073000Z"
+    assert format_property("DTSTART", berlin) == b"DTSTART:20260701T073000Z"
 
 
 def test_dates_are_written_as_value_date():
-    assert format_property("DTSTART", date(2026, 12, 24)) == "DTSTART;VALUE=DATE:20261224"
+    assert format_property("DTSTART", date(2026, 12, 24)) == b"DTSTART;VALUE=DATE:20261224"
 
 
 @pytest.mark.parametrize(
@@ -63,17 +68,17 @@ def test_dates_are_written_as_value_date():
     ],
 )
 def test_durations_are_written_as_rfc_5545_durations(duration, text):
-    assert format_duration(duration) == text
+    assert format_duration(duration) == text.encode()
     (event,) = parse_events(write([[("UID", "1"), ("DURATION", duration)]]))
     assert event.decoded("DURATION") == duration
 
 
 def test_short_lines_are_not_folded():
-    assert fold("SUMMARY:" + "x" * 67) == b"SUMMARY:" + b"x" * 67 + b"\r\n"
+    assert fold(b"SUMMARY:" + b"x" * 67) == b"SUMMARY:" + b"x" * 67 + b"\r\n"
 
 
 def test_long_lines_fold_at_75_octets_with_a_leading_space():
-    folded = fold("DESCRIPTION:" + "x" * 200)
+    folded = fold(b"DESCRIPTION:" + b"x" * 200)
 
     lines = folded.split(b"\r\n")[:-1]
     assert [len(line) for line in lines] == [75, 75, 64]
@@ -82,7 +87,7 @@ def test_long_lines_fold_at_75_octets_with_a_leading_space():
 
 def test_folding_never_splits_a_utf8_character():
     # 73 ASCII octets, then 4-octet characters that cannot fit the 75-octet line.
-    folded = fold("SUMMARY:" + "a" * 65 + "🚀" * 30)
+    folded = fold(("SUMMARY:" + "a" * 65 + "🚀" * 30).encode())
 
     for line in folded.split(b"\r\n")[:-1]:
         assert len(line) <= 75
@@ -101,7 +106,9 @@ def test_any_text_folds_into_valid_lines_that_unfold_to_the_original(text):
     physical = folded[:-2].split(b"\r\n")
     assert all(len(part) <= 75 for part in physical)
     assert all(part.startswith(b" ") for part in physical[1:])
-    assert b"".join(part[1:] if n else part for n, part in enumerate(physical)).decode("utf-8") == line
+    assert b"".join(part[1:] if n else part for n, part in enumerate(physical)) == line
+    for part in physical:
+        part.decode("utf-8")  # raises if a character was cut
 
 
 @settings(max_examples=300, deadline=None)
