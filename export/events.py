@@ -35,6 +35,9 @@ CLASS_BY_VISIBILITY = {
 }
 
 
+# A slot is time taken, and confirmed once it exists.
+EVERY_EVENT = (("STATUS", "CONFIRMED"), ("TRANSP", "OPAQUE"))
+
 OPEN_END = timedelta(0)
 OPEN_END_ALL_DAY = timedelta(days=1)
 
@@ -55,35 +58,24 @@ def all_day_dates(start: datetime, end: datetime | None) -> tuple[date, date | N
 
 def slot_event(slot, *, stamp: datetime) -> list[Property]:
     """The VEVENT properties of a slot (a Slot or a row with the EVENT_FIELDS)."""
-    event: list[Property] = [
+    if slot.all_day:
+        (start, end), open_end = all_day_dates(slot.start, slot.end), OPEN_END_ALL_DAY
+    else:
+        start, end, open_end = slot.start, slot.end, OPEN_END
+    return [
         ("UID", str(slot.uuid)),
         ("DTSTAMP", stamp),
         ("CREATED", slot.created_at),
         ("LAST-MODIFIED", slot.updated_at),
-    ]
-    if slot.all_day:
-        start, end = all_day_dates(slot.start, slot.end)
-    else:
-        start, end = slot.start, slot.end
-    event.append(("DTSTART", start))
-    # An open end is the length §3.6.1 gives an event without an end (none for
-    # a time, one day for a date), said outright: Exchange refuses events with
-    # neither DTEND nor DURATION, and DURATION tells an import it was open.
-    if end is not None:
-        event.append(("DTEND", end))
-    else:
-        event.append(("DURATION", OPEN_END_ALL_DAY if slot.all_day else OPEN_END))
-    event.extend(
-        (name, getattr(slot, field))
-        for name, field, always in TEXT_PROPERTIES
-        if always or getattr(slot, field)
-    )
-    event += [
+        ("DTSTART", start),
+        # An open end is the length §3.6.1 gives an event without an end (none
+        # for a time, one day for a date), said outright: Exchange refuses events
+        # with neither DTEND nor DURATION, and DURATION tells an import it was open.
+        ("DTEND", end) if end is not None else ("DURATION", open_end),
+        *[(name, getattr(slot, field)) for name, field, always in TEXT_PROPERTIES if always or getattr(slot, field)],
         ("CLASS", CLASS_BY_VISIBILITY.get(slot.visibility, "PRIVATE")),
-        ("STATUS", "CONFIRMED"),
-        ("TRANSP", "OPAQUE"),
+        *EVERY_EVENT,
     ]
-    return event
 
 
 def slot_events(slots: QuerySet[Slot], *, stamp: datetime) -> Iterator[list[Property]]:
