@@ -4,6 +4,9 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 INSTALLED := $(VENV)/.installed
+BENCH_INSTALLED := $(VENV)/.bench-installed
+# e.g. make bench BENCH_ARGS="--slots 1000000 --skip-load"; DATABASE_URL picks PostgreSQL.
+BENCH_ARGS ?=
 
 .PHONY: run test lint bench clean
 
@@ -23,6 +26,14 @@ run: $(INSTALLED)
 # SQLite unless DATABASE_URL points elsewhere (PostgreSQL: see README).
 test: $(INSTALLED)
 	$(BIN)/pytest
+
+$(BENCH_INSTALLED): $(INSTALLED) requirements/bench.txt
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements/bench.txt
+	touch $@
+
+# The export benchmark (docs/performance.md); its load run needs Debian's wrk.
+bench: $(BENCH_INSTALLED)
+	$(BIN)/python bench/export.py $(BENCH_ARGS)
 
 lint: $(INSTALLED)
 	$(BIN)/flake8

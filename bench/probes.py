@@ -1,0 +1,73 @@
+"""The in-process measurements of bench/export.py, each run in a fresh child process.
+
+    python -m bench.probes floor USERNAME
+    python -m bench.probes reference USERNAME
+
+Run from the repository root with DATABASE_URL and DJANGO_SETTINGS_MODULE set.
+Django is set up, the user is read and the connection opened before the clock
+starts; then it prints one JSON object: seconds, bytes (reference only), rows
+(floor only) and the peak growth of this process's resident memory in bytes.
+
+- floor: fetch the user's rows as the export reads them (the EVENT_FIELDS, by
+  start then uuid, in chunks of 2,000) and discard them.
+- reference: render the user's calendar with django-ical's ICalFeed (bench/reference.py).
+"""
+import argparse
+import json
+import sys
+from collections import deque
+from time import perf_counter
+
+import django
+
+from bench.procfs import PeakGrowth
+
+FLOOR_CHUNK_SIZE = 2000
+
+
+def floor(user) -> dict:
+    from export.events import EVENT_FIELDS
+    from slots.selectors import slot_list
+
+    rows = slot_list(user=user).values_list(*EVENT_FIELDS).iterator(chunk_size=FLOOR_CHUNK_SIZE)
+    with PeakGrowth() as peak:
+        start = perf_counter()
+        counted = deque(enumerate(rows, 1), maxlen=1)
+        seconds = perf_counter() - start
+    return {"seconds": seconds, "rows": counted[0][0] if counted else 0, "rss_growth": peak.bytes}
+
+
+def reference(user) -> dict:
+    from django.test import RequestFactory
+
+    from bench.reference import SlotFeed
+
+    request = RequestFactory().get("/reference.ics", HTTP_HOST="127.0.0.1")
+    request.user = user
+    feed = SlotFeed()
+    with PeakGrowth() as peak:
+        start = perf_counter()
+        response = feed(request)
+        seconds = perf_counter() - start
+    if response.status_code != 200 or not response.content.endswith(b"END:VCALENDAR\r\n"):
+        raise RuntimeError(f"ICalFeed answered {response.status_code} with an incomplete calendar.")
+    return {"seconds": seconds, "bytes": len(response.content), "rss_growth": peak.bytes}
+
+
+PROBES = {"floor": floor, "reference": reference}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("probe", choices=sorted(PROBES))
+    parser.add_argument("username")
+    args = parser.parse_args()
+    django.setup()
+    from django.contrib.auth import get_user_model
+
+    user = get_user_model().objects.get(username=args.username)
+    json.dump(PROBES[args.probe](user), sys.stdout)
+
+
+if __name__ == "__main__":
+    main()
