@@ -1,4 +1,3 @@
-import itertools
 import logging
 from collections.abc import Iterator, Mapping
 
@@ -42,12 +41,12 @@ class SlotExportView(APIView):
     def post(self, request, *args, **kwargs):
         export = export_for(user=request.user, group=self.requested_group(request))
         renderer = request.accepted_renderer
-        chunks = renderer.stream(export)
+        chunks = reported(export.chunks(renderer), export)
         # The first chunk runs the query: a database failure here is still an
         # error status, not a 200 with a broken body.
         first = next(chunks)
         response = StreamingHttpResponse(
-            reported(itertools.chain([first], chunks), export),
+            resumed(first, chunks),
             content_type=f"{renderer.media_type}; charset={renderer.charset}",
         )
         response["Content-Disposition"] = content_disposition_header(True, export.filename(renderer.format))
@@ -78,8 +77,15 @@ class SlotExportView(APIView):
         return super().finalize_response(request, response, *args, **kwargs)
 
 
+def resumed(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
+    """The first chunk again, then the rest; closing this (the server does, also when a client
+    goes away) closes the rest, and so ends the export's transaction."""
+    yield first
+    yield from rest
+
+
 def reported(chunks: Iterator[bytes], export: SlotExport) -> Iterator[bytes]:
-    """The chunks, with a log line if the stream breaks after the response has begun."""
+    """The chunks, with a log line if the stream breaks."""
     sent = 0
     try:
         for chunk in chunks:

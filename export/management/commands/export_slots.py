@@ -31,7 +31,7 @@ class Command(BaseCommand):
         except User.DoesNotExist:
             raise CommandError(f"No user named {user!r}.")
         export = export_for(user=owner, group=self.group(owner, group) if group else None)
-        chunks = RENDERERS[format]().stream(export)
+        chunks = export.chunks(RENDERERS[format]())
         if self.stderr.isatty():
             chunks = self.with_progress(chunks, total=export.slots.count())
         if output:
