@@ -35,9 +35,6 @@ CLASS_BY_VISIBILITY = {
 }
 
 
-# A slot is time taken, and confirmed once it exists.
-EVERY_EVENT = (("STATUS", "CONFIRMED"), ("TRANSP", "OPAQUE"))
-
 OPEN_END = timedelta(0)
 OPEN_END_ALL_DAY = timedelta(days=1)
 
@@ -56,15 +53,20 @@ def all_day_dates(start: datetime, end: datetime | None) -> tuple[date, date | N
     return first, max(after, first + timedelta(days=1))
 
 
-def slot_event(slot, *, stamp: datetime) -> list[Property]:
-    """The VEVENT properties of a slot (a Slot or a row with the EVENT_FIELDS)."""
+def every_event(*, stamp: datetime) -> list[Property]:
+    """What every event of one export carries alike: the export's moment, and a
+    slot's nature: time taken (OPAQUE), and confirmed once it exists."""
+    return [("DTSTAMP", stamp), ("STATUS", "CONFIRMED"), ("TRANSP", "OPAQUE")]
+
+
+def slot_event(slot) -> list[Property]:
+    """The VEVENT properties of a slot (a Slot or a row with the EVENT_FIELDS), but every_event()'s."""
     if slot.all_day:
         (start, end), open_end = all_day_dates(slot.start, slot.end), OPEN_END_ALL_DAY
     else:
         start, end, open_end = slot.start, slot.end, OPEN_END
     return [
         ("UID", str(slot.uuid)),
-        ("DTSTAMP", stamp),
         ("CREATED", slot.created_at),
         ("LAST-MODIFIED", slot.updated_at),
         ("DTSTART", start),
@@ -74,11 +76,10 @@ def slot_event(slot, *, stamp: datetime) -> list[Property]:
         ("DTEND", end) if end is not None else ("DURATION", open_end),
         *[(name, getattr(slot, field)) for name, field, always in TEXT_PROPERTIES if always or getattr(slot, field)],
         ("CLASS", CLASS_BY_VISIBILITY.get(slot.visibility, "PRIVATE")),
-        *EVERY_EVENT,
     ]
 
 
-def slot_events(slots: QuerySet[Slot], *, stamp: datetime) -> Iterator[list[Property]]:
+def slot_events(slots: QuerySet[Slot]) -> Iterator[list[Property]]:
     """The events of these slots, read from the database in chunks so memory stays flat."""
     rows = slots.values_list(*EVENT_FIELDS, named=True).iterator(chunk_size=settings.EXPORT_CHUNK_SIZE)
-    return (slot_event(row, stamp=stamp) for row in rows)
+    return map(slot_event, rows)

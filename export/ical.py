@@ -42,10 +42,11 @@ def escape_text(text: str) -> bytes:
 
 def format_datetime(value: datetime) -> bytes:
     """A DATE-TIME in UTC (§3.3.5, form 2); a floating (naive) time is refused."""
-    offset = value.utcoffset()
-    if offset is None:
-        raise ValueError(f"{value!r} is floating: exports carry aware datetimes only")
-    if offset:
+    # Rows arrive in UTC (Django's connections run in UTC): skip the offset arithmetic then.
+    if value.tzinfo is not timezone.utc:
+        offset = value.utcoffset()
+        if offset is None:
+            raise ValueError(f"{value!r} is floating: exports carry aware datetimes only")
         value = value.astimezone(timezone.utc)
     return b"%04d%02d%02dT%02d%02d%02dZ" % (value.year, value.month, value.day, value.hour, value.minute, value.second)
 
@@ -63,10 +64,12 @@ def format_duration(duration: timedelta) -> bytes:
     return f"{sign}P{days}{'T' + time if time else ''}".encode()
 
 
-def format_property(name: str, value: Value) -> bytes:
-    """One unfolded content line, without its line break."""
+def content_line(name: str, value: Value) -> bytes:
+    """One property as a content line, folded, without its final line break."""
     if isinstance(value, str):
-        return b"%s:%s" % (name.encode(), escape_text(value))
+        line = b"%s:%s" % (name.encode(), escape_text(value))
+        # Only text can outgrow a line.
+        return line if len(line) <= LINE_OCTETS else fold(line)
     if isinstance(value, datetime):
         return b"%s:%s" % (name.encode(), format_datetime(value))
     if isinstance(value, date):
@@ -77,9 +80,7 @@ def format_property(name: str, value: Value) -> bytes:
 
 
 def fold(line: bytes) -> bytes:
-    """The line folded at 75 octets without splitting a UTF-8 character (§3.1), ending in CRLF."""
-    if len(line) <= LINE_OCTETS:
-        return line + CRLF
+    """The line folded at 75 octets without splitting a UTF-8 character (§3.1)."""
     pieces = []
     start, limit = 0, LINE_OCTETS
     while len(line) - start > limit:
@@ -91,27 +92,29 @@ def fold(line: bytes) -> bytes:
         # A continuation line starts with one space, which counts towards its 75 octets.
         start, limit = end, LINE_OCTETS - 1
     pieces.append(line[start:])
-    return b"\r\n ".join(pieces) + CRLF
+    return b"\r\n ".join(pieces)
 
 
-def component(kind: str, properties: Iterable[Property]) -> bytes:
-    """A whole component (BEGIN to END) as folded bytes."""
-    lines = [format_property(name, value) for name, value in properties]
-    # Most lines are short: fold() is called only for those that need it.
-    body = b"".join([line + CRLF if len(line) <= LINE_OCTETS else fold(line) for line in lines])
-    return b"BEGIN:%s\r\n%bEND:%s\r\n" % (kind.encode(), body, kind.encode())
+def component(kind: bytes, properties: Iterable[Property], *, shared: bytes = b"") -> bytes:
+    """A whole component (BEGIN to END); shared holds lines formatted once for many components."""
+    lines = [content_line(name, value) for name, value in properties]
+    return b"BEGIN:%b\r\n%b%bEND:%b\r\n" % (kind, b"\r\n".join([*lines, b""]), shared, kind)
 
 
-def calendar_chunks(calendar: Sequence[Property], events: Iterable[Iterable[Property]]) -> Iterator[bytes]:
+def calendar_chunks(
+    calendar: Sequence[Property], events: Iterable[Iterable[Property]], *, every_event: Sequence[Property] = ()
+) -> Iterator[bytes]:
     """A VCALENDAR with these properties around these VEVENTs, yielded in chunks of about 64 KB.
 
+    every_event: properties that all the events carry alike, formatted once.
     END:VCALENDAR is written last, so a stream cut short by an error is visibly
     incomplete to every client.
     """
-    buffer = [b"BEGIN:VCALENDAR\r\n", *(fold(format_property(name, value)) for name, value in calendar)]
+    shared = b"".join(content_line(name, value) + CRLF for name, value in every_event)
+    buffer = [b"BEGIN:VCALENDAR\r\n", *(content_line(name, value) + CRLF for name, value in calendar)]
     size = sum(map(len, buffer))
     for event in events:
-        text = component("VEVENT", event)
+        text = component(b"VEVENT", event, shared=shared)
         buffer.append(text)
         size += len(text)
         if size >= CHUNK_OCTETS:

@@ -2,7 +2,7 @@ from collections.abc import Iterator
 
 from rest_framework.renderers import BaseRenderer
 
-from export.events import slot_events
+from export.events import every_event, slot_events
 from export.exports import SlotExport
 from export.ical import calendar_chunks
 
@@ -23,7 +23,7 @@ class ICalendarRenderer(BaseRenderer):
             ("METHOD", "PUBLISH"),
             ("X-WR-CALNAME", export.name),
         ]
-        return calendar_chunks(calendar, slot_events(export.slots, stamp=export.stamp))
+        return calendar_chunks(calendar, slot_events(export.slots), every_event=every_event(stamp=export.stamp))
 
     def render(self, data, accepted_media_type=None, renderer_context=None) -> bytes:
         return b"".join(self.stream(data))

@@ -4,7 +4,7 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 from django.test import override_settings
 
-from export.events import slot_event, slot_events
+from export.events import every_event, slot_event, slot_events
 from export.ical import calendar_chunks
 from export.tests.ical_reader import parse_events
 from slots.models import Slot
@@ -21,7 +21,7 @@ def event_of(**fields):
         "created_at": datetime(2026, 11, 1, tzinfo=UTC), "updated_at": datetime(2026, 11, 2, tzinfo=UTC), **fields,
     }
     slot = Slot(**fields)
-    (event,) = parse_events(b"".join(calendar_chunks([], [slot_event(slot, stamp=STAMP)])))
+    (event,) = parse_events(b"".join(calendar_chunks([], [slot_event(slot)], every_event=every_event(stamp=STAMP))))
     return slot, event
 
 
@@ -111,6 +111,6 @@ def test_all_day_dates_are_read_in_the_server_time_zone():
 def test_rows_and_model_instances_map_to_the_same_event():
     slot = SlotFactory(description="d", location="l", visibility="public")
 
-    (row_event,) = slot_events(slot_list(user=slot.creator), stamp=STAMP)
+    (row_event,) = slot_events(slot_list(user=slot.creator))
 
-    assert row_event == slot_event(slot, stamp=STAMP)
+    assert row_event == slot_event(slot)

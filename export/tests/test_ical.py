@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from export.ical import CHUNK_OCTETS, calendar_chunks, escape_text, fold, format_duration, format_property
+from export.ical import CHUNK_OCTETS, calendar_chunks, content_line, escape_text, format_duration
 from export.tests.ical_reader import parse_calendar, parse_events
 
 UTC = timezone.utc
@@ -38,7 +38,7 @@ def test_control_characters_are_dropped_but_tab_is_kept():
 
 def test_a_floating_time_is_refused():
     with pytest.raises(ValueError, match="floating"):
-        format_property("DTSTART", datetime(2026, 1, 1, 9))
+        content_line("DTSTART", datetime(2026, 1, 1, 9))
 
 
 def test_a_literal_backslash_n_stays_text():
@@ -50,11 +50,11 @@ def test_a_literal_backslash_n_stays_text():
 def test_datetimes_are_written_in_utc():
     berlin = datetime(2026, 7, 1, 9, 30, tzinfo=ZoneInfo("Europe/Berlin"))
 
-    assert format_property("DTSTART", berlin) == b"DTSTART:20260701T073000Z"
+    assert content_line("DTSTART", berlin) == b"DTSTART:20260701T073000Z"
 
 
 def test_dates_are_written_as_value_date():
-    assert format_property("DTSTART", date(2026, 12, 24)) == b"DTSTART;VALUE=DATE:20261224"
+    assert content_line("DTSTART", date(2026, 12, 24)) == b"DTSTART;VALUE=DATE:20261224"
 
 
 @pytest.mark.parametrize(
@@ -74,22 +74,22 @@ def test_durations_are_written_as_rfc_5545_durations(duration, text):
 
 
 def test_short_lines_are_not_folded():
-    assert fold(b"SUMMARY:" + b"x" * 67) == b"SUMMARY:" + b"x" * 67 + b"\r\n"
+    assert content_line("SUMMARY", "x" * 67) == b"SUMMARY:" + b"x" * 67
 
 
 def test_long_lines_fold_at_75_octets_with_a_leading_space():
-    folded = fold(b"DESCRIPTION:" + b"x" * 200)
+    folded = content_line("DESCRIPTION", "x" * 200)
 
-    lines = folded.split(b"\r\n")[:-1]
+    lines = folded.split(b"\r\n")
     assert [len(line) for line in lines] == [75, 75, 64]
     assert all(line.startswith(b" ") for line in lines[1:])
 
 
 def test_folding_never_splits_a_utf8_character():
     # 73 ASCII octets, then 4-octet characters that cannot fit the 75-octet line.
-    folded = fold(("SUMMARY:" + "a" * 65 + "🚀" * 30).encode())
+    folded = content_line("SUMMARY", "a" * 65 + "🚀" * 30)
 
-    for line in folded.split(b"\r\n")[:-1]:
+    for line in folded.split(b"\r\n"):
         assert len(line) <= 75
         line.decode("utf-8")  # raises if a character was cut
     assert folded.split(b"\r\n")[0] == b"SUMMARY:" + b"a" * 65
@@ -98,12 +98,11 @@ def test_folding_never_splits_a_utf8_character():
 @settings(max_examples=300, deadline=None)
 @given(st.text(max_size=400))
 def test_any_text_folds_into_valid_lines_that_unfold_to_the_original(text):
-    line = format_property("DESCRIPTION", text)
+    line = b"DESCRIPTION:" + escape_text(text)
 
-    folded = fold(line)
+    folded = content_line("DESCRIPTION", text)
 
-    assert folded.endswith(b"\r\n")
-    physical = folded[:-2].split(b"\r\n")
+    physical = folded.split(b"\r\n")
     assert all(len(part) <= 75 for part in physical)
     assert all(part.startswith(b" ") for part in physical[1:])
     assert b"".join(part[1:] if n else part for n, part in enumerate(physical)) == line
@@ -156,6 +155,18 @@ def test_the_calendar_wraps_its_properties_and_events_in_order():
     assert [str(event["UID"]) for event in calendar.walk("VEVENT")] == ["0", "1", "2"]
     assert [event.decoded("DTSTART") for event in calendar.walk("VEVENT")] == [
         start, start + timedelta(days=1), start + timedelta(days=2)
+    ]
+
+
+def test_properties_of_every_event_are_written_into_each_event():
+    stamp = datetime(2026, 11, 28, 8, tzinfo=UTC)
+    events = [[("UID", str(n))] for n in range(3)]
+
+    data = b"".join(calendar_chunks([], events, every_event=[("DTSTAMP", stamp), ("STATUS", "CONFIRMED")]))
+
+    parsed = parse_events(data)
+    assert [(str(e["UID"]), e.decoded("DTSTAMP"), str(e["STATUS"])) for e in parsed] == [
+        (str(n), stamp, "CONFIRMED") for n in range(3)
     ]
 
 
