@@ -3,19 +3,19 @@
 The rules (UTC times, all-day dates, open ends, CLASS) are explained with
 their reasons in docs/calendar-format.md.
 """
+import zoneinfo
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 
 from django.conf import settings
 from django.db.models import QuerySet
-from django.utils import timezone
 
 from export.ical import Property
 from slots.models import Slot
 
 # The columns the mapping reads; the export fetches these and nothing else.
 EVENT_FIELDS = (
-    "uuid", "title", "description", "location", "start", "end", "all_day",
+    "uuid", "title", "description", "location", "start", "end", "all_day", "time_zone",
     "visibility", "created_at", "updated_at",
 )
 
@@ -39,16 +39,17 @@ OPEN_END = timedelta(0)
 OPEN_END_ALL_DAY = timedelta(days=1)
 
 
-def all_day_dates(start: datetime, end: datetime | None) -> tuple[date, date | None]:
+def all_day_dates(start: datetime, end: datetime | None, zone: str) -> tuple[date, date | None]:
     """The first day and the exclusive end day (§3.6.1) of an all-day slot.
 
-    Days are read in the server's time zone. An end after midnight covers its
+    Days are read in the slot's time zone. An end after midnight covers its
     whole day; an all-day slot always covers at least its first day.
     """
-    first = timezone.localtime(start).date()
+    tz = zoneinfo.ZoneInfo(zone)
+    first = start.astimezone(tz).date()
     if end is None:
         return first, None
-    local_end = timezone.localtime(end)
+    local_end = end.astimezone(tz)
     after = local_end.date() if local_end.time() == datetime.min.time() else local_end.date() + timedelta(days=1)
     return first, max(after, first + timedelta(days=1))
 
@@ -62,7 +63,7 @@ def every_event(*, stamp: datetime) -> list[Property]:
 def slot_event(slot) -> list[Property]:
     """The VEVENT properties of a slot (a Slot or a row with the EVENT_FIELDS), but every_event()'s."""
     if slot.all_day:
-        (start, end), open_end = all_day_dates(slot.start, slot.end), OPEN_END_ALL_DAY
+        (start, end), open_end = all_day_dates(slot.start, slot.end, slot.time_zone), OPEN_END_ALL_DAY
     else:
         start, end, open_end = slot.start, slot.end, OPEN_END
     return [

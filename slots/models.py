@@ -1,7 +1,18 @@
 import uuid
+import zoneinfo
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
+
+
+def default_time_zone() -> str:
+    return settings.TIME_ZONE
+
+
+def validate_time_zone(name: str) -> None:
+    if name not in zoneinfo.available_timezones():
+        raise ValidationError(f"{name!r} is not an IANA time zone.")
 
 
 class SlotGroup(models.Model):
@@ -42,6 +53,11 @@ class Slot(models.Model):
     end = models.DateTimeField(null=True, blank=True)
     all_day = models.BooleanField(default=False)
     location = models.CharField(max_length=255, blank=True, default="")
+    # Where the slot's wall-clock times live: CSV exports write local times in it.
+    time_zone = models.CharField(max_length=64, default=default_time_zone, validators=[validate_time_zone])
+    # The UID of the event a slot was imported from, when that was not one of
+    # the user's own slots: re-importing the same file then updates, not duplicates.
+    source_uid = models.CharField(max_length=255, blank=True, default="", editable=False)
     visibility = models.CharField(
         max_length=16, choices=Visibility.choices, default=Visibility.PRIVATE
     )
@@ -60,6 +76,12 @@ class Slot(models.Model):
             models.Index(fields=["creator", "start", "uuid"], name="slot_creator_start_uuid"),
         ]
         constraints = [
+            # Serves the import's lookup of an event it has seen before.
+            models.UniqueConstraint(
+                fields=["creator", "source_uid"],
+                condition=~models.Q(source_uid=""),
+                name="slot_source_uid_once_per_creator",
+            ),
             models.CheckConstraint(
                 condition=models.Q(end__isnull=True) | models.Q(end__gte=models.F("start")),
                 name="slot_end_not_before_start",

@@ -2,7 +2,6 @@
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
-from django.test import override_settings
 
 from export.events import every_event, slot_event, slot_events
 from export.ical import calendar_chunks
@@ -99,10 +98,11 @@ def test_an_open_all_day_slot_is_its_first_day():
     assert event.decoded("DURATION") == timedelta(days=1)
 
 
-@override_settings(TIME_ZONE="Europe/Berlin")
-def test_all_day_dates_are_read_in_the_server_time_zone():
+def test_all_day_dates_are_read_in_the_slots_time_zone():
     # 23:30 UTC on the 23rd is already the 24th in Berlin.
-    _, event = event_of(all_day=True, start=datetime(2026, 12, 23, 23, 30, tzinfo=UTC), end=None)
+    _, event = event_of(
+        all_day=True, start=datetime(2026, 12, 23, 23, 30, tzinfo=UTC), end=None, time_zone="Europe/Berlin"
+    )
 
     assert event.decoded("DTSTART") == date(2026, 12, 24)
 
