@@ -1,14 +1,10 @@
-"""How a slot becomes an iCalendar event: the one mapping every output uses.
+"""How a slot becomes an iCalendar event: one mapping for every calendar we write.
 
 The rules (UTC times, all-day dates, open ends, CLASS) are explained with
 their reasons in docs/calendar-format.md.
 """
 import zoneinfo
-from collections.abc import Iterator
 from datetime import date, datetime, timedelta
-
-from django.conf import settings
-from django.db.models import QuerySet
 
 from export.ical import Property
 from slots.models import Slot
@@ -78,9 +74,3 @@ def slot_event(slot) -> list[Property]:
         *[(name, getattr(slot, field)) for name, field, always in TEXT_PROPERTIES if always or getattr(slot, field)],
         ("CLASS", CLASS_BY_VISIBILITY.get(slot.visibility, "PRIVATE")),
     ]
-
-
-def slot_events(slots: QuerySet[Slot]) -> Iterator[list[Property]]:
-    """The events of these slots, read from the database in chunks so memory stays flat."""
-    rows = slots.values_list(*EVENT_FIELDS, named=True).iterator(chunk_size=settings.EXPORT_CHUNK_SIZE)
-    return map(slot_event, rows)

@@ -1,19 +1,32 @@
+"""One renderer a format: each streams a SlotExport through its format's mapping and writer."""
 from collections.abc import Iterator
 
 from rest_framework.renderers import BaseRenderer
 
-from export.events import every_event, slot_events
+from export import backup, outlook
+from export.events import EVENT_FIELDS, every_event, slot_event
 from export.exports import SlotExport
 from export.ical import calendar_chunks
 
 
-class ICalendarRenderer(BaseRenderer):
-    """Renders a SlotExport as an RFC 5545 calendar, streamed in chunks."""
+class StreamingRenderer(BaseRenderer):
+    """A renderer whose output is a stream of chunks; render() joins them for callers that want bytes."""
+
+    charset = "utf-8"
+    render_style = "binary"
+
+    def stream(self, export: SlotExport) -> Iterator[bytes]:
+        raise NotImplementedError
+
+    def render(self, data, accepted_media_type=None, renderer_context=None) -> bytes:
+        return b"".join(self.stream(data))
+
+
+class ICalendarRenderer(StreamingRenderer):
+    """Renders a SlotExport as an RFC 5545 calendar."""
 
     media_type = "text/calendar"
     format = "ical"
-    charset = "utf-8"
-    render_style = "binary"
 
     def stream(self, export: SlotExport) -> Iterator[bytes]:
         calendar = [
@@ -23,7 +36,26 @@ class ICalendarRenderer(BaseRenderer):
             ("METHOD", "PUBLISH"),
             ("X-WR-CALNAME", export.name),
         ]
-        return calendar_chunks(calendar, slot_events(export.slots), every_event=every_event(stamp=export.stamp))
+        events = map(slot_event, export.rows(*EVENT_FIELDS))
+        return calendar_chunks(calendar, events, every_event=every_event(stamp=export.stamp))
 
-    def render(self, data, accepted_media_type=None, renderer_context=None) -> bytes:
-        return b"".join(self.stream(data))
+
+class OutlookCSVRenderer(StreamingRenderer):
+    """Renders a SlotExport as the CSV that Outlook's and Google Calendar's imports read."""
+
+    media_type = "text/csv"
+    format = "csv"
+
+    def stream(self, export: SlotExport) -> Iterator[bytes]:
+        return outlook.csv_chunks(map(outlook.slot_row, export.rows(*outlook.ROW_FIELDS)))
+
+
+class TimeslotJSONRenderer(StreamingRenderer):
+    """Renders a SlotExport as the JSON backup that loses nothing."""
+
+    media_type = "application/json"
+    format = "json"
+
+    def stream(self, export: SlotExport) -> Iterator[bytes]:
+        records = backup.records(export.rows(*backup.RECORD_FIELDS), backup.memberships(export.slots))
+        return backup.json_chunks(records, exported_at=export.stamp)

@@ -1,9 +1,12 @@
 from django.urls import path
 
+from export.renderers import ICalendarRenderer, OutlookCSVRenderer, TimeslotJSONRenderer
 from export.views import SlotExportView
 
 urlpatterns = [
     # The original system's two names for the same calendar.
-    path("export/google", SlotExportView.as_view(), name="export-google"),
-    path("export/ical", SlotExportView.as_view(), name="export-ical"),
+    path("export/google", SlotExportView.as_view(renderer_classes=(ICalendarRenderer,)), name="export-google"),
+    path("export/ical", SlotExportView.as_view(renderer_classes=(ICalendarRenderer,)), name="export-ical"),
+    path("export/outlook", SlotExportView.as_view(renderer_classes=(OutlookCSVRenderer,)), name="export-outlook"),
+    path("export/timeslot", SlotExportView.as_view(renderer_classes=(TimeslotJSONRenderer,)), name="export-timeslot"),
 ]

@@ -1,4 +1,5 @@
 """manage.py export_slots: the API's bytes on stdout or in a file, through the same code."""
+import json
 import os
 import pty
 import subprocess
@@ -28,7 +29,14 @@ def run(*argv: str) -> int:
     return 0
 
 
-@pytest.mark.parametrize("fmt", ["google", "ical"])
+def comparable(data: bytes, fmt: str):
+    """The export less what records the moment it was made."""
+    if fmt == "timeslot":
+        return {**json.loads(data), "exported_at": None}
+    return without_stamp(data)
+
+
+@pytest.mark.parametrize("fmt", ["google", "ical", "outlook", "timeslot"])
 def test_stdout_has_the_apis_bytes(api, user, capfdbinary, fmt):
     group = SlotGroupFactory(owner=user, name="Team")
     SlotFactory.create_batch(3, creator=user, groups=[group], description="long; text, " * 20)
@@ -38,8 +46,8 @@ def test_stdout_has_the_apis_bytes(api, user, capfdbinary, fmt):
     call_command("export_slots", "--user", user.username, "--group", str(group.uuid), "--format", fmt)
 
     command_body = capfdbinary.readouterr().out
-    assert len(parse_events(command_body)) == 3
-    assert without_stamp(command_body) == without_stamp(api_body)
+    assert command_body.count(b"Slot title") == 3
+    assert comparable(command_body, fmt) == comparable(api_body, fmt)
 
 
 def test_output_writes_the_file(user, tmp_path):

@@ -3,11 +3,11 @@ from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
-from export.events import every_event, slot_event, slot_events
+from export.events import EVENT_FIELDS, every_event, slot_event
+from export.exports import export_for
 from export.ical import calendar_chunks
 from export.tests.ical_reader import parse_events
 from slots.models import Slot
-from slots.selectors import slot_list
 from slots.tests.factories import SlotFactory
 
 UTC = timezone.utc
@@ -111,6 +111,7 @@ def test_all_day_dates_are_read_in_the_slots_time_zone():
 def test_rows_and_model_instances_map_to_the_same_event():
     slot = SlotFactory(description="d", location="l", visibility="public")
 
-    (row_event,) = slot_events(slot_list(user=slot.creator))
+    (row,) = export_for(user=slot.creator).rows(*EVENT_FIELDS)
+    row_event = slot_event(row)
 
     assert row_event == slot_event(slot)

@@ -1,3 +1,4 @@
+import dataclasses
 import os
 import sys
 import tempfile
@@ -7,12 +8,40 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from export.exports import export_for
-from export.renderers import ICalendarRenderer
+from export.renderers import ICalendarRenderer, OutlookCSVRenderer, TimeslotJSONRenderer
 from slots.models import SlotGroup
 from slots.selectors import group_visible_to
 
-# The API's formats by the name of their endpoint; both are the same calendar.
-RENDERERS = {"google": ICalendarRenderer, "ical": ICalendarRenderer}
+# The API's formats by the name of their endpoint (google and ical are the same calendar).
+RENDERERS = {
+    "google": ICalendarRenderer,
+    "ical": ICalendarRenderer,
+    "outlook": OutlookCSVRenderer,
+    "timeslot": TimeslotJSONRenderer,
+}
+
+
+class ProgressBar:
+    """A bar on a terminal, redrawn every 1 % of the rows: drawing each row would cost more than writing it."""
+
+    WIDTH = 30
+
+    def __init__(self, out, *, total: int):
+        self.out, self.total, self.done = out, total, 0
+        self.step = max(1, total // 100)
+
+    def tick(self) -> None:
+        self.done += 1
+        if self.done % self.step == 0:
+            self.draw()
+
+    def draw(self) -> None:
+        filled = self.WIDTH * self.done // self.total if self.total else self.WIDTH
+        self.out.write(f"\r[{'#' * filled:<{self.WIDTH}}] {self.done:,}/{self.total:,} slots", ending="")
+
+    def finish(self) -> None:
+        self.draw()
+        self.out.write("")
 
 
 class Command(BaseCommand):
@@ -31,27 +60,19 @@ class Command(BaseCommand):
         except User.DoesNotExist:
             raise CommandError(f"No user named {user!r}.")
         export = export_for(user=owner, group=self.group(owner, group) if group else None)
-        chunks = export.chunks(RENDERERS[format]())
+        progress = None
         if self.stderr.isatty():
-            chunks = self.with_progress(chunks, total=export.slots.count())
+            progress = ProgressBar(self.stderr, total=export.slots.count())
+            export = dataclasses.replace(export, on_row=progress.tick)
+        chunks = export.chunks(RENDERERS[format]())
         if output:
             self.write_file(chunks, output)
         else:
             for chunk in chunks:
                 sys.stdout.buffer.write(chunk)
             sys.stdout.buffer.flush()
-
-    def with_progress(self, chunks, *, total: int):
-        """The chunks, with a progress bar on the terminal's stderr."""
-        done = 0
-        for chunk in chunks:
-            # Every event ends with this line, and no escaped, folded value can
-            # contain it: folding puts a space after each inner CRLF.
-            done += chunk.count(b"\r\nEND:VEVENT\r\n")
-            filled = 30 * done // total if total else 30
-            self.stderr.write(f"\r[{'#' * filled:<30}] {done:,}/{total:,} slots", ending="")
-            yield chunk
-        self.stderr.write("")
+        if progress:
+            progress.finish()
 
     @staticmethod
     def group(owner, value: str) -> SlotGroup:

@@ -1,0 +1,82 @@
+"""The CSV that Outlook's and Google Calendar's imports read: a slot as a row, rows as RFC 4180 chunks.
+
+docs/formats.md gives the columns and the reasons for each rule.
+"""
+import csv
+import zoneinfo
+from collections.abc import Iterable, Iterator
+from datetime import date, datetime, timedelta
+
+from export.events import all_day_dates
+from slots.models import Slot
+
+HEADER = (
+    "Subject", "Start Date", "Start Time", "End Date", "End Time",
+    "All Day Event", "Description", "Location", "Private",
+)
+ROW_FIELDS = ("title", "start", "end", "all_day", "time_zone", "description", "location", "visibility")
+# Outlook and Excel read UTF-8 only behind a byte-order mark; Google skips it.
+BOM = "\ufeff"
+CHUNK_CHARACTERS = 32 * 1024
+# A spreadsheet evaluates a cell that starts with one of these (OWASP CSV injection);
+# "'" is in the list so that the guard can be undone exactly on import.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "'")
+
+
+def guarded(text: str) -> str:
+    """The text, shown as text by a spreadsheet: one "'" before a would-be formula."""
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+def us_date(day: date) -> str:
+    return f"{day.month:02d}/{day.day:02d}/{day.year:04d}"
+
+
+def us_time(moment: datetime) -> str:
+    """hh:mm AM/PM, without strftime's %p, which follows the C locale."""
+    return f"{moment.hour % 12 or 12:02d}:{moment.minute:02d} {'AM' if moment.hour < 12 else 'PM'}"
+
+
+def slot_row(slot) -> list[str]:
+    """The CSV cells of a slot (a Slot or a row with the ROW_FIELDS)."""
+    if slot.all_day:
+        first, after = all_day_dates(slot.start, slot.end, slot.time_zone)
+        # Google's CSV wants the last day of an all-day event, not the day after it.
+        start = (us_date(first), "")
+        end = (us_date(after - timedelta(days=1)), "") if after else ("", "")
+    else:
+        zone = zoneinfo.ZoneInfo(slot.time_zone)
+        local_start = slot.start.astimezone(zone)
+        start = (us_date(local_start), us_time(local_start))
+        if slot.end is None:
+            end = ("", "")
+        else:
+            local_end = slot.end.astimezone(zone)
+            end = (us_date(local_end), us_time(local_end))
+    return [
+        guarded(slot.title), *start, *end, "True" if slot.all_day else "False",
+        guarded(slot.description), guarded(slot.location),
+        "False" if slot.visibility == Slot.Visibility.PUBLIC else "True",
+    ]
+
+
+class _Line:
+    """What csv.writer writes to: it hands each formatted record back."""
+
+    def write(self, record: str) -> str:
+        return record
+
+
+def csv_chunks(rows: Iterable[list[str]]) -> Iterator[bytes]:
+    """The header and the rows as RFC 4180 CSV (CRLF, minimal quoting), UTF-8 with a BOM, in chunks."""
+    writer = csv.writer(_Line(), lineterminator="\r\n")
+    buffer = [BOM + writer.writerow(HEADER)]
+    size = 0
+    for row in rows:
+        record = writer.writerow(row)
+        buffer.append(record)
+        size += len(record)
+        if size >= CHUNK_CHARACTERS:
+            yield "".join(buffer).encode()
+            buffer, size = [], 0
+    yield "".join(buffer).encode()
