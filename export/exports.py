@@ -22,7 +22,7 @@ class SlotExport:
     user: AbstractBaseUser
     slots: QuerySet[Slot]
     group: SlotGroup | None = None
-    # One moment for the whole file: DTSTAMP of every event (docs/calendar-format.md).
+    # One moment for the whole file: every DTSTAMP, the backup's exported_at (docs/calendar-format.md).
     stamp: datetime = field(default_factory=timezone.now)
     # Called once a row, for a progress bar.
     on_row: Callable[[], None] | None = None
