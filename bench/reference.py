@@ -56,10 +56,10 @@ class SlotFeed(ICalFeed):
         return slot.updated_at
 
     def item_start_datetime(self, slot):
-        return all_day_dates(slot.start, slot.end)[0] if slot.all_day else slot.start
+        return all_day_dates(slot.start, slot.end, slot.time_zone)[0] if slot.all_day else slot.start
 
     def item_end_datetime(self, slot):
-        return all_day_dates(slot.start, slot.end)[1] if slot.all_day else slot.end
+        return all_day_dates(slot.start, slot.end, slot.time_zone)[1] if slot.all_day else slot.end
 
     def item_status(self, slot):
         return "CONFIRMED"
