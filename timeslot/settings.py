@@ -139,6 +139,13 @@ REST_FRAMEWORK = {
 # the database busy, small enough to keep memory flat.
 EXPORT_CHUNK_SIZE = int(os.environ.get("EXPORT_CHUNK_SIZE", "2000"))
 
+# IMPORT
+# ------------------------------------------------------------------------------
+# The largest file POST /v1/import and import_slots take, in bytes (5 MiB); a larger one is 413.
+IMPORT_MAX_BYTES = int(os.environ.get("IMPORT_MAX_BYTES", str(5 * 1024 * 1024)))
+# The most events, rows or records one import takes; more is 422.
+IMPORT_MAX_RECORDS = int(os.environ.get("IMPORT_MAX_RECORDS", "10000"))
+
 # LOGGING
 # ------------------------------------------------------------------------------
 LOGGING = {
