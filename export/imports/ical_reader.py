@@ -1,0 +1,393 @@
+"""iCalendar files as slot records: Google, Outlook/Exchange, Apple and Thunderbird exports, and ours.
+
+docs/calendar-format.md says how a slot becomes an event; this reads it back, and what other
+clients write (TZID and VTIMEZONE, Windows zone names, X-WR-TIMEZONE, floating times, dates).
+"""
+import re
+import zoneinfo
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone, tzinfo
+from typing import NamedTuple
+
+from icalendar import Calendar
+from icalendar.cal import Component
+from icalendar.parser.content_line import Contentline
+from icalendar.timezone import tzp
+
+from export.events import OPEN_END, OPEN_END_ALL_DAY
+from export.imports.records import (
+    OUT_OF_RANGE,
+    ImportProblem,
+    ImportRejected,
+    ImportWarning,
+    ReadContext,
+    Reading,
+    SlotRecord,
+    content_key,
+    source_uid_for,
+)
+from export.imports.zones import iana_zone, is_iana
+from slots.models import Slot
+
+# RFC 5545 §3.1: lines end in CRLF (LF from some tools); one that starts with a space or a
+# tab continues the line before.
+LINE_BREAK = re.compile(r"\r?\n")
+FOLD_STARTS = (" ", "\t")
+# A calendar defines the zones its events use: a handful. icalendar builds each definition
+# as it parses, at some cost, so a file that defines thousands is refused before parsing.
+MAX_TIME_ZONES = 100
+# RFC 5545 §3.8.1.3, as docs/calendar-format.md maps it; no CLASS, or an unknown one, is private.
+VISIBILITY_BY_CLASS = {
+    "PUBLIC": Slot.Visibility.PUBLIC,
+    "CONFIDENTIAL": Slot.Visibility.FRIENDS,
+    "PRIVATE": Slot.Visibility.PRIVATE,
+}
+# Properties whose errors reject nothing: the first occurrence is DTSTART whatever the rule
+# says (RFC 5545 §3.8.5.3), and Microsoft CDO writes rules icalendar refuses ("BYDAY=MO, TU").
+IGNORED_ERRORS = frozenset({"RRULE"})
+UTC = timezone.utc
+
+
+class Unreadable(Exception):
+    """An event that cannot become a slot; its arguments say why."""
+
+
+@dataclass
+class EventSource:
+    """Where a VEVENT begins in the file, and its unfolded lines."""
+
+    line: int
+    lines: list[str] = field(default_factory=list)
+
+
+class Moment(NamedTuple):
+    """A DTSTART or DTEND as a slot needs it."""
+
+    value: date | datetime  # a date (all day), or a datetime in UTC
+    zone: str  # the IANA zone it belongs to
+    zone_named: bool  # False when that zone is only the import's default
+    wall_clock: bool  # a floating time or a date, which moves with its zone
+
+
+class ReadEvent(NamedTuple):
+    record: SlotRecord
+    # RECURRENCE-ID: which occurrence of a series this event changes (RFC 5545 §3.8.4.4).
+    recurrence_id: datetime | None
+
+
+def read_ical(text: str, context: ReadContext) -> Reading:
+    """The events of an iCalendar file as slot records; ImportRejected with every problem found."""
+    sources, zone_count = scan(text)
+    if len(sources) > context.max_records:
+        raise context.too_many()
+    if zone_count > MAX_TIME_ZONES:
+        raise ImportRejected([{
+            "where": "file",
+            "problem": f"The file defines {zone_count:,} time zones (VTIMEZONE); an import takes at most "
+            f"{MAX_TIME_ZONES}.",
+        }])
+    warnings: list[ImportWarning] = []
+    problems: list[ImportProblem] = []
+    read: list[ReadEvent] = []
+    keys: Counter = Counter()
+    pending = iter(sources)
+    for component in parsed(text):
+        zones = CalendarZones(component, context, warnings)
+        for event in component.walk("VEVENT"):
+            source = next(pending, None)
+            if source is None:
+                raise cut_short()
+            try:
+                read.append(read_event(event, source, zones, keys, warnings))
+            except Unreadable as unreadable:
+                problems.extend({"where": f"line {source.line}", "problem": reason} for reason in unreadable.args)
+            except OverflowError:
+                problems.append({"where": f"line {source.line}", "problem": OUT_OF_RANGE})
+    if next(pending, None) is not None:
+        raise cut_short()
+    if problems:
+        raise ImportRejected(problems)
+    return Reading(series_starts(read, warnings), warnings)
+
+
+def parsed(text: str) -> list[Component]:
+    try:
+        return Calendar.from_ical(text, multiple=True)
+    except Exception as error:
+        # Whatever icalendar trips on in a malformed file (ValueError mostly, and also
+        # AttributeError or TypeError when END lines close the wrong component) is the file's fault.
+        raise ImportRejected([{"where": "file", "problem": f"Not a readable iCalendar file: {error}"}])
+    finally:
+        # icalendar keeps every VTIMEZONE it parses in one table for the whole process, by TZID,
+        # first definition wins, never forgotten: one user's file would bend the times of the next
+        # file that uses the same name, and made-up names would grow memory without end. Times
+        # are placed with each file's own definitions (CalendarZones); the table starts empty again.
+        tzp.use(tzp.name)
+
+
+def cut_short() -> ImportRejected:
+    return ImportRejected([{
+        "where": "file",
+        "problem": "The calendar is cut short, or its BEGIN and END lines do not pair up.",
+    }])
+
+
+def logical_lines(text: str):
+    """(number of the line it begins on, unfolded content line), for every content line."""
+    number, current = 0, None
+    for number, line in enumerate(LINE_BREAK.split(text), start=1):
+        if line.startswith(FOLD_STARTS) and current is not None:
+            current[1] += line[1:]
+        elif line:
+            if current is not None:
+                yield tuple(current)
+            current = [number, line]
+    if current is not None:
+        yield tuple(current)
+
+
+def boundary(line: str) -> tuple[str, str] | None:
+    """("BEGIN", "VEVENT") and the like, for a BEGIN or END line, read as icalendar reads it."""
+    if not line[:5].upper().startswith(("BEGIN", "END")):
+        return None
+    name, _, value = line.partition(":")
+    if name.upper() in ("BEGIN", "END"):
+        # The plain form, which is nearly every one, without icalendar's slower full parse.
+        return name.upper(), value.upper()
+    try:
+        name, _, value = Contentline(line).parts()
+    except ValueError:
+        return None
+    return name.upper(), value.upper()
+
+
+def scan(text: str) -> tuple[list[EventSource], int]:
+    """Every VEVENT's first line and content, and the number of VTIMEZONEs.
+
+    icalendar gives no line numbers, so problems are placed by this scan, which finds
+    the events in the same order icalendar's walk does.
+    """
+    sources: list[EventSource] = []
+    zones = 0
+    current: EventSource | None = None
+    for number, line in logical_lines(text):
+        kind = boundary(line)
+        if kind == ("BEGIN", "VEVENT"):
+            current = EventSource(number)
+            sources.append(current)
+        elif kind == ("BEGIN", "VTIMEZONE"):
+            zones += 1
+        if current is not None:
+            current.lines.append(line)
+        if kind == ("END", "VEVENT"):
+            current = None
+    return sources, zones
+
+
+class CalendarZones:
+    """Where one calendar's times live: its VTIMEZONEs, IANA and Windows names, X-WR-TIMEZONE."""
+
+    def __init__(self, calendar: Component, context: ReadContext, warnings: list[ImportWarning]):
+        self.definitions = {str(zone["TZID"]): zone for zone in calendar.walk("VTIMEZONE") if "TZID" in zone}
+        self.built: dict[str, tzinfo | None] = {}
+        # Google and Apple name the calendar's zone in X-WR-TIMEZONE: floating times and
+        # dates are read in it, before the import's default.
+        named = str(calendar.get("X-WR-TIMEZONE", "")).strip()
+        self.zone, self.zone_named = context.time_zone, context.zone_named
+        if named and iana_zone(named):
+            self.zone, self.zone_named = iana_zone(named), True
+        elif named:
+            warnings.append({
+                "where": "file",
+                "warning": f"X-WR-TIMEZONE {named!r} is not a time zone; times without one were read in "
+                f"{self.zone}.",
+            })
+
+    def tz(self, tzid: str) -> tzinfo | None:
+        """The zone a TZID names: an IANA zone, else the file's own VTIMEZONE, else a Windows name's IANA zone."""
+        if is_iana(tzid):
+            return zoneinfo.ZoneInfo(tzid)
+        if tzid in self.definitions:
+            if tzid not in self.built:
+                try:
+                    self.built[tzid] = self.definitions[tzid].to_tz(lookup_tzid=False)
+                except Exception:
+                    # A definition icalendar cannot build (a broken RRULE, a missing offset):
+                    # the TZID is read as if the file had not defined it.
+                    self.built[tzid] = None
+            if self.built[tzid] is not None:
+                return self.built[tzid]
+        iana = iana_zone(tzid)
+        return zoneinfo.ZoneInfo(iana) if iana else None
+
+    def moment(self, prop, name: str, notes: list[str]) -> Moment:
+        """A DTSTART, DTEND or RECURRENCE-ID as a date or a UTC datetime, with the zone it belongs to."""
+        value = getattr(prop, "dt", None)
+        if isinstance(value, datetime) and str(prop.params.get("VALUE", "")).upper() == "DATE":
+            value = value.date()
+        if not isinstance(value, date):
+            raise Unreadable(f"{name} must be a date or a date-time.")
+        if not isinstance(value, datetime):
+            return Moment(value, self.zone, self.zone_named, True)
+        tzid = str(prop.params.get("TZID", ""))
+        if tzid:
+            # The wall-clock time as written, placed with this file's zones, not icalendar's table.
+            zone = self.tz(tzid)
+            wall = value.replace(tzinfo=None)
+            if zone is not None:
+                iana = iana_zone(tzid)
+                named = (iana, True) if iana else (self.zone, self.zone_named)
+                try:
+                    placed = wall.replace(tzinfo=zone).astimezone(UTC)
+                except (OverflowError, ValueError) as error:
+                    # A VTIMEZONE's rules are only run here (dateutil builds them lazily).
+                    raise Unreadable(f"{name} cannot be placed in TZID {tzid!r}: {error}.")
+                return Moment(placed, *named, False)
+            notes.append(f"{name}'s TZID {tzid!r} is not defined in the file nor a known zone: read in {self.zone}.")
+            value = wall
+        if value.tzinfo is not None:
+            return Moment(value.astimezone(UTC), self.zone, self.zone_named, False)
+        # A floating time (RFC 5545 §3.3.5, form 1) is the same wall-clock time in every zone.
+        local = value.replace(tzinfo=zoneinfo.ZoneInfo(self.zone))
+        return Moment(local.astimezone(UTC), self.zone, self.zone_named, True)
+
+
+def single(event: Component, name: str):
+    """A property's value; the first one when a client wrote it twice."""
+    value = event.get(name)
+    return value[0] if isinstance(value, list) else value
+
+
+def text(event: Component, name: str) -> str:
+    value = single(event, name)
+    return "" if value is None else str(value)
+
+
+def midnight(day: date, zone: str) -> datetime:
+    """The start of a day in a zone, as our export reads an all-day slot (export.events.all_day_dates)."""
+    return datetime.combine(day, datetime.min.time(), tzinfo=zoneinfo.ZoneInfo(zone)).astimezone(UTC)
+
+
+def read_event(
+    event: Component, source: EventSource, zones: CalendarZones, keys: Counter, warnings: list[ImportWarning]
+) -> ReadEvent:
+    """One VEVENT as a slot record; Unreadable with every reason it cannot be one."""
+    errors = [
+        f"{name} could not be read: {message}" if name else f"A line could not be read: {message}"
+        for name, message in event.errors
+        if name not in IGNORED_ERRORS
+    ]
+    if "DTSTART" not in event:
+        errors.append("The event has no DTSTART.")
+    if "DTEND" in event and "DURATION" in event:
+        errors.append("The event has both DTEND and DURATION (RFC 5545 §3.6.1 allows one).")
+    if errors:
+        raise Unreadable(*errors)
+    notes: list[str] = []
+    start = zones.moment(single(event, "DTSTART"), "DTSTART", notes)
+    all_day = not isinstance(start.value, datetime)
+    end = (all_day_end if all_day else timed_end)(event, start, zones, notes)
+    title = text(event, "SUMMARY")
+    if "RRULE" in event or "RDATE" in event:
+        notes.append(f"{title!r} repeats; only its first occurrence was imported.")
+    recurrence_id = None
+    if "RECURRENCE-ID" in event:
+        recurrence_id = comparable(zones.moment(single(event, "RECURRENCE-ID"), "RECURRENCE-ID", notes))
+    uid = text(event, "UID").strip() or None
+    where = f"line {source.line}"
+    warnings.extend({"where": where, "warning": note} for note in notes)
+    record = SlotRecord(
+        where=where,
+        uid=uid,
+        # Without a UID, an event is known by its content (DTSTAMP aside: it is the export's moment).
+        source_uid=source_uid_for(uid) if uid else content_key(
+            "ical", [line for line in source.lines if not line.upper().startswith("DTSTAMP")], keys
+        ),
+        title=title,
+        description=text(event, "DESCRIPTION"),
+        location=text(event, "LOCATION"),
+        start=midnight(start.value, start.zone) if all_day else start.value,
+        end=end,
+        all_day=all_day,
+        visibility=VISIBILITY_BY_CLASS.get(text(event, "CLASS").strip().upper(), Slot.Visibility.PRIVATE),
+        time_zone=start.zone,
+        zone_named=start.zone_named,
+        wall_clock=start.wall_clock,
+    )
+    return ReadEvent(record, recurrence_id)
+
+
+def all_day_end(event: Component, start: Moment, zones: CalendarZones, notes: list[str]) -> datetime | None:
+    """The exclusive end of an all-day event (RFC 5545 §3.6.1) as the start of that day; None for one open day."""
+    if "DTEND" in event:
+        last = zones.moment(single(event, "DTEND"), "DTEND", notes).value
+        if isinstance(last, datetime):
+            raise Unreadable("DTEND must be a date, like DTSTART.")
+        if last < start.value:
+            raise Unreadable("DTEND is before DTSTART.")
+        # DTEND equal to DTSTART is not RFC 5545 (it must be later), but some calendars write it
+        # for a one-day event (example.ics of the interop files): read it as that day.
+        return midnight(max(last, start.value + timedelta(days=1)), start.zone)
+    if "DURATION" in event:
+        length = single(event, "DURATION").dt
+        if length == OPEN_END_ALL_DAY:
+            # What our export writes for an open all-day slot.
+            return None
+        if length < timedelta(days=1) or length % timedelta(days=1):
+            raise Unreadable("An all-day event's DURATION must be whole days.")
+        return midnight(start.value + length, start.zone)
+    return None
+
+
+def timed_end(event: Component, start: Moment, zones: CalendarZones, notes: list[str]) -> datetime | None:
+    """The end of a timed event; None for an open end (no DTEND, or our DURATION:PT0S)."""
+    if "DTEND" in event:
+        end = zones.moment(single(event, "DTEND"), "DTEND", notes).value
+        if not isinstance(end, datetime):
+            raise Unreadable("DTEND must be a date-time, like DTSTART.")
+        if end < start.value:
+            raise Unreadable("DTEND is before DTSTART.")
+        return end
+    if "DURATION" in event:
+        length = single(event, "DURATION").dt
+        if length < OPEN_END:
+            raise Unreadable("DURATION is negative.")
+        if length == OPEN_END:
+            return None
+        # Days are nominal (RFC 5545 §3.3.6): the same wall-clock time, across a change of offset.
+        local = start.value.astimezone(zoneinfo.ZoneInfo(start.zone))
+        days = timedelta(days=length.days)
+        return (local + days).astimezone(UTC) + (length - days)
+    return None
+
+
+def comparable(moment: Moment) -> datetime:
+    """A RECURRENCE-ID as an instant, to compare with a series' start."""
+    if isinstance(moment.value, datetime):
+        return moment.value
+    return midnight(moment.value, moment.zone)
+
+
+def series_starts(read: list[ReadEvent], warnings: list[ImportWarning]) -> list[SlotRecord]:
+    """The records, with each repeating series as its first occurrence.
+
+    An event with a RECURRENCE-ID changes one occurrence of the series with its UID: the one
+    that changes the first occurrence stands for the series; the others are left out. Without
+    its series in the file, it is an event of its own.
+    """
+    series = {item.record.uid: item.record for item in read if item.recurrence_id is None and item.record.uid}
+    first_changed: dict[str, SlotRecord] = {}
+    records = []
+    for item in read:
+        master = series.get(item.record.uid) if item.recurrence_id is not None else None
+        if master is None:
+            records.append(item.record)
+        elif item.recurrence_id == master.start:
+            first_changed[item.record.uid] = item.record
+        else:
+            warnings.append({
+                "where": item.record.where,
+                "warning": "Changes a later occurrence of a repeating event; only the first occurrence was imported.",
+            })
+    return [first_changed.get(record.uid, record) for record in records]

@@ -1,0 +1,290 @@
+"""An import, whatever the file: read and check every record, then write them all in one transaction.
+
+The API view and the import_slots command are thin shells around import_slots().
+"""
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, replace
+from uuid import UUID
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from export.imports.csv_reader import read_csv
+from export.imports.detect import detect
+from export.imports.ical_reader import read_ical
+from export.imports.json_reader import read_json
+from export.imports.records import (
+    EARLIEST,
+    LATEST,
+    OUT_OF_RANGE,
+    GroupRecord,
+    ImportProblem,
+    ImportRejected,
+    ImportWarning,
+    ReadContext,
+    SlotRecord,
+    capped,
+)
+from export.imports.zones import is_iana
+from slots.models import Slot, SlotGroup
+from slots.selectors import group_visible_to
+
+READERS = {"ical": read_ical, "csv": read_csv, "json": read_json}
+# The group imported slots go to when the import names none (issue 4).
+IMPORTS_GROUP = "Imports"
+# What an import sets on a slot; everything else (uuid, creator, created_at) is the slot's own.
+SLOT_FIELDS = ("title", "description", "location", "start", "end", "all_day", "time_zone", "visibility")
+# Text that does not fit its column is cut, with a warning, rather than refusing a calendar for a long title.
+TEXT_LIMITS = tuple((name, Slot._meta.get_field(name).max_length) for name in ("title", "location"))
+# Rows looked up per query: far below SQLite's limit on the number of query parameters.
+LOOKUP_BATCH = 1000
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    created: int
+    updated: int
+    unchanged: int
+    warnings: list[ImportWarning]
+
+
+class FileTooLarge(Exception):
+    def __init__(self, limit: int):
+        super().__init__(f"The file is larger than {limit:,} bytes, the most an import takes.")
+
+
+class ImportConflict(Exception):
+    """Another import wrote the same slots at the same moment; nothing of this one was written."""
+
+
+def import_slots(
+    *, user: AbstractBaseUser, data: bytes, group: UUID | None = None, time_zone: str | None = None
+) -> ImportResult:
+    """Import a file's slots for the user, all or nothing.
+
+    ImportRejected lists the problems of a file (or of time_zone); SlotGroup.DoesNotExist is a
+    group the user neither owns nor belongs to; FileTooLarge and ImportConflict say what they are.
+    """
+    if len(data) > settings.IMPORT_MAX_BYTES:
+        raise FileTooLarge(settings.IMPORT_MAX_BYTES)
+    context = read_context(time_zone)
+    target = group_visible_to(user=user, uuid=group) if group is not None else None
+    text = decoded(data)
+    file_format = detect(text)
+    records, warnings = READERS[file_format](text, context)
+    records = [fitted(record, warnings) for record in records]
+    check_range(records)
+    check_unique(records)
+    created = updated = 0
+    if not records:
+        warnings.append({"where": "file", "warning": "The file holds no events."})
+    else:
+        try:
+            with transaction.atomic():
+                # A backup brings its slots' own groups: also filing them under "Imports"
+                # would restore something other than what was backed up (issue 4's round trip).
+                import_group = target or (None if file_format == "json" else imports_group(user))
+                created, updated = write(user, records, import_group)
+        except IntegrityError:
+            # Two imports of the same file at once both create the slot of one UID; the
+            # constraint on source_uid stops the second, whose changes are rolled back.
+            raise ImportConflict("Another import changed the same slots at the same moment; nothing was imported.")
+    return ImportResult(created, updated, len(records) - created - updated, capped(warnings, "warning"))
+
+
+def read_context(time_zone: str | None) -> ReadContext:
+    if time_zone is not None and not is_iana(time_zone):
+        raise ImportRejected([{"where": "time_zone", "problem": f"{time_zone!r} is not an IANA time zone."}])
+    return ReadContext(
+        time_zone=time_zone or settings.TIME_ZONE,
+        zone_named=time_zone is not None,
+        max_records=settings.IMPORT_MAX_RECORDS,
+    )
+
+
+def decoded(data: bytes) -> str:
+    """The file as text, without its byte-order mark, and without NUL characters: no text
+    format gives them a meaning, and PostgreSQL stores none (an export from SQLite may hold some)."""
+    try:
+        return data.decode("utf-8-sig").replace("\x00", "")
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        raise ImportRejected([{"where": f"line {line}", "problem": "The file is not UTF-8 text; save it as UTF-8."}])
+
+
+def fitted(record: SlotRecord, warnings: list[ImportWarning]) -> SlotRecord:
+    """The record with a title and a location that fit their columns."""
+    changes = {}
+    for name, limit in TEXT_LIMITS:
+        value = getattr(record, name)
+        if len(value) > limit:
+            changes[name] = value[:limit]
+            warnings.append({"where": record.where, "warning": f"The {name} was cut to {limit} characters."})
+    return replace(record, **changes) if changes else record
+
+
+def check_range(records: list[SlotRecord]) -> None:
+    """Every moment within the years any later reading of the slot can compute with."""
+    problems: list[ImportProblem] = [
+        {"where": record.where, "problem": OUT_OF_RANGE}
+        for record in records
+        if not EARLIEST <= record.start <= LATEST or (record.end is not None and not record.end <= LATEST)
+    ]
+    if problems:
+        raise ImportRejected(problems)
+
+
+def check_unique(records: list[SlotRecord]) -> None:
+    """One record a UID: two would be two versions of one slot, and the file does not say which is right."""
+    first: dict[str, str] = {}
+    problems: list[ImportProblem] = []
+    for record in records:
+        earlier = first.setdefault(record.source_uid, record.where)
+        if earlier != record.where:
+            problems.append({"where": record.where, "problem": f"Has the same UID as {earlier}."})
+    if problems:
+        raise ImportRejected(problems)
+
+
+def write(user: AbstractBaseUser, records: list[SlotRecord], group: SlotGroup | None) -> tuple[int, int]:
+    """Create and update the records' slots and add them to the group and their own; (created, updated).
+
+    A slot counts as updated when the file changed one of its fields; joining a group is not
+    a change of the slot (a second import into another group is "unchanged").
+    """
+    matches = matched_slots(user, records)
+    groups = record_groups(user, records)
+    now = timezone.now()
+    new: list[Slot] = []
+    changed: list[Slot] = []
+    placed: list[tuple[Slot, SlotRecord]] = []
+    for record, slot in zip(records, matches):
+        if slot is None:
+            slot = Slot(creator=user, source_uid=record.source_uid, **slot_values(record))
+            new.append(slot)
+        else:
+            # A file that names no zone leaves the slot in its own.
+            record = record.placed_in(slot.time_zone)
+            values = slot_values(record)
+            if any(getattr(slot, name) != value for name, value in values.items()):
+                for name, value in values.items():
+                    setattr(slot, name, value)
+                slot.updated_at = now
+                changed.append(slot)
+        placed.append((slot, record))
+    Slot.objects.bulk_create(new)
+    Slot.objects.bulk_update(changed, [*SLOT_FIELDS, "updated_at"], batch_size=LOOKUP_BATCH)
+    add_memberships(placed, group, groups, existing=[slot.pk for slot in matches if slot is not None])
+    return len(new), len(changed)
+
+
+def slot_values(record: SlotRecord) -> dict:
+    return {name: getattr(record, name) for name in SLOT_FIELDS}
+
+
+def as_uuid(uid: str | None) -> UUID | None:
+    try:
+        return UUID(uid) if uid else None
+    except ValueError:
+        return None
+
+
+def batches(values: Iterable) -> Iterator[list]:
+    values = list(values)
+    for index in range(0, len(values), LOOKUP_BATCH):
+        yield values[index:index + LOOKUP_BATCH]
+
+
+def matched_slots(user: AbstractBaseUser, records: list[SlotRecord]) -> list[Slot | None]:
+    """The user's slot each record updates, if any: the slot whose uuid is the record's UID, else the
+    slot imported before from the same UID. Only the user's own slots are ever looked at."""
+    own, known = {}, {}
+    for uuids in batches({as_uuid(record.uid) for record in records} - {None}):
+        own.update((slot.uuid, slot) for slot in Slot.objects.filter(creator=user, uuid__in=uuids))
+    for keys in batches(record.source_uid for record in records):
+        known.update((slot.source_uid, slot) for slot in Slot.objects.filter(creator=user, source_uid__in=keys))
+    matches: list[Slot | None] = []
+    claimed: dict[int, str] = {}
+    problems: list[ImportProblem] = []
+    for record in records:
+        slot = own.get(as_uuid(record.uid)) or known.get(record.source_uid)
+        if slot is not None:
+            earlier = claimed.setdefault(slot.pk, record.where)
+            if earlier != record.where:
+                problems.append({"where": record.where, "problem": f"Updates the same slot as {earlier}."})
+        matches.append(slot)
+    if problems:
+        raise ImportRejected(problems)
+    return matches
+
+
+def imports_group(user: AbstractBaseUser) -> SlotGroup:
+    """The user's "Imports" group, created on first use."""
+    group = SlotGroup.objects.filter(owner=user, name=IMPORTS_GROUP).order_by("pk").first()
+    return group or SlotGroup.objects.create(owner=user, name=IMPORTS_GROUP)
+
+
+def record_groups(user: AbstractBaseUser, records: list[SlotRecord]) -> dict[UUID, SlotGroup]:
+    """The group each of the records' groups (JSON backups name them) stands for, for this user.
+
+    A group the user owns or belongs to is itself; a group that exists nowhere is created with its
+    uuid; another user's group becomes the user's own group of that name, so a backup restored into
+    another account keeps its grouping without touching anyone else's groups.
+    """
+    wanted: dict[UUID, GroupRecord] = {}
+    for record in records:
+        for group in record.groups:
+            wanted.setdefault(group.uuid, group)
+    if not wanted:
+        return {}
+    visible = {
+        group.uuid: group
+        for group in SlotGroup.objects.filter(Q(owner=user) | Q(members=user), uuid__in=set(wanted)).distinct()
+    }
+    foreign = set(SlotGroup.objects.filter(uuid__in=set(wanted) - set(visible)).values_list("uuid", flat=True))
+    own_by_name: dict[str, SlotGroup] = {}
+    names = {wanted[uuid].name for uuid in foreign}
+    for group in SlotGroup.objects.filter(owner=user, name__in=names).order_by("pk"):
+        own_by_name.setdefault(group.name, group)
+    groups = {}
+    for uuid, group in wanted.items():
+        if uuid in visible:
+            groups[uuid] = visible[uuid]
+        elif uuid in foreign:
+            if group.name not in own_by_name:
+                own_by_name[group.name] = SlotGroup.objects.create(
+                    owner=user, name=group.name, description=group.description
+                )
+            groups[uuid] = own_by_name[group.name]
+        else:
+            groups[uuid] = SlotGroup.objects.create(
+                uuid=uuid, owner=user, name=group.name, description=group.description
+            )
+    return groups
+
+
+def add_memberships(
+    placed: list[tuple[Slot, SlotRecord]],
+    import_group: SlotGroup | None,
+    groups: dict[UUID, SlotGroup],
+    *,
+    existing: list[int],
+) -> None:
+    """Add every slot to the import's group and to its record's groups, where it is not yet."""
+    every_slot = () if import_group is None else (import_group,)
+    Membership = Slot.groups.through
+    wanted = {
+        (slot.pk, group.pk)
+        for slot, record in placed
+        for group in (*every_slot, *(groups[group.uuid] for group in record.groups))
+    }
+    have = set()
+    for slot_ids in batches(existing):
+        have.update(Membership.objects.filter(slot_id__in=slot_ids).values_list("slot_id", "slotgroup_id"))
+    Membership.objects.bulk_create(
+        [Membership(slot_id=slot_id, slotgroup_id=group_id) for slot_id, group_id in sorted(wanted - have)],
+        batch_size=LOOKUP_BATCH,
+    )

@@ -1,0 +1,87 @@
+"""POST /v1/import: the HTTP shell around export.imports.service.import_slots."""
+from django.conf import settings
+from rest_framework import exceptions, serializers, status
+from rest_framework.negotiation import DefaultContentNegotiation
+from rest_framework.parsers import MultiPartParser
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from export.authentication import LegacyTokenAuthentication
+from export.imports.records import ImportRejected
+from export.imports.service import ImportConflict, import_slots
+from export.serializers import StrictUUIDField
+from export.views import GroupNotFound
+from slots.models import SlotGroup
+
+# What a multipart body holds besides the file: boundaries, part headers, the other fields.
+MULTIPART_ALLOWANCE = 64 * 1024
+
+
+class PayloadTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "The file is too large."
+
+
+class ImportParameters(serializers.Serializer):
+    group = StrictUUIDField(required=False, help_text="uuid of a slot group the user owns or belongs to")
+    time_zone = serializers.CharField(required=False, help_text="IANA zone of times the file does not place")
+
+
+class JSONWhateverAccepted(DefaultContentNegotiation):
+    """The import answers JSON only, to any Accept: its clients send the export's (text/plain, text/calendar)."""
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
+class ImportView(APIView):
+    """A calendar file (iCalendar, the Outlook CSV or a Timeslot backup) read into the user's slots."""
+
+    authentication_classes = (LegacyTokenAuthentication,)
+    permission_classes = (IsAuthenticated,)
+    parser_classes = (MultiPartParser,)
+    renderer_classes = (JSONRenderer,)
+    content_negotiation_class = JSONWhateverAccepted
+
+    def post(self, request, *args, **kwargs):
+        limit = settings.IMPORT_MAX_BYTES
+        too_large = PayloadTooLarge(f"The file is larger than {limit:,} bytes, the most an import takes.")
+        # A body too large to hold a small enough file is refused before it is read at all.
+        if declared_length(request) > limit + MULTIPART_ALLOWANCE:
+            raise too_large
+        upload = request.FILES.get("file")
+        if upload is None:
+            raise exceptions.ValidationError({"file": ["No file was submitted."]})
+        if upload.size > limit:
+            raise too_large
+        parameters = ImportParameters(data=request.data)
+        if not parameters.is_valid():
+            problems = [
+                {"where": field, "problem": str(error)}
+                for field, errors in parameters.errors.items()
+                for error in errors
+            ]
+            return Response({"problems": problems}, status=status.HTTP_422_UNPROCESSABLE_ENTITY)
+        try:
+            result = import_slots(user=request.user, data=upload.read(), **parameters.validated_data)
+        except SlotGroup.DoesNotExist:
+            raise GroupNotFound()
+        except ImportRejected as rejected:
+            return Response({"problems": rejected.problems}, status=status.HTTP_422_UNPROCESSABLE_ENTITY)
+        except ImportConflict as conflict:
+            return Response({"detail": str(conflict)}, status=status.HTTP_409_CONFLICT)
+        return Response({
+            "created": result.created,
+            "updated": result.updated,
+            "unchanged": result.unchanged,
+            "warnings": result.warnings,
+        })
+
+
+def declared_length(request) -> int:
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return 0

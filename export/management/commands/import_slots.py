@@ -1,0 +1,63 @@
+import uuid
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError
+
+from export.imports.records import ImportRejected
+from export.imports.service import FileTooLarge, ImportConflict, import_slots
+from slots.models import SlotGroup
+
+# Problems listed before "... and N more": enough to fix a file, short enough to read.
+LISTED_PROBLEMS = 10
+
+
+class Command(BaseCommand):
+    help = "Import an iCalendar, Outlook CSV or Timeslot JSON file into a user's slots, as POST /v1/import does."
+
+    def add_arguments(self, parser):
+        parser.add_argument("file", help="the file to import (its format is read from its content)")
+        parser.add_argument("--user", required=True, help="username of the slots' creator")
+        parser.add_argument("--group", help="uuid of a slot group the user owns or belongs to (default: Imports)")
+        parser.add_argument("--time-zone", help="IANA zone of times the file does not place (default: TIME_ZONE)")
+
+    def handle(self, *args, file, user, group, time_zone, **options):
+        User = get_user_model()
+        try:
+            owner = User.objects.get(**{User.USERNAME_FIELD: user})
+        except User.DoesNotExist:
+            raise CommandError(f"No user named {user!r}.")
+        try:
+            group_uuid = uuid.UUID(group) if group else None
+        except ValueError:
+            raise CommandError(f"--group must be a uuid, not {group!r}.")
+        try:
+            result = import_slots(user=owner, data=self.read(file), group=group_uuid, time_zone=time_zone)
+        except SlotGroup.DoesNotExist:
+            raise CommandError(f"No slot group {group} for user {owner.get_username()!r}.")
+        except (FileTooLarge, ImportConflict) as error:
+            raise CommandError(str(error))
+        except ImportRejected as rejected:
+            raise CommandError(self.problem_list(file, rejected))
+        self.stdout.write(f"Created {result.created}, updated {result.updated}, unchanged {result.unchanged}.")
+        for warning in result.warnings:
+            self.stdout.write(f"Warning: {warning['where']}: {warning['warning']}")
+
+    @staticmethod
+    def read(path: str) -> bytes:
+        """The file, read no further than one byte past the limit, so that a huge one is refused cheaply."""
+        try:
+            with open(path, "rb") as file:
+                return file.read(settings.IMPORT_MAX_BYTES + 1)
+        except OSError as error:
+            raise CommandError(f"Cannot read {path}: {error.strerror}.")
+
+    @staticmethod
+    def problem_list(path: str, rejected: ImportRejected) -> str:
+        """One line for one problem; else the first few, one a line."""
+        listed = [f"{problem['where']}: {problem['problem']}" for problem in rejected.problems[:LISTED_PROBLEMS]]
+        if rejected.total == 1:
+            return f"{path} was not imported: {listed[0]}"
+        if rejected.total > LISTED_PROBLEMS:
+            listed.append(f"... and {rejected.total - LISTED_PROBLEMS:,} more.")
+        return "\n  ".join([f"{path} was not imported, {rejected.total:,} problems:", *listed])
