@@ -1,0 +1,202 @@
+"""Every calendar of ../shared/interop imported through POST /v1/import: real exports in, broken files refused."""
+from datetime import date, datetime, timezone
+
+import pytest
+
+from export.events import all_day_dates
+from export.tests.importing import INTEROP, interop, upload
+from slots.models import Slot, SlotGroup
+
+pytestmark = pytest.mark.django_db
+
+UTC = timezone.utc
+
+# File: the number of slots it gives.
+GOOD = {
+    "alarm_google_future.ics": 1,
+    "alarm_thunderbird_future.ics": 1,
+    "america_new_york.ics": 1,
+    "bom_calendar.ics": 0,
+    "calendar_with_unicode.ics": 0,
+    "example.ics": 3,
+    "issue_165_missing_event.ics": 1,
+    "issue_836_do_not_quote_tzid.ics": 1,
+    "timezone_same_start.ics": 1,
+    "x_location.ics": 1,
+}
+# File: the problems' lines (where each broken VEVENT begins).
+BROKEN = {
+    "broken_dtstart.ics": ["line 4"],
+    "broken_ical.ics": ["line 2", "line 2"],
+    "parsing_error.ics": ["line 13"],
+}
+
+
+def imported(api, name: str) -> dict:
+    response = upload(api, interop(name), name=name)
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+def the_slot(user, title: str) -> Slot:
+    return Slot.objects.get(creator=user, title=title)
+
+
+def test_every_interop_file_is_an_import_test():
+    if not INTEROP.is_dir():
+        pytest.fail(f"{INTEROP} is missing: the import tests read ../shared/interop beside the clone.")
+    files = {path.name for path in INTEROP.iterdir() if path.name != "README.md"}
+
+    assert files == set(GOOD) | set(BROKEN)
+
+
+@pytest.mark.parametrize("name", sorted(GOOD))
+def test_a_real_export_imports_its_events(api, user, name):
+    result = imported(api, name)
+
+    assert (result["created"], result["updated"], result["unchanged"]) == (GOOD[name], 0, 0)
+    assert Slot.objects.filter(creator=user).count() == GOOD[name]
+
+
+@pytest.mark.parametrize("name", sorted(GOOD))
+def test_a_real_export_imported_twice_changes_nothing_the_second_time(api, user, name):
+    imported(api, name)
+    before = list(Slot.objects.filter(creator=user).values())
+
+    result = imported(api, name)
+
+    assert (result["created"], result["updated"], result["unchanged"]) == (0, 0, GOOD[name])
+    assert list(Slot.objects.filter(creator=user).values()) == before
+
+
+@pytest.mark.parametrize("name", sorted(BROKEN))
+def test_a_broken_file_is_422_with_the_lines_of_its_problems_and_writes_nothing(api, user, name):
+    response = upload(api, interop(name), name=name)
+
+    assert response.status_code == 422
+    assert [problem["where"] for problem in response.json()["problems"]] == BROKEN[name]
+    assert not Slot.objects.exists()
+    assert not SlotGroup.objects.exists()
+
+
+def test_broken_dtstart_names_the_property_and_its_value(api):
+    (problem,) = upload(api, interop("broken_dtstart.ics")).json()["problems"]
+
+    assert problem["problem"].startswith("DTSTART could not be read") and "INVALID-DATE" in problem["problem"]
+
+
+def test_broken_ical_says_the_line_was_unreadable_and_dtstart_is_missing(api):
+    problems = [problem["problem"] for problem in upload(api, interop("broken_ical.ics")).json()["problems"]]
+
+    assert "DTSTART;;VALUE=DATE-TIME:20140409T093000" in problems[0]
+    assert problems[1] == "The event has no DTSTART."
+
+
+def test_parsing_error_rejects_the_good_event_with_the_broken_one(api):
+    (problem,) = upload(api, interop("parsing_error.ics")).json()["problems"]
+
+    assert problem["problem"].startswith("EXDATE could not be read")
+
+
+def test_google_utc_times_take_the_calendars_zone(api, user):
+    imported(api, "alarm_google_future.ics")
+
+    slot = the_slot(user, "event with alarms")
+    assert (slot.start, slot.end) == (datetime(2024, 10, 4, 18, 15, tzinfo=UTC), datetime(2024, 10, 4, 19, tzinfo=UTC))
+    # X-WR-TIMEZONE: Europe/London.
+    assert slot.time_zone == "Europe/London"
+    assert slot.source_uid == "79fs7pkqvht9m5igs0vjv1sfra@google.com"
+    assert (slot.visibility, slot.all_day, slot.description, slot.location) == ("private", False, "", "")
+
+
+def test_thunderbird_times_are_read_in_their_tzid(api, user):
+    imported(api, "alarm_thunderbird_future.ics")
+
+    slot = the_slot(user, "event with alarms")
+    # 15:00 in London in October is British Summer Time, UTC+1.
+    assert (slot.start, slot.end) == (datetime(2024, 10, 23, 14, tzinfo=UTC), datetime(2024, 10, 23, 15, tzinfo=UTC))
+    assert slot.time_zone == "Europe/London"
+
+
+def test_a_custom_tzid_is_read_with_the_files_vtimezone(api, user):
+    imported(api, "america_new_york.ics")
+
+    slot = the_slot(user, "an event with a custom tz name")
+    # custom_America/New_York: EDT, UTC-4, in August.
+    assert (slot.start, slot.end) == (datetime(2014, 8, 29, 12, tzinfo=UTC), datetime(2014, 8, 29, 14, tzinfo=UTC))
+    # No IANA name in the file: the slot lives in the import's zone.
+    assert slot.time_zone == "UTC"
+
+
+def test_exchange_windows_zone_names_become_iana_zones(api, user):
+    imported(api, "issue_836_do_not_quote_tzid.ics")
+
+    slot = the_slot(user, "Anonymous Test Event for TZID")
+    # "Eastern Standard Time" 17:00 on Oct 28, 2024 is EDT, UTC-4.
+    assert (slot.start, slot.end) == (datetime(2024, 10, 28, 21, tzinfo=UTC), datetime(2024, 10, 28, 22, tzinfo=UTC))
+    assert slot.time_zone == "America/New_York"
+
+
+def test_exchange_quoted_windows_tzid_with_observances_starting_together(api, user):
+    imported(api, "timezone_same_start.ics")
+
+    slot = the_slot(user, "Test 4")
+    # "Pacific Standard Time" 12:00 on Feb 24, 2017 is PST, UTC-8.
+    assert (slot.start, slot.end) == (datetime(2017, 2, 24, 20, tzinfo=UTC), datetime(2017, 2, 24, 20, 30, tzinfo=UTC))
+    assert slot.time_zone == "America/Los_Angeles"
+    assert slot.source_uid.startswith("040000008200E00074C5B7101A82E008")
+
+
+def test_cdo_event_without_uid_and_with_a_malformed_rrule_is_its_first_occurrence(api, user):
+    result = imported(api, "issue_165_missing_event.ics")
+
+    slot = the_slot(user, "Sprint 25 Daily Standup")
+    # The zone "GMT +0100 (Standard) / GMT +0200 (Daylight)" is UTC+2 in July.
+    assert (slot.start, slot.end) == (datetime(2015, 7, 3, 8, tzinfo=UTC), datetime(2015, 7, 3, 8, 30, tzinfo=UTC))
+    assert slot.source_uid.startswith("ical:")
+    assert result["warnings"] == [
+        {"where": "line 20", "warning": "'Sprint 25 Daily Standup' repeats; only its first occurrence was imported."}
+    ]
+
+
+def test_holiday_dates_become_all_day_slots_of_one_day(api, user):
+    imported(api, "example.ics")
+
+    slots = {slot.title: slot for slot in Slot.objects.filter(creator=user)}
+    assert set(slots) == {"New Year's Day", "Orthodox Christmas", "International Women's Day"}
+    # DTEND equals DTSTART in this file (RFC 5545 wants it later): one day.
+    days = {title: all_day_dates(slot.start, slot.end, slot.time_zone) for title, slot in slots.items()}
+    assert days["New Year's Day"] == (date(2022, 1, 1), date(2022, 1, 2))
+    assert days["Orthodox Christmas"] == (date(2022, 1, 7), date(2022, 1, 8))
+    assert all(slot.all_day and slot.time_zone == "Etc/GMT" for slot in slots.values())
+    assert slots["Orthodox Christmas"].location == "Russia"
+    assert slots["New Year's Day"].description == "Happy New Year!"
+
+
+def test_google_repeating_event_with_apple_location_keeps_text_and_warns(api, user):
+    result = imported(api, "x_location.ics")
+
+    slot = the_slot(user, "Daily Sync")
+    assert slot.location == "Roadstar 16\n12764 Happyville\nDenmark"
+    assert slot.description == "Some Description"
+    # 14:00 in Zurich on Oct 28, 2016 is still summer time, UTC+2.
+    assert slot.start == datetime(2016, 10, 28, 12, tzinfo=UTC)
+    assert slot.time_zone == "Europe/Zurich"
+    assert [warning["where"] for warning in result["warnings"]] == ["line 27"]
+
+
+@pytest.mark.parametrize("name", ["bom_calendar.ics", "calendar_with_unicode.ics"])
+def test_a_calendar_without_events_says_so_and_creates_no_group(api, name):
+    result = imported(api, name)
+
+    assert result["warnings"] == [{"where": "file", "warning": "The file holds no events."}]
+    assert not SlotGroup.objects.exists()
+
+
+def test_every_imported_slot_joins_the_users_imports_group(api, user):
+    imported(api, "example.ics")
+    imported(api, "x_location.ics")
+
+    group = SlotGroup.objects.get(owner=user)
+    assert group.name == "Imports"
+    assert group.slots.count() == 4
