@@ -2,12 +2,11 @@ import dataclasses
 import os
 import sys
 import tempfile
-import uuid
 
-from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from export.exports import export_for
+from export.management.arguments import group_not_found, group_uuid, user_named
 from export.renderers import ICalendarRenderer, OutlookCSVRenderer, TimeslotJSONRenderer
 from slots.models import SlotGroup
 from slots.selectors import group_visible_to
@@ -54,11 +53,7 @@ class Command(BaseCommand):
         parser.add_argument("--output", help="file to write (replaced only once complete); default stdout")
 
     def handle(self, *args, user, group, format, output, **options):
-        User = get_user_model()
-        try:
-            owner = User.objects.get(**{User.USERNAME_FIELD: user})
-        except User.DoesNotExist:
-            raise CommandError(f"No user named {user!r}.")
+        owner = user_named(user)
         export = export_for(user=owner, group=self.group(owner, group) if group else None)
         progress = None
         if self.stderr.isatty():
@@ -77,11 +72,9 @@ class Command(BaseCommand):
     @staticmethod
     def group(owner, value: str) -> SlotGroup:
         try:
-            return group_visible_to(user=owner, uuid=uuid.UUID(value))
-        except ValueError:
-            raise CommandError(f"--group must be a uuid, not {value!r}.")
+            return group_visible_to(user=owner, uuid=group_uuid(value))
         except SlotGroup.DoesNotExist:
-            raise CommandError(f"No slot group {value} for user {owner.get_username()!r}.")
+            raise group_not_found(value, owner)
 
     @staticmethod
     def write_file(chunks, path: str) -> None:

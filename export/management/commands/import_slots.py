@@ -1,11 +1,9 @@
-import uuid
-
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from export.imports.records import ImportRejected
 from export.imports.service import FileTooLarge, ImportConflict, import_slots
+from export.management.arguments import group_not_found, group_uuid, user_named
 from slots.models import SlotGroup
 
 # Problems listed before "... and N more": enough to fix a file, short enough to read.
@@ -22,19 +20,12 @@ class Command(BaseCommand):
         parser.add_argument("--time-zone", help="IANA zone of times the file does not place (default: TIME_ZONE)")
 
     def handle(self, *args, file, user, group, time_zone, **options):
-        User = get_user_model()
+        owner = user_named(user)
+        group_id = group_uuid(group) if group else None
         try:
-            owner = User.objects.get(**{User.USERNAME_FIELD: user})
-        except User.DoesNotExist:
-            raise CommandError(f"No user named {user!r}.")
-        try:
-            group_uuid = uuid.UUID(group) if group else None
-        except ValueError:
-            raise CommandError(f"--group must be a uuid, not {group!r}.")
-        try:
-            result = import_slots(user=owner, data=self.read(file), group=group_uuid, time_zone=time_zone)
+            result = import_slots(user=owner, data=self.read(file), group=group_id, time_zone=time_zone)
         except SlotGroup.DoesNotExist:
-            raise CommandError(f"No slot group {group} for user {owner.get_username()!r}.")
+            raise group_not_found(group, owner)
         except (FileTooLarge, ImportConflict) as error:
             raise CommandError(str(error))
         except ImportRejected as rejected:

@@ -1,0 +1,26 @@
+"""What export_slots and import_slots read from their command line, with one-line errors."""
+import uuid
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.management.base import CommandError
+
+
+def user_named(username: str) -> AbstractBaseUser:
+    User = get_user_model()
+    try:
+        return User.objects.get(**{User.USERNAME_FIELD: username})
+    except User.DoesNotExist:
+        raise CommandError(f"No user named {username!r}.")
+
+
+def group_uuid(value: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise CommandError(f"--group must be a uuid, not {value!r}.")
+
+
+def group_not_found(value: str, owner: AbstractBaseUser) -> CommandError:
+    """The error for a group that does not exist or that the user may not see: the same words for both."""
+    return CommandError(f"No slot group {value} for user {owner.get_username()!r}.")
