@@ -11,8 +11,8 @@ from rest_framework.views import APIView
 from export.authentication import LegacyTokenAuthentication
 from export.imports.records import ImportRejected
 from export.imports.service import ImportConflict, import_slots
+from export.parameters import GroupNotFound
 from export.serializers import StrictUUIDField
-from export.views import GroupNotFound
 from slots.models import SlotGroup
 
 # What a multipart body holds besides the file: boundaries, part headers, the other fields.

@@ -1,0 +1,36 @@
+"""The `group` parameter of the export and the feeds, read and checked the same way everywhere."""
+from collections.abc import Mapping
+
+from django.http import QueryDict
+from rest_framework import exceptions, status
+
+from export.serializers import ExportParameters
+from slots.models import SlotGroup
+from slots.selectors import group_visible_to
+
+
+class InvalidParameters(exceptions.ValidationError):
+    """The seed's contract: invalid parameters are 422, not DRF's 400."""
+
+    status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
+
+
+class GroupNotFound(exceptions.NotFound):
+    default_detail = "Slot group not found."
+
+
+def requested_group(request) -> SlotGroup | None:
+    """The group named by the `group` parameter (body, else query string), if the user may see it."""
+    if not isinstance(request.data, Mapping):
+        raise InvalidParameters({"non_field_errors": ["Expected a JSON object or form fields."]})
+    body = request.data.dict() if isinstance(request.data, QueryDict) else request.data
+    parameters = ExportParameters(data={**request.query_params.dict(), **body})
+    if not parameters.is_valid():
+        raise InvalidParameters(parameters.errors)
+    uuid = parameters.validated_data.get("group")
+    if uuid is None:
+        return None
+    try:
+        return group_visible_to(user=request.user, uuid=uuid)
+    except SlotGroup.DoesNotExist:
+        raise GroupNotFound()
