@@ -13,6 +13,8 @@ from datetime import date, datetime, timedelta, timezone
 CRLF = b"\r\n"
 # RFC 5545 §3.1: lines SHOULD NOT be longer than 75 octets, excluding the line break.
 LINE_OCTETS = 75
+# RFC 7986 §5.7: REFRESH-INTERVAL gives its value type no default, so VALUE=DURATION is said outright.
+_DURATION_NAMED = frozenset({"REFRESH-INTERVAL"})
 # Chunks handed to the server: big enough to keep syscalls few, small enough to keep memory flat.
 CHUNK_OCTETS = 64 * 1024
 
@@ -75,7 +77,8 @@ def content_line(name: str, value: Value) -> bytes:
     if isinstance(value, date):
         return b"%s;VALUE=DATE:%04d%02d%02d" % (name.encode(), value.year, value.month, value.day)
     if isinstance(value, timedelta):
-        return b"%s:%s" % (name.encode(), format_duration(value))
+        parameter = b";VALUE=DURATION" if name in _DURATION_NAMED else b""
+        return b"%s%s:%s" % (name.encode(), parameter, format_duration(value))
     raise TypeError(f"{name}: cannot write a {type(value).__name__}")
 
 

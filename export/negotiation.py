@@ -16,3 +16,11 @@ class ExportNegotiation(DefaultContentNegotiation):
                 token = "*/*" + separator + params
             accepted.append(token)
         return accepted
+
+
+class WhateverAccepted(DefaultContentNegotiation):
+    """The view's one format whatever the Accept header: calendar apps send all sorts, and a subscription
+    that answered 406 would silently stop updating."""
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type

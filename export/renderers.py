@@ -1,12 +1,16 @@
 """One renderer a format: each streams a SlotExport through its format's mapping and writer."""
 from collections.abc import Iterator
+from datetime import timedelta
 
 from rest_framework.renderers import BaseRenderer
 
 from export import backup, outlook
 from export.events import EVENT_FIELDS, every_event, slot_event
 from export.exports import SlotExport
-from export.ical import calendar_chunks
+from export.ical import Property, calendar_chunks
+
+# How often a subscribed calendar app should fetch the feed again.
+FEED_REFRESH = timedelta(hours=1)
 
 
 class StreamingRenderer(BaseRenderer):
@@ -27,6 +31,8 @@ class ICalendarRenderer(StreamingRenderer):
 
     media_type = "text/calendar"
     format = "ical"
+    # Calendar properties beyond those every calendar of ours carries.
+    extra_calendar_properties: tuple[Property, ...] = ()
 
     def stream(self, export: SlotExport) -> Iterator[bytes]:
         calendar = [
@@ -35,9 +41,17 @@ class ICalendarRenderer(StreamingRenderer):
             ("CALSCALE", "GREGORIAN"),
             ("METHOD", "PUBLISH"),
             ("X-WR-CALNAME", export.name),
+            *self.extra_calendar_properties,
         ]
         events = map(slot_event, export.rows(*EVENT_FIELDS))
         return calendar_chunks(calendar, events, every_event=every_event(stamp=export.stamp))
+
+
+class ICalendarFeedRenderer(ICalendarRenderer):
+    """The same calendar for a subscription, with how often to fetch it again."""
+
+    # RFC 7986 §5.7, and Outlook's older name for the same hint.
+    extra_calendar_properties = (("REFRESH-INTERVAL", FEED_REFRESH), ("X-PUBLISHED-TTL", FEED_REFRESH))
 
 
 class OutlookCSVRenderer(StreamingRenderer):
