@@ -1,5 +1,6 @@
 from django.urls import path
 
+from export.feed_views import FeedCalendarView, FeedDetailView, FeedListView, FeedRotateView
 from export.imports.views import ImportView
 from export.renderers import ICalendarRenderer, OutlookCSVRenderer, TimeslotJSONRenderer
 from export.views import SlotExportView
@@ -11,4 +12,9 @@ urlpatterns = [
     path("export/outlook", SlotExportView.as_view(renderer_classes=(OutlookCSVRenderer,)), name="export-outlook"),
     path("export/timeslot", SlotExportView.as_view(renderer_classes=(TimeslotJSONRenderer,)), name="export-timeslot"),
     path("import", ImportView.as_view(), name="import"),
+    # Subscriptions: managed with the user's token, fetched by calendar apps with the secret alone.
+    path("feeds", FeedListView.as_view(), name="feeds"),
+    path("feeds/<uuid:feed_id>", FeedDetailView.as_view(), name="feed"),
+    path("feeds/<uuid:feed_id>/rotate", FeedRotateView.as_view(), name="feed-rotate"),
+    path("feeds/<str:secret>.ics", FeedCalendarView.as_view(), name="feed-calendar"),
 ]

@@ -29,6 +29,7 @@ from export.imports.records import (
     capped,
 )
 from export.imports.zones import is_iana
+from export.models import SlotChangeClock
 from slots.models import Slot, SlotGroup
 from slots.selectors import group_visible_to
 
@@ -284,7 +285,11 @@ def add_memberships(
     have = set()
     for slot_ids in batches(existing):
         have.update(Membership.objects.filter(slot_id__in=slot_ids).values_list("slot_id", "slotgroup_id"))
+    added = sorted(wanted - have)
     Membership.objects.bulk_create(
-        [Membership(slot_id=slot_id, slotgroup_id=group_id) for slot_id, group_id in sorted(wanted - have)],
+        [Membership(slot_id=slot_id, slotgroup_id=group_id) for slot_id, group_id in added],
         batch_size=LOOKUP_BATCH,
     )
+    if added:
+        # bulk_create sends no m2m_changed: move the group feeds' clock here (export/signals.py).
+        SlotChangeClock.bump({slot.creator_id for slot, _ in placed})

@@ -1,0 +1,121 @@
+"""/v1/feeds: the owner manages feeds with their token; a calendar app fetches one with its secret alone."""
+from datetime import datetime
+
+from django.http import HttpResponse
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.cache import get_conditional_response
+from django.utils.http import http_date
+from rest_framework import exceptions, status
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from export.authentication import LegacyTokenAuthentication
+from export.feeds import (
+    create_feed,
+    feed_export,
+    feed_for_secret,
+    feed_version,
+    record_fetch,
+    revoke_feed,
+    rotate_feed,
+)
+from export.models import CalendarFeed
+from export.negotiation import ExportNegotiation, WhateverAccepted
+from export.parameters import requested_group
+from export.renderers import ICalendarFeedRenderer
+from export.serializers import FeedSerializer
+from export.views import JSONErrorsMixin, streamed
+
+
+class FeedAPIView(APIView):
+    """The owner's side: the same token and the same negotiation as the export, answers in JSON."""
+
+    authentication_classes = (LegacyTokenAuthentication,)
+    permission_classes = (IsAuthenticated,)
+    renderer_classes = (JSONRenderer,)
+    content_negotiation_class = ExportNegotiation
+
+    def subscription_url(self, secret: str) -> str:
+        return self.request.build_absolute_uri(reverse("feed-calendar", kwargs={"secret": secret}))
+
+
+class FeedListView(FeedAPIView):
+    def get(self, request, *args, **kwargs):
+        feeds = CalendarFeed.objects.filter(owner=request.user).select_related("group")
+        return Response(FeedSerializer(feeds, many=True).data)
+
+    def post(self, request, *args, **kwargs):
+        feed, secret = create_feed(owner=request.user, group=requested_group(request))
+        shown = FeedSerializer(feed).data
+        # The only time the secret leaves the server.
+        body = {"id": shown["id"], "url": self.subscription_url(secret), "group": shown["group"],
+                "created_at": shown["created_at"]}
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+class FeedRotateView(FeedAPIView):
+    def post(self, request, feed_id, *args, **kwargs):
+        try:
+            secret = rotate_feed(owner=request.user, uuid=feed_id)
+        except CalendarFeed.DoesNotExist:
+            raise exceptions.NotFound()
+        return Response({"id": str(feed_id), "url": self.subscription_url(secret)})
+
+
+class FeedDetailView(FeedAPIView):
+    def delete(self, request, feed_id, *args, **kwargs):
+        try:
+            revoke_feed(owner=request.user, uuid=feed_id)
+        except CalendarFeed.DoesNotExist:
+            raise exceptions.NotFound()
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class FeedCalendarView(JSONErrorsMixin, APIView):
+    """The export's calendar for a calendar app, revalidated with ETag or Last-Modified."""
+
+    # The secret in the path is the credential: calendar apps send no Authorization header, and an
+    # API token, wherever it is put, opens nothing here.
+    authentication_classes = ()
+    permission_classes = (AllowAny,)
+    renderer_classes = (ICalendarFeedRenderer,)
+    content_negotiation_class = WhateverAccepted
+
+    def get(self, request, secret: str, *args, **kwargs):
+        try:
+            feed = feed_for_secret(secret)
+        except CalendarFeed.DoesNotExist:
+            # Unknown, revoked, rotated away, or its group out of reach: one answer for all.
+            raise exceptions.NotFound()
+        version = feed_version(feed)
+        # HTTP dates count whole seconds; the ETag carries the microseconds.
+        response = get_conditional_response(
+            request, etag=version.etag, last_modified=int(version.modified.timestamp())
+        )
+        if response is None:
+            renderer = request.accepted_renderer
+            if request.method == "HEAD":
+                response = HttpResponse(content_type=f"{renderer.media_type}; charset={renderer.charset}")
+            else:
+                response = streamed(feed_export(feed, version), renderer)
+        if response.status_code in (status.HTTP_200_OK, status.HTTP_304_NOT_MODIFIED):
+            record_fetch(feed)
+        response["ETag"] = version.etag
+        response["Last-Modified"] = http_date(announced_last_modified(version.modified, timezone.now()))
+        response["Cache-Control"] = "private"
+        return response
+
+
+def announced_last_modified(modified: datetime, now: datetime) -> int:
+    """The Last-Modified to send, in whole seconds.
+
+    While the second of the last change is still running, another change may
+    come within it; a client revalidating with that second would then get a
+    304 and miss it. So until that second is over, announce the one before:
+    every change in this second is newer than it.
+    """
+    second = int(modified.timestamp())
+    return second - 1 if now.timestamp() < second + 1 else second

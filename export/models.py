@@ -1,0 +1,68 @@
+"""Subscription feeds, and the clock that tells them what no remaining slot can: that slots went away."""
+import uuid
+from collections.abc import Iterable
+from datetime import datetime
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from slots.models import SlotGroup
+
+
+class CalendarFeed(models.Model):
+    """A secret URL a calendar app subscribes to: its owner's slots, all or one group's (issue 5)."""
+
+    # The public id the API names a feed by; the secret is never stored.
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="calendar_feeds",
+        # Covered by the (owner, created_at) index below.
+        db_index=False,
+    )
+    # The scope: one group's slots, or every slot the owner created. Deleting the group deletes its
+    # feeds: falling back to "every slot" would widen what a shared URL shows.
+    group = models.ForeignKey(
+        SlotGroup, null=True, blank=True, on_delete=models.CASCADE, related_name="calendar_feeds"
+    )
+    # sha256 hex of the secret: a database leak does not leak working URLs.
+    secret_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_fetched_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("created_at", "uuid")
+        indexes = [
+            # Serves GET /v1/feeds: the owner's feeds, oldest first. (secret_hash's unique index
+            # serves the calendar's lookup by secret; uuid's, rotate and delete.)
+            models.Index(fields=["owner", "created_at"], name="feed_owner_created"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.owner} ({self.group or 'every slot'})"
+
+
+class SlotChangeClock(models.Model):
+    """When a user's slots last changed in a way no remaining slot's updated_at shows:
+    a slot deleted, or a slot joining or leaving a group (export/signals.py)."""
+
+    # The OneToOne's unique index serves the feed's lookup of its owner's clock.
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="slot_change_clock")
+    at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.user}: {self.at:%Y-%m-%d %H:%M:%S}"
+
+    @classmethod
+    def moment_for(cls, user_id: int) -> datetime | None:
+        """The user's clock, None if nothing has moved it yet."""
+        return cls.objects.filter(user_id=user_id).values_list("at", flat=True).first()
+
+    @classmethod
+    def bump(cls, user_ids: Iterable[int]) -> None:
+        """Set the users' clocks to now, never backwards (a feed's Last-Modified must not go back)."""
+        now = timezone.now()
+        for user_id in user_ids:
+            clock, created = cls.objects.get_or_create(user_id=user_id, defaults={"at": now})
+            if not created:
+                cls.objects.filter(pk=clock.pk, at__lt=now).update(at=now)
