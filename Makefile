@@ -23,8 +23,15 @@ run: $(INSTALLED)
 	@$(BIN)/python manage.py demo_curl --base-url http://127.0.0.1:$(PORT)
 	$(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
 
+# The admin's browser tests drive Debian's chromium (Playwright never downloads a browser here).
+CHROMIUM := /usr/bin/chromium
+$(CHROMIUM):
+	@echo "The browser tests need Debian's chromium: installing it with apt-get (as root)."
+	apt-get update
+	DEBIAN_FRONTEND=noninteractive apt-get install -y chromium
+
 # SQLite unless DATABASE_URL points elsewhere (PostgreSQL: see README).
-test: $(INSTALLED)
+test: $(INSTALLED) $(CHROMIUM)
 	$(BIN)/pytest
 
 $(BENCH_INSTALLED): $(INSTALLED) requirements/bench.txt
