@@ -12,6 +12,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from export.audit import ExportAudit, client_address
 from export.authentication import LegacyTokenAuthentication
 from export.feeds import (
     create_feed,
@@ -22,7 +23,7 @@ from export.feeds import (
     revoke_feed,
     rotate_feed,
 )
-from export.models import CalendarFeed
+from export.models import CalendarFeed, ExportLog
 from export.negotiation import ExportNegotiation, WhateverAccepted
 from export.parameters import requested_group
 from export.renderers import ICalendarFeedRenderer
@@ -85,6 +86,7 @@ class FeedCalendarView(JSONErrorsMixin, APIView):
     content_negotiation_class = WhateverAccepted
 
     def get(self, request, secret: str, *args, **kwargs):
+        audit = ExportAudit(kind=ExportLog.Kind.FEED, client_address=client_address(request))
         try:
             feed = feed_for_secret(secret)
         except CalendarFeed.DoesNotExist:
@@ -100,9 +102,13 @@ class FeedCalendarView(JSONErrorsMixin, APIView):
             if request.method == "HEAD":
                 response = HttpResponse(content_type=f"{renderer.media_type}; charset={renderer.charset}")
             else:
-                response = streamed(feed_export(feed, version), renderer)
+                # Logged at the end of its stream.
+                response = streamed(feed_export(feed, version), renderer, audit=audit)
         if response.status_code in (status.HTTP_200_OK, status.HTTP_304_NOT_MODIFIED):
             record_fetch(feed)
+        if not response.streaming:
+            # A 304, 412 or HEAD: nothing of the calendar was sent.
+            audit.record(user=feed.owner, group=feed.group, status=response.status_code)
         response["ETag"] = version.etag
         response["Last-Modified"] = http_date(announced_last_modified(version.modified, timezone.now()))
         response["Cache-Control"] = "private"

@@ -6,6 +6,7 @@ from datetime import datetime
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from rest_framework.authtoken.models import TokenProxy
 
 from slots.models import SlotGroup
 
@@ -66,3 +67,67 @@ class SlotChangeClock(models.Model):
             clock, created = cls.objects.get_or_create(user_id=user_id, defaults={"at": now})
             if not created:
                 cls.objects.filter(pk=clock.pk, at__lt=now).update(at=now)
+
+
+class ExportLog(models.Model):
+    """One export, feed fetch or import, as an operator looks it up (issue 5); written once, at its end."""
+
+    class Kind(models.TextChoices):
+        GOOGLE = "google"
+        ICAL = "ical"
+        OUTLOOK = "outlook"
+        TIMESLOT = "timeslot"
+        FEED = "feed"
+        IMPORT = "import"
+        COMMAND = "command"
+
+    # Null when nobody is known: a command whose --user names no one. SET_NULL keeps the history of a
+    # deleted user's exports; it does not carry their name on.
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="export_logs",
+        # Covered by the (user, created_at) index below.
+        db_index=False,
+    )
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    group = models.ForeignKey(
+        SlotGroup, null=True, blank=True, on_delete=models.SET_NULL, related_name="export_logs"
+    )
+    # The slots in what was sent (0 for a 304), and its size in bytes: the bytes sent, the file received
+    # for an import.
+    slot_count = models.PositiveIntegerField(default=0)
+    bytes = models.PositiveBigIntegerField(default=0)
+    duration = models.DurationField()
+    # The HTTP status; for the export_slots command its exit status, 0 or 1.
+    status = models.PositiveSmallIntegerField()
+    # REMOTE_ADDR only: X-Forwarded-For is whatever the client wrote. None for the command.
+    client_address = models.GenericIPAddressField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, editable=False)
+
+    class Meta:
+        ordering = ("-created_at", "-id")
+        indexes = [
+            # Serves the admin's export log: newest first, and its date filter and date hierarchy.
+            models.Index(fields=["created_at"], name="exportlog_created"),
+            # Serves the admin's log filtered to one user (the user's "export_logs"), newest first.
+            models.Index(fields=["user", "created_at"], name="exportlog_user_created"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} by {self.user or 'unknown'} at {self.created_at:%Y-%m-%d %H:%M:%S}"
+
+
+class ApiToken(TokenProxy):
+    """A user's API token as the admin shows it: a Token's str() is its whole key, which would reach the
+    admin's titles, breadcrumbs and history (issue 5: staff see who has a token, never the key)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "API token"
+
+    def __str__(self) -> str:
+        return f"{self.user}'s token {self.key_start}"
+
+    @property
+    def key_start(self) -> str:
+        """Enough of the key to tell two apart in a conversation with its owner."""
+        return f"{self.key[:4]}…"

@@ -6,8 +6,10 @@ from django.utils.http import content_disposition_header
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
+from rest_framework.status import HTTP_200_OK, HTTP_500_INTERNAL_SERVER_ERROR
 from rest_framework.views import APIView
 
+from export.audit import ExportAudit, client_address
 from export.authentication import LegacyTokenAuthentication
 from export.exports import SlotExport, export_for
 from export.negotiation import ExportNegotiation
@@ -15,6 +17,9 @@ from export.parameters import requested_group
 from export.renderers import ICalendarRenderer, StreamingRenderer
 
 logger = logging.getLogger(__name__)
+
+# nginx's name for a client that went away mid-response: there is no standard status for it.
+CLIENT_CLOSED_REQUEST = 499
 
 
 class JSONErrorsMixin:
@@ -34,18 +39,23 @@ class SlotExportView(JSONErrorsMixin, APIView):
     permission_classes = (IsAuthenticated,)
     renderer_classes = (ICalendarRenderer,)
     content_negotiation_class = ExportNegotiation
+    # The export log's name for this endpoint (google and ical are one calendar); set in urls.py.
+    export_kind = ""
 
     def post(self, request, *args, **kwargs):
+        audit = ExportAudit(kind=self.export_kind, client_address=client_address(request))
         export = export_for(user=request.user, group=requested_group(request))
         renderer = request.accepted_renderer
-        response = streamed(export, renderer)
+        response = streamed(export, renderer, audit=audit)
         response["Content-Disposition"] = content_disposition_header(True, export.filename(renderer.format))
         return response
 
 
-def streamed(export: SlotExport, renderer: StreamingRenderer) -> StreamingHttpResponse:
-    """The export as a streaming response, private to its user."""
-    chunks = reported(export.chunks(renderer), export)
+def streamed(export: SlotExport, renderer: StreamingRenderer, *, audit: ExportAudit | None) -> StreamingHttpResponse:
+    """The export as a streaming response, private to its user; logged at its end if audit says how."""
+    if audit is not None:
+        export = audit.counted(export)
+    chunks = reported(export.chunks(renderer), export, audit)
     # The first chunk runs the query: a database failure here is still an
     # error status, not a 200 with a broken body.
     first = next(chunks)
@@ -59,21 +69,36 @@ def streamed(export: SlotExport, renderer: StreamingRenderer) -> StreamingHttpRe
 
 def resumed(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
     """The first chunk again, then the rest; closing this (the server does, also when a client
-    goes away) closes the rest, and so ends the export's transaction."""
-    yield first
-    yield from rest
+    goes away) closes the rest, and so ends the export's transaction, also before the rest was started."""
+    try:
+        yield first
+        yield from rest
+    finally:
+        rest.close()
 
 
-def reported(chunks: Iterator[bytes], export: SlotExport) -> Iterator[bytes]:
-    """The chunks, with a log line if the stream breaks."""
+def reported(chunks: Iterator[bytes], export: SlotExport, audit: ExportAudit | None) -> Iterator[bytes]:
+    """The chunks, with a log line if the stream breaks, and the export log's row once it ends."""
+    status = HTTP_500_INTERNAL_SERVER_ERROR
     sent = 0
     try:
         for chunk in chunks:
             sent += len(chunk)
             yield chunk
+        status = HTTP_200_OK
+    except GeneratorExit:
+        status = CLIENT_CLOSED_REQUEST
+        raise
     except Exception:
         logger.exception(
             "Export for user %s (group %s) stopped after %d bytes; the client got an incomplete file.",
             export.user.pk, export.group.uuid if export.group else "-", sent,
         )
         raise
+    finally:
+        if audit is not None:
+            # End the read's transaction first (a no-op once the stream is over): the row is written
+            # after it, in a transaction of its own.
+            chunks.close()
+            audit.bytes = sent
+            audit.record(user=export.user, group=export.group, status=status)

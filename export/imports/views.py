@@ -8,9 +8,11 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from export.audit import ExportAudit, client_address
 from export.authentication import LegacyTokenAuthentication
 from export.imports.records import ImportRejected
 from export.imports.service import ImportConflict, import_slots
+from export.models import ExportLog
 from export.parameters import GroupNotFound
 from export.serializers import StrictUUIDField
 from slots.models import SlotGroup
@@ -45,6 +47,19 @@ class ImportView(APIView):
     renderer_classes = (JSONRenderer,)
     content_negotiation_class = JSONWhateverAccepted
 
+    def initial(self, request, *args, **kwargs):
+        self.audit = ExportAudit(kind=ExportLog.Kind.IMPORT, client_address=client_address(request))
+        self.group: SlotGroup | None = None
+        super().initial(request, *args, **kwargs)
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        """Every answer to a signed-in user is logged, a refusal with its status; an anonymous caller's is not."""
+        response = super().finalize_response(request, response, *args, **kwargs)
+        audit = getattr(self, "audit", None)
+        if audit is not None and request.user.is_authenticated:
+            audit.record(user=request.user, group=self.group, status=response.status_code)
+        return response
+
     def post(self, request, *args, **kwargs):
         limit = settings.IMPORT_MAX_BYTES
         too_large = PayloadTooLarge(f"The file is larger than {limit:,} bytes, the most an import takes.")
@@ -54,6 +69,7 @@ class ImportView(APIView):
         upload = request.FILES.get("file")
         if upload is None:
             raise exceptions.ValidationError({"file": ["No file was submitted."]})
+        self.audit.bytes = upload.size
         if upload.size > limit:
             raise too_large
         parameters = ImportParameters(data=request.data)
@@ -72,6 +88,10 @@ class ImportView(APIView):
             return Response({"problems": rejected.problems}, status=status.HTTP_422_UNPROCESSABLE_ENTITY)
         except ImportConflict as conflict:
             return Response({"detail": str(conflict)}, status=status.HTTP_409_CONFLICT)
+        self.audit.slot_count = result.created + result.updated + result.unchanged
+        if "group" in parameters.validated_data:
+            # The import checked that the user may see it; the log names it.
+            self.group = SlotGroup.objects.filter(uuid=parameters.validated_data["group"]).first()
         return Response({
             "created": result.created,
             "updated": result.updated,

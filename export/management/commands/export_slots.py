@@ -5,8 +5,10 @@ import tempfile
 
 from django.core.management.base import BaseCommand, CommandError
 
+from export.audit import ExportAudit
 from export.exports import export_for
 from export.management.arguments import group_not_found, group_uuid, user_named
+from export.models import ExportLog
 from export.renderers import ICalendarRenderer, OutlookCSVRenderer, TimeslotJSONRenderer
 from slots.models import SlotGroup
 from slots.selectors import group_visible_to
@@ -53,13 +55,23 @@ class Command(BaseCommand):
         parser.add_argument("--output", help="file to write (replaced only once complete); default stdout")
 
     def handle(self, *args, user, group, format, output, **options):
-        owner = user_named(user)
-        export = export_for(user=owner, group=self.group(owner, group) if group else None)
+        audit = ExportAudit(kind=ExportLog.Kind.COMMAND)
+        owner = target = None
+        exit_status = 1
+        try:
+            owner = user_named(user)
+            target = self.group(owner, group) if group else None
+            self.export(audit, export_for(user=owner, group=target), format, output)
+            exit_status = 0
+        finally:
+            audit.record(user=owner, group=target, status=exit_status)
+
+    def export(self, audit: ExportAudit, export, format: str, output: str | None) -> None:
         progress = None
         if self.stderr.isatty():
             progress = ProgressBar(self.stderr, total=export.slots.count())
             export = dataclasses.replace(export, on_row=progress.tick)
-        chunks = export.chunks(RENDERERS[format]())
+        chunks = audit.measured(audit.counted(export).chunks(RENDERERS[format]()))
         if output:
             self.write_file(chunks, output)
         else:
