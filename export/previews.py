@@ -1,0 +1,81 @@
+"""The admin's export preview: the calendar POST /v1/export/google would send, on a page and as a download.
+
+A thin shell like the API view and the command: the same selector, mapping and writer.
+"""
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, StreamingHttpResponse
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.http import content_disposition_header
+
+from export.exports import SlotExport
+from export.renderers import ICalendarRenderer
+from export.views import streamed
+
+
+def calendar_download(export: SlotExport) -> StreamingHttpResponse:
+    """The export as the API's google endpoint streams it, as an attachment. Not in the export log: its
+    kinds are what users export; an operator's look is in the admin's own history if anywhere."""
+    renderer = ICalendarRenderer()
+    response = streamed(export, renderer, audit=None)
+    # .ics, as the admin's buttons say; the API keeps the seed's .ical.
+    response["Content-Disposition"] = content_disposition_header(True, export.filename("ics"))
+    return response
+
+
+class ExportPreviewMixin:
+    """An "Export preview" page and its download for each object of a ModelAdmin, linked from its change page."""
+
+    change_form_template = "admin/export/change_form_with_preview.html"
+
+    def preview_export(self, obj) -> SlotExport:
+        """The export the object's preview shows."""
+        raise NotImplementedError
+
+    def get_urls(self):
+        info = self.opts.app_label, self.opts.model_name
+        # Before the ModelAdmin's own: its "<path:object_id>/" catches everything below an object.
+        return [
+            path(
+                "<path:object_id>/export-preview/",
+                self.admin_site.admin_view(self.export_preview_view),
+                name="%s_%s_export_preview" % info,
+            ),
+            path(
+                "<path:object_id>/export-preview/download/",
+                self.admin_site.admin_view(self.export_download_view),
+                name="%s_%s_export_download" % info,
+            ),
+            *super().get_urls(),
+        ]
+
+    def previewed_object(self, request, object_id: str):
+        obj = self.get_object(request, unquote(object_id))
+        if obj is None:
+            raise Http404
+        if not self.has_view_permission(request, obj):
+            raise PermissionDenied
+        return obj
+
+    def export_preview_view(self, request, object_id: str):
+        obj = self.previewed_object(request, object_id)
+        export = self.preview_export(obj)
+        # The page holds the whole calendar: a preview is for looking at one user's or group's export.
+        calendar = b"".join(export.chunks(ICalendarRenderer())).decode()
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Export preview: {obj}",
+            "opts": self.opts,
+            "original": obj,
+            "export": export,
+            "calendar": calendar,
+            "download_url": reverse(
+                f"{self.admin_site.name}:{self.opts.app_label}_{self.opts.model_name}_export_download",
+                args=(object_id,),
+            ),
+        }
+        return TemplateResponse(request, "admin/export/preview.html", context)
+
+    def export_download_view(self, request, object_id: str):
+        return calendar_download(self.preview_export(self.previewed_object(request, object_id)))

@@ -1,0 +1,252 @@
+"""The operators' screens of issue 5: the export log, previews, the .ics action, feeds and tokens."""
+import html
+from datetime import timedelta
+
+import pytest
+from django.contrib.admin import helpers
+from django.urls import reverse
+from rest_framework.authtoken.models import Token
+
+from export.models import CalendarFeed, ExportLog
+from export.tests.ical_reader import parse_events
+from export.tests.test_api import export
+from export.tests.test_feeds import create
+from slots.tests.factories import SlotFactory, SlotGroupFactory, TokenFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def staff_client(client):
+    client.force_login(UserFactory(username="operator", is_staff=True, is_superuser=True))
+    return client
+
+
+def without_stamp(data: bytes) -> list[bytes]:
+    return [line for line in data.split(b"\r\n") if not line.startswith(b"DTSTAMP:")]
+
+
+def body_of(response) -> bytes:
+    return b"".join(response.streaming_content) if response.streaming else response.content
+
+
+def log_row(user, **fields) -> ExportLog:
+    values = {"kind": "google", "status": 200, "duration": timedelta(seconds=1), **fields}
+    return ExportLog.objects.create(user=user, **values)
+
+
+def listed(response) -> list:
+    return list(response.context["cl"].result_list)
+
+
+# The export log -----------------------------------------------------------------------------------
+
+
+def test_staff_filter_the_log_by_kind_and_status(staff_client):
+    nora = UserFactory(username="nora")
+    feed_ok = log_row(nora, kind="feed")
+    log_row(nora, kind="feed", status=304)
+    log_row(nora, kind="import", status=422)
+
+    response = staff_client.get(reverse("admin:export_exportlog_changelist"), {"kind": "feed", "status": 200})
+
+    assert listed(response) == [feed_ok]
+
+
+def test_staff_find_a_users_exports_by_username_or_email(staff_client):
+    nora = UserFactory(username="nora", email="nora@example.net")
+    mine = log_row(nora)
+    log_row(UserFactory(username="ines"))
+    url = reverse("admin:export_exportlog_changelist")
+
+    assert listed(staff_client.get(url, {"q": "nora"})) == [mine]
+    assert listed(staff_client.get(url, {"q": "example.net"})) == [mine]
+
+
+def test_a_real_export_shows_in_the_log(staff_client, api, user):
+    SlotFactory.create_batch(2, creator=user)
+    export(api)
+
+    response = staff_client.get(reverse("admin:export_exportlog_changelist"), {"q": user.username})
+
+    (row,) = listed(response)
+    assert (row.kind, row.slot_count, row.status) == ("google", 2, 200)
+
+
+def test_the_log_cannot_be_added_to_edited_or_deleted(staff_client):
+    row = log_row(UserFactory(), slot_count=3)
+
+    assert staff_client.get(reverse("admin:export_exportlog_add")).status_code == 403
+    change = reverse("admin:export_exportlog_change", args=[row.pk])
+    page = staff_client.get(change)
+    assert page.status_code == 200 and not page.context["adminform"].form.fields
+    assert staff_client.post(change, {"slot_count": 99}).status_code == 403
+    delete = reverse("admin:export_exportlog_delete", args=[row.pk])
+    assert staff_client.post(delete, {"post": "yes"}).status_code == 403
+    row.refresh_from_db()
+    assert row.slot_count == 3
+
+
+# Export previews ----------------------------------------------------------------------------------
+
+
+def test_the_user_preview_is_the_api_calendar_escaped(staff_client, api, user):
+    SlotFactory(creator=user, title="<script>alert(1)</script>")
+    SlotFactory(creator=user, title="Plain")
+
+    page = staff_client.get(reverse("admin:auth_user_export_preview", args=[user.pk]))
+
+    assert page.status_code == 200
+    assert b"<script>alert(1)</script>" not in page.content
+    assert b"&lt;script&gt;alert(1)&lt;/script&gt;" in page.content
+    shown = page.content.decode().split('<pre id="export-preview">')[1].split("</pre>")[0]
+    assert without_stamp(html.unescape(shown).encode()) == without_stamp(export(api).body)
+
+
+def test_the_user_preview_downloads_the_api_bytes(staff_client, api, user):
+    SlotFactory.create_batch(3, creator=user)
+
+    response = staff_client.get(reverse("admin:auth_user_export_download", args=[user.pk]))
+
+    assert response["Content-Type"] == "text/calendar; charset=utf-8"
+    assert response["Content-Disposition"] == 'attachment; filename="Timeslot-Export.ics"'
+    assert without_stamp(body_of(response)) == without_stamp(export(api).body)
+
+
+def test_the_user_change_page_links_to_the_preview(staff_client, user):
+    page = staff_client.get(reverse("admin:auth_user_change", args=[user.pk]))
+
+    assert reverse("admin:auth_user_export_preview", args=[user.pk]) in page.content.decode()
+
+
+def test_the_group_preview_is_its_owners_export_of_the_group(staff_client, api, user):
+    group = SlotGroupFactory(owner=user, name="Team")
+    SlotFactory(creator=user, title="In the group", groups=[group])
+    SlotFactory(creator=user, title="Not in it")
+
+    page = staff_client.get(reverse("admin:slots_slotgroup_export_preview", args=[group.pk]))
+    download = body_of(staff_client.get(reverse("admin:slots_slotgroup_export_download", args=[group.pk])))
+
+    api_body = export(api, data={"group": str(group.uuid)}).body
+    assert without_stamp(page.context["calendar"].encode()) == without_stamp(api_body)
+    assert without_stamp(download) == without_stamp(api_body)
+    assert [str(event["SUMMARY"]) for event in parse_events(download)] == ["In the group"]
+    change = staff_client.get(reverse("admin:slots_slotgroup_change", args=[group.pk]))
+    assert reverse("admin:slots_slotgroup_export_preview", args=[group.pk]) in change.content.decode()
+
+
+def test_an_unknown_object_has_no_preview(staff_client):
+    assert staff_client.get(reverse("admin:auth_user_export_preview", args=[999999])).status_code == 404
+
+
+# The slots' .ics action ---------------------------------------------------------------------------
+
+
+def test_download_selected_is_a_calendar_of_exactly_those_slots_in_order(staff_client):
+    later = SlotFactory(title="Later")
+    earlier = SlotFactory(title="Earlier", start=later.start.replace(year=later.start.year - 1))
+    earlier.end = earlier.start.replace(hour=(earlier.start.hour + 1) % 24)
+    SlotFactory(title="Not selected")
+
+    response = staff_client.post(
+        reverse("admin:slots_slot_changelist"),
+        {"action": "download_ics", helpers.ACTION_CHECKBOX_NAME: [later.pk, earlier.pk]},
+    )
+
+    assert response.streaming
+    assert response["Content-Type"] == "text/calendar; charset=utf-8"
+    assert response["Content-Disposition"].startswith("attachment;")
+    events = parse_events(body_of(response))
+    assert [str(event["UID"]) for event in events] == [str(earlier.uuid), str(later.uuid)]
+
+
+# Feeds --------------------------------------------------------------------------------------------
+
+
+def test_feeds_list_owner_scope_and_never_the_secret_hash(staff_client, api, user):
+    group = SlotGroupFactory(owner=user, name="Team")
+    create(api)
+    create(api, {"group": str(group.uuid)})
+    feed = CalendarFeed.objects.get(group=group)
+
+    listing = staff_client.get(reverse("admin:export_calendarfeed_changelist"))
+    page = staff_client.get(reverse("admin:export_calendarfeed_change", args=[feed.pk]))
+
+    assert {(row.owner, row.group) for row in listed(listing)} == {(user, None), (user, group)}
+    assert "all slots" in listing.content.decode() and "Team" in listing.content.decode()
+    for response in (listing, page):
+        for secret_hash in CalendarFeed.objects.values_list("secret_hash", flat=True):
+            assert secret_hash not in response.content.decode()
+
+
+def test_revoking_selected_feeds_deletes_them_and_says_how_many(staff_client, api):
+    create(api)
+    create(api)
+    kept = create(api).json()["id"]
+    revoked = CalendarFeed.objects.exclude(uuid=kept)
+
+    response = staff_client.post(
+        reverse("admin:export_calendarfeed_changelist"),
+        {"action": "revoke", helpers.ACTION_CHECKBOX_NAME: [feed.pk for feed in revoked]},
+        follow=True,
+    )
+
+    assert [str(feed.uuid) for feed in CalendarFeed.objects.all()] == [kept]
+    assert "Revoked 2 feeds." in [str(message) for message in response.context["messages"]]
+
+
+# Tokens -------------------------------------------------------------------------------------------
+
+
+def test_the_token_admin_shows_who_has_a_token_never_the_key(staff_client):
+    token = TokenFactory(user=UserFactory(username="nora"))
+
+    listing = staff_client.get(reverse("admin:export_apitoken_changelist"))
+    page = staff_client.get(reverse("admin:export_apitoken_change", args=[token.user_id]))
+    delete = staff_client.get(reverse("admin:export_apitoken_delete", args=[token.user_id]))
+
+    for response in (listing, page, delete):
+        content = response.content.decode()
+        assert response.status_code == 200
+        assert token.key not in content and token.key[:5] not in content
+        assert f"{token.key[:4]}…" in content and "nora" in content
+
+
+def test_drfs_token_admin_is_gone_and_keys_cannot_be_added(staff_client):
+    assert staff_client.get("/admin/authtoken/tokenproxy/").status_code == 404
+    assert staff_client.get(reverse("admin:export_apitoken_add")).status_code == 403
+    assert staff_client.post(reverse("admin:export_apitoken_add"), {"user": 1, "key": "k" * 40}).status_code == 403
+    assert not Token.objects.exists()
+
+
+# Staff only -------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name, needs_object", [
+    ("admin:export_exportlog_changelist", False),
+    ("admin:export_calendarfeed_changelist", False),
+    ("admin:export_apitoken_changelist", False),
+    ("admin:auth_user_export_preview", "user"),
+    ("admin:auth_user_export_download", "user"),
+    ("admin:slots_slotgroup_export_preview", "group"),
+    ("admin:slots_slotgroup_export_download", "group"),
+])
+def test_non_staff_are_sent_to_the_login_page(client, user, name, needs_object):
+    client.force_login(user)
+    objects = {"user": user, "group": SlotGroupFactory(owner=user)}
+    url = reverse(name, args=[objects[needs_object].pk]) if needs_object else reverse(name)
+
+    response = client.get(url)
+
+    assert response.status_code == 302 and "/admin/login/" in response["Location"]
+
+
+def test_non_staff_cannot_download_selected_slots(client, user):
+    slot = SlotFactory(creator=user)
+    client.force_login(user)
+
+    response = client.post(
+        reverse("admin:slots_slot_changelist"), {"action": "download_ics", helpers.ACTION_CHECKBOX_NAME: [slot.pk]}
+    )
+
+    assert response.status_code == 302 and "/admin/login/" in response["Location"]
