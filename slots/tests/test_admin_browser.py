@@ -1,7 +1,12 @@
 """The operators' screens in a real browser: Debian's chromium driven by Playwright."""
+from pathlib import Path
+
 import pytest
 
-from slots.tests.factories import SlotFactory, UserFactory
+from export.feeds import create_feed
+from export.models import CalendarFeed
+from export.tests.ical_reader import parse_events
+from slots.tests.factories import SlotFactory, SlotGroupFactory, UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -50,3 +55,66 @@ def test_a_user_who_is_not_staff_is_refused(browser_page, live_server, screensho
     assert "staff account" in page.locator(".errornote").inner_text()
     page.goto(f"{live_server.url}/admin/slots/slot/")
     assert "/admin/login/" in page.url
+
+
+def test_staff_preview_a_groups_calendar_and_download_it(browser_page, live_server, screenshot):
+    UserFactory(username="operator", is_staff=True, is_superuser=True)
+    owner = UserFactory(username="nora")
+    group = SlotGroupFactory(owner=owner, name="Team <b>offsite</b>")
+    inside = SlotFactory(creator=owner, title="Kick-off; goals, budget", groups=[group])
+    SlotFactory(creator=owner, title="Not in the group")
+    page = browser_page
+
+    log_in(page, live_server, "operator")
+    page.goto(f"{live_server.url}/admin/slots/slotgroup/{group.pk}/change/")
+    page.click("text=Export preview")
+    page.wait_for_load_state()
+    screenshot(page, "preview")
+    shown = page.locator("#export-preview").inner_text()
+    with page.expect_download() as download:
+        page.click("#export-download")
+    data = Path(download.value.path()).read_bytes()
+
+    assert "SUMMARY:Kick-off\\; goals\\, budget" in shown
+    assert "X-WR-CALNAME:Team <b>offsite</b>" in shown
+    assert [str(event["UID"]) for event in parse_events(data)] == [str(inside.uuid)]
+
+
+def test_staff_download_selected_slots_as_a_calendar(browser_page, live_server, screenshot):
+    UserFactory(username="operator", is_staff=True, is_superuser=True)
+    chosen = [SlotFactory(title="First"), SlotFactory(title="Second")]
+    SlotFactory(title="Not chosen")
+    page = browser_page
+
+    log_in(page, live_server, "operator")
+    page.goto(f"{live_server.url}/admin/slots/slot/")
+    for slot in chosen:
+        page.check(f"input[name=_selected_action][value='{slot.pk}']")
+    page.select_option("select[name=action]", label="Download selected as .ics")
+    screenshot(page, "selected")
+    with page.expect_download() as download:
+        page.click("button[name=index]")
+    data = Path(download.value.path()).read_bytes()
+
+    assert sorted(str(event["UID"]) for event in parse_events(data)) == sorted(str(slot.uuid) for slot in chosen)
+
+
+def test_staff_revoke_a_feed_and_its_url_stops_serving(browser_page, live_server, screenshot):
+    UserFactory(username="operator", is_staff=True, is_superuser=True)
+    feed, secret = create_feed(owner=UserFactory(username="nora"), group=None)
+    page = browser_page
+    assert page.request.get(f"{live_server.url}/v1/feeds/{secret}.ics").status == 200
+
+    log_in(page, live_server, "operator")
+    page.goto(f"{live_server.url}/admin/export/calendarfeed/")
+    screenshot(page, "feeds")
+    assert secret not in page.content() and feed.secret_hash not in page.content()
+    page.check(f"input[name=_selected_action][value='{feed.pk}']")
+    page.select_option("select[name=action]", label="Revoke selected feeds")
+    page.click("button[name=index]")
+    page.wait_for_load_state()
+    screenshot(page, "revoked")
+
+    assert "Revoked 1" in page.locator(".messagelist").inner_text()
+    assert not CalendarFeed.objects.exists()
+    assert page.request.get(f"{live_server.url}/v1/feeds/{secret}.ics").status == 404
