@@ -73,3 +73,13 @@ class TimeslotJSONRenderer(StreamingRenderer):
     def stream(self, export: SlotExport) -> Iterator[bytes]:
         records = backup.records(export.rows(*backup.RECORD_FIELDS), backup.memberships(export.slots))
         return backup.json_chunks(records, exported_at=export.stamp)
+
+
+# The export endpoints' formats by name: /v1/export/<name> and export_slots --format <name>
+# (google and ical are the original system's two names for the same calendar).
+EXPORT_FORMATS = {
+    "google": ICalendarRenderer,
+    "ical": ICalendarRenderer,
+    "outlook": OutlookCSVRenderer,
+    "timeslot": TimeslotJSONRenderer,
+}

@@ -3,30 +3,18 @@ from django.urls import path
 from export.feed_views import FeedCalendarView, FeedDetailView, FeedListView, FeedRotateView
 from export.imports.views import ImportView
 from export.models import ExportLog
-from export.renderers import ICalendarRenderer, OutlookCSVRenderer, TimeslotJSONRenderer
+from export.renderers import EXPORT_FORMATS
 from export.views import SlotExportView
 
 urlpatterns = [
-    # The original system's two names for the same calendar.
-    path(
-        "export/google",
-        SlotExportView.as_view(renderer_classes=(ICalendarRenderer,), export_kind=ExportLog.Kind.GOOGLE),
-        name="export-google",
-    ),
-    path(
-        "export/ical",
-        SlotExportView.as_view(renderer_classes=(ICalendarRenderer,), export_kind=ExportLog.Kind.ICAL),
-        name="export-ical",
-    ),
-    path(
-        "export/outlook",
-        SlotExportView.as_view(renderer_classes=(OutlookCSVRenderer,), export_kind=ExportLog.Kind.OUTLOOK),
-        name="export-outlook",
-    ),
-    path(
-        "export/timeslot",
-        SlotExportView.as_view(renderer_classes=(TimeslotJSONRenderer,), export_kind=ExportLog.Kind.TIMESLOT),
-        name="export-timeslot",
+    # The export log names each export by its endpoint.
+    *(
+        path(
+            f"export/{name}",
+            SlotExportView.as_view(renderer_classes=(renderer,), export_kind=ExportLog.Kind(name)),
+            name=f"export-{name}",
+        )
+        for name, renderer in EXPORT_FORMATS.items()
     ),
     path("import", ImportView.as_view(), name="import"),
     # Subscriptions: managed with the user's token, fetched by calendar apps with the secret alone.

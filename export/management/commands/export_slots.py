@@ -9,17 +9,9 @@ from export.audit import ExportAudit
 from export.exports import export_for
 from export.management.arguments import group_not_found, group_uuid, user_named
 from export.models import ExportLog
-from export.renderers import ICalendarRenderer, OutlookCSVRenderer, TimeslotJSONRenderer
+from export.renderers import EXPORT_FORMATS
 from slots.models import SlotGroup
 from slots.selectors import group_visible_to
-
-# The API's formats by the name of their endpoint (google and ical are the same calendar).
-RENDERERS = {
-    "google": ICalendarRenderer,
-    "ical": ICalendarRenderer,
-    "outlook": OutlookCSVRenderer,
-    "timeslot": TimeslotJSONRenderer,
-}
 
 
 class ProgressBar:
@@ -51,7 +43,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--user", required=True, help="username of the slots' creator")
         parser.add_argument("--group", help="uuid of a slot group the user owns or belongs to")
-        parser.add_argument("--format", choices=sorted(RENDERERS), default="google")
+        parser.add_argument("--format", choices=sorted(EXPORT_FORMATS), default="google")
         parser.add_argument("--output", help="file to write (replaced only once complete); default stdout")
 
     def handle(self, *args, user, group, format, output, **options):
@@ -71,7 +63,7 @@ class Command(BaseCommand):
         if self.stderr.isatty():
             progress = ProgressBar(self.stderr, total=export.slots.count())
             export = dataclasses.replace(export, on_row=progress.tick)
-        chunks = audit.measured(audit.counted(export).chunks(RENDERERS[format]()))
+        chunks = audit.measured(audit.counted(export).chunks(EXPORT_FORMATS[format]()))
         if output:
             self.write_file(chunks, output)
         else:
