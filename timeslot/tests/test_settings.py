@@ -1,0 +1,45 @@
+"""Production settings come from the environment, and Django's deployment check passes on them."""
+import os
+import secrets
+import string
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def manage(*argv: str, **environment: str) -> subprocess.CompletedProcess:
+    """manage.py in its own process, with this environment and no inherited Django settings."""
+    env = {key: value for key, value in os.environ.items() if key not in {"DEBUG", "SECRET_KEY", "ALLOWED_HOSTS"}}
+    return subprocess.run(
+        [sys.executable, "manage.py", *argv], cwd=ROOT, env={**env, **environment},
+        capture_output=True, text=True, timeout=120,
+    )
+
+
+def random_key() -> str:
+    return "".join(secrets.choice(string.ascii_letters + string.digits + "!@#%^&*(-_=+)") for _ in range(50))
+
+
+def test_the_deployment_check_passes_on_production_settings():
+    result = manage(
+        "check", "--deploy", "--fail-level", "WARNING",
+        DEBUG="0", SECRET_KEY=random_key(), ALLOWED_HOSTS="example.org",
+    )
+
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("secret_key", [None, "django-insecure-timeslot-export-development-only-key-0123456789"])
+def test_production_refuses_to_start_without_its_own_secret_key(secret_key):
+    environment = {"DEBUG": "0", "ALLOWED_HOSTS": "example.org"}
+    if secret_key:
+        environment["SECRET_KEY"] = secret_key
+
+    result = manage("check", **environment)
+
+    assert result.returncode != 0
+    assert "Set SECRET_KEY in the environment" in result.stderr
