@@ -101,6 +101,14 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # No statement runs away with a connection, and no transaction left open by a stalled client
+    # holds one for long (an export streams in one transaction, fetching 2,000 rows at a time).
+    # https://www.postgresql.org/docs/15/runtime-config-client.html
+    DATABASES["default"].setdefault("OPTIONS", {})["options"] = (
+        f"-c statement_timeout={int(os.environ.get('STATEMENT_TIMEOUT_MS', '30000'))} "
+        f"-c idle_in_transaction_session_timeout={int(os.environ.get('IDLE_IN_TRANSACTION_TIMEOUT_MS', '60000'))}"
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # SECURITY

@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from django.conf import settings
+from django.db import connection
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -43,3 +45,16 @@ def test_production_refuses_to_start_without_its_own_secret_key(secret_key):
 
     assert result.returncode != 0
     assert "Set SECRET_KEY in the environment" in result.stderr
+
+
+@pytest.mark.django_db
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's own session settings")
+def test_postgresql_connections_time_out_runaway_statements_and_idle_transactions():
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW statement_timeout")
+        (statement,) = cursor.fetchone()
+        cursor.execute("SHOW idle_in_transaction_session_timeout")
+        (idle,) = cursor.fetchone()
+
+    assert (statement, idle) == ("30s", "1min")
+    assert settings.DATABASES["default"]["CONN_HEALTH_CHECKS"] is True
