@@ -132,6 +132,7 @@ if env_bool("SECURE_PROXY_SSL_HEADER", False):
 # DJANGO REST FRAMEWORK
 # ------------------------------------------------------------------------------
 REST_FRAMEWORK = {
+    "EXCEPTION_HANDLER": "timeslot.exceptions.api_exception_handler",
     "DEFAULT_AUTHENTICATION_CLASSES": ["export.authentication.LegacyTokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
@@ -141,6 +142,10 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.MultiPartParser",
     ],
 }
+
+# The largest request body (but uploaded files) the service reads; larger is 413 in JSON
+# (timeslot/exceptions.py). Django's default, 2.5 MB.
+DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("DATA_UPLOAD_MAX_MEMORY_SIZE", str(2621440)))
 
 # EXPORT
 # ------------------------------------------------------------------------------

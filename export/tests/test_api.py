@@ -278,6 +278,16 @@ def test_broken_json_is_400(api, body):
     assert response["Content-Type"] == "application/json"
 
 
+@override_settings(DATA_UPLOAD_MAX_MEMORY_SIZE=1024)
+@pytest.mark.parametrize("fmt", ["json", "multipart"])
+def test_a_body_over_the_configured_size_is_413_in_json(api, fmt):
+    response = export(api, data={"group": "a" * 2048}, format=fmt, HTTP_ACCEPT="text/plain")
+
+    assert response.status_code == 413
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {"detail": "The request body is larger than this service accepts."}
+
+
 # Content negotiation --------------------------------------------------------------------------
 
 
