@@ -1,3 +1,4 @@
+import functools
 import uuid
 import zoneinfo
 
@@ -10,8 +11,14 @@ def default_time_zone() -> str:
     return settings.TIME_ZONE
 
 
+@functools.cache
+def iana_time_zones() -> frozenset[str]:
+    # Reading the tz database's index is slow; it does not change while the process runs.
+    return frozenset(zoneinfo.available_timezones())
+
+
 def validate_time_zone(name: str) -> None:
-    if name not in zoneinfo.available_timezones():
+    if name not in iana_time_zones():
         raise ValidationError(f"{name!r} is not an IANA time zone.")
 
 
