@@ -2,12 +2,14 @@
 
 docs/formats.md shows the document.
 """
+import itertools
 import json
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone
 
 from django.db.models import QuerySet
 
+from export.chunks import in_chunks
 from slots.models import Slot, SlotGroup
 
 FORMAT = "timeslot-export"
@@ -16,7 +18,6 @@ RECORD_FIELDS = (
     "id", "uuid", "title", "description", "location", "visibility", "start", "end", "all_day", "time_zone",
     "created_at", "updated_at",
 )
-CHUNK_CHARACTERS = 32 * 1024
 
 
 def utc_iso(moment: datetime | None) -> str | None:
@@ -69,15 +70,10 @@ def records(rows: Iterable, groups: Iterator[tuple]) -> Iterator[dict]:
 def json_chunks(slot_records: Iterable[dict], *, exported_at: datetime) -> Iterator[bytes]:
     """The backup document, one record a line, in chunks."""
     head = {"format": FORMAT, "version": VERSION, "exported_at": utc_iso(exported_at)}
-    buffer = [json.dumps(head, ensure_ascii=False)[:-1] + ', "slots": [']
-    size, separator = 0, "\n"
-    for record in slot_records:
-        text = separator + json.dumps(record, ensure_ascii=False)
-        separator = ",\n"
-        buffer.append(text)
-        size += len(text)
-        if size >= CHUNK_CHARACTERS:
-            yield "".join(buffer).encode()
-            buffer, size = [], 0
-    buffer.append("\n]}\n")
-    yield "".join(buffer).encode()
+    # Records one a line: the first after a newline, every other after a comma.
+    lines = (
+        separator + json.dumps(record, ensure_ascii=False)
+        for separator, record in zip(itertools.chain(["\n"], itertools.repeat(",\n")), slot_records)
+    )
+    pieces = itertools.chain([json.dumps(head, ensure_ascii=False)[:-1] + ', "slots": ['], lines, ["\n]}\n"])
+    return in_chunks(piece.encode() for piece in pieces)

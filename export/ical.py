@@ -6,17 +6,18 @@ or a duration. It works on UTF-8 bytes throughout, because folding counts
 octets and because bytes operations run at C speed: an export is a loop over
 hundreds of thousands of events (docs/performance.md).
 """
+import itertools
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, datetime, timedelta, timezone
+
+from export.chunks import in_chunks
 
 CRLF = b"\r\n"
 # RFC 5545 §3.1: lines SHOULD NOT be longer than 75 octets, excluding the line break.
 LINE_OCTETS = 75
 # RFC 7986 §5.7: REFRESH-INTERVAL gives its value type no default, so VALUE=DURATION is said outright.
 _DURATION_NAMED = frozenset({"REFRESH-INTERVAL"})
-# Chunks handed to the server: big enough to keep syscalls few, small enough to keep memory flat.
-CHUNK_OCTETS = 64 * 1024
 
 Value = str | date | datetime | timedelta
 Property = tuple[str, Value]
@@ -114,14 +115,6 @@ def calendar_chunks(
     incomplete to every client.
     """
     shared = b"".join(content_line(name, value) + CRLF for name, value in every_event)
-    buffer = [b"BEGIN:VCALENDAR\r\n", *(content_line(name, value) + CRLF for name, value in calendar)]
-    size = sum(map(len, buffer))
-    for event in events:
-        text = component(b"VEVENT", event, shared=shared)
-        buffer.append(text)
-        size += len(text)
-        if size >= CHUNK_OCTETS:
-            yield b"".join(buffer)
-            buffer, size = [], 0
-    buffer.append(b"END:VCALENDAR\r\n")
-    yield b"".join(buffer)
+    head = [b"BEGIN:VCALENDAR\r\n", *(content_line(name, value) + CRLF for name, value in calendar)]
+    bodies = (component(b"VEVENT", event, shared=shared) for event in events)
+    return in_chunks(itertools.chain(head, bodies, [b"END:VCALENDAR\r\n"]))

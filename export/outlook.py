@@ -3,10 +3,12 @@
 docs/formats.md gives the columns and the reasons for each rule.
 """
 import csv
+import itertools
 import zoneinfo
 from collections.abc import Iterable, Iterator
 from datetime import date, datetime, timedelta
 
+from export.chunks import in_chunks
 from export.events import all_day_dates
 from slots.models import Slot
 
@@ -17,7 +19,6 @@ HEADER = (
 ROW_FIELDS = ("title", "start", "end", "all_day", "time_zone", "description", "location", "visibility")
 # Outlook and Excel read UTF-8 only behind a byte-order mark; Google skips it.
 BOM = "\ufeff"
-CHUNK_CHARACTERS = 32 * 1024
 # A spreadsheet evaluates a cell that starts with one of these (OWASP CSV injection);
 # "'" is in the list so that the guard can be undone exactly on import.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "'")
@@ -70,13 +71,5 @@ class _Line:
 def csv_chunks(rows: Iterable[list[str]]) -> Iterator[bytes]:
     """The header and the rows as RFC 4180 CSV (CRLF, minimal quoting), UTF-8 with a BOM, in chunks."""
     writer = csv.writer(_Line(), lineterminator="\r\n")
-    buffer = [BOM + writer.writerow(HEADER)]
-    size = 0
-    for row in rows:
-        record = writer.writerow(row)
-        buffer.append(record)
-        size += len(record)
-        if size >= CHUNK_CHARACTERS:
-            yield "".join(buffer).encode()
-            buffer, size = [], 0
-    yield "".join(buffer).encode()
+    records = itertools.chain([BOM + writer.writerow(HEADER)], (writer.writerow(row) for row in rows))
+    return in_chunks(record.encode() for record in records)

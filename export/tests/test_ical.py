@@ -6,7 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from export.ical import CHUNK_OCTETS, calendar_chunks, content_line, escape_text, format_duration
+from export.chunks import CHUNK_OCTETS
+from export.ical import calendar_chunks, content_line, escape_text, format_duration
 from export.tests.ical_reader import parse_calendar, parse_events
 
 UTC = timezone.utc
