@@ -5,6 +5,7 @@ import sys
 from django.core.exceptions import RequestDataTooBig
 from django.db import InterfaceError, OperationalError
 from django.http import JsonResponse
+from django.views.defaults import page_not_found as django_page_not_found
 from rest_framework import status
 from rest_framework.exceptions import APIException
 from rest_framework.exceptions import server_error as drf_server_error
@@ -54,6 +55,19 @@ def api_exception_handler(exc, context):
     return exception_handler(exc, context)
 
 
+def api_json(data: dict, *, status: int) -> JsonResponse:
+    """JSON written as DRF's JSONRenderer writes it (no spaces), so that every error body of the API looks alike."""
+    return JsonResponse(data, status=status, json_dumps_params={"separators": (",", ":")})
+
+
+def page_not_found(request, exception):
+    """Django's handler404: a path under the API that no route takes (a feed id that is not a uuid) in
+    DRF's JSON, like every other error of the API; the admin keeps Django's page."""
+    if request.path_info.startswith("/v1/"):
+        return api_json({"detail": "Not found."}, status=status.HTTP_404_NOT_FOUND)
+    return django_page_not_found(request, exception)
+
+
 def server_error(request, *args, **kwargs):
     """Django's handler500 (outside DRF: the admin), in JSON; 503 with Retry-After when the database is down.
 
@@ -61,8 +75,7 @@ def server_error(request, *args, **kwargs):
     technical 500 page reads it; Django has already logged it (django.request).
     """
     if is_database_unavailable(sys.exception()):
-        response = JsonResponse({"detail": DatabaseUnavailable.default_detail},
-                                status=status.HTTP_503_SERVICE_UNAVAILABLE)
+        response = api_json({"detail": DatabaseUnavailable.default_detail}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
         response["Retry-After"] = str(DATABASE_RETRY_AFTER)
         return response
     return drf_server_error(request, *args, **kwargs)
