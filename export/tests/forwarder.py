@@ -2,9 +2,14 @@
 
 The application's connections go through it; the shared PostgreSQL server is never stopped.
 Pulled, the port refuses new connections and every open one is cut, as when the server goes away.
+It can also hold one query on its way to the database, so that a test knows the application is
+waiting on the database in the middle of a stream, however large the socket buffers are.
 """
 import socket
 import threading
+
+# Longest a held query waits for the test to release it.
+HOLD_AT_MOST = 60.0
 
 
 class DatabasePlug:
@@ -14,6 +19,11 @@ class DatabasePlug:
         self.links: set[socket.socket] = set()
         self.lock = threading.Lock()
         self.listener: socket.socket | None = None
+        self.marker: bytes | None = None
+        self.seen = 0
+        self.occurrence = 0
+        self.held = threading.Event()
+        self.released = threading.Event()
 
     def plug(self) -> None:
         """Listen (on the same port again after a pull) and forward every connection to the target."""
@@ -37,6 +47,16 @@ class DatabasePlug:
         for link in links:
             cut(link)
 
+    def hold(self, marker: bytes, occurrence: int) -> None:
+        """Hold the occurrence-th query that contains marker until release(); `held` is set when it is."""
+        self.marker, self.occurrence, self.seen = marker, occurrence, 0
+        self.held.clear()
+        self.released.clear()
+
+    def release(self) -> None:
+        self.marker = None
+        self.released.set()
+
     def _accept(self, listener: socket.socket) -> None:
         while True:
             try:
@@ -50,17 +70,21 @@ class DatabasePlug:
                 continue
             with self.lock:
                 self.links.update((client, server))
-            for source, sink in ((client, server), (server, client)):
-                threading.Thread(target=pump, args=(source, sink), daemon=True).start()
+            threading.Thread(target=self._relay, args=(client, server, True), daemon=True).start()
+            threading.Thread(target=self._relay, args=(server, client, False), daemon=True).start()
 
-
-def pump(source: socket.socket, sink: socket.socket) -> None:
-    try:
-        while data := source.recv(65536):
-            sink.sendall(data)
-    except OSError:
-        pass
-    cut(sink)
+    def _relay(self, source: socket.socket, sink: socket.socket, to_database: bool) -> None:
+        try:
+            while data := source.recv(65536):
+                if to_database and self.marker is not None and self.marker in data:
+                    self.seen += data.count(self.marker)
+                    if self.seen >= self.occurrence:
+                        self.held.set()
+                        self.released.wait(HOLD_AT_MOST)
+                sink.sendall(data)
+        except OSError:
+            pass
+        cut(sink)
 
 
 def cut(link: socket.socket) -> None:

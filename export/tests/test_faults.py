@@ -46,6 +46,11 @@ GOOGLE = "/v1/export/google"
 PROJECT = Path(__file__).resolve().parents[2]
 # Bounded waits for what another process or thread does; never an assertion on how long it took.
 PATIENCE = 10.0
+# The application_name of the servers' connections, to tell their sessions from any other.
+LIVE_SERVER = "timeslot-live-server"
+GUNICORN = "timeslot-gunicorn"
+# The export's server-side cursor reads its rows with one of these a chunk (EXPORT_CHUNK_SIZE rows).
+FETCH = b"FETCH FORWARD"
 
 
 # HTTP over a real socket ------------------------------------------------------------------------------
@@ -56,16 +61,9 @@ def address_of(url: str) -> tuple[str, int]:
     return parts.hostname, parts.port
 
 
-def send(address, method: str, path: str, headers: dict | None = None, body: bytes = b"",
-         receive_buffer: int | None = None) -> socket.socket:
-    """An HTTP/1.0 request on a fresh socket (the answer then ends when the server closes it).
-
-    A small receive_buffer keeps the server from pushing a large answer into the socket
-    ahead of the reader, so that the server is still streaming while the test reads slowly.
-    """
+def send(address, method: str, path: str, headers: dict | None = None, body: bytes = b"") -> socket.socket:
+    """An HTTP/1.0 request on a fresh socket (the answer then ends when the server closes it)."""
     sock = socket.socket()
-    if receive_buffer:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
     sock.settimeout(30)
     sock.connect(address)
     lines = [f"{method} {path} HTTP/1.0", f"Host: {address[0]}", f"Content-Length: {len(body)}"]
@@ -82,13 +80,11 @@ def read_until(sock: socket.socket, marker: bytes, received: bytes = b"") -> byt
     return received
 
 
-def read_to_end(sock: socket.socket, received: bytes = b"", pause: float = 0.0) -> bytes:
+def read_to_end(sock: socket.socket, received: bytes = b"") -> bytes:
     """Everything until the server closes the connection (a reset after a cut counts as the end)."""
     try:
         while data := sock.recv(65536):
             received += data
-            if pause:
-                time.sleep(pause)
     except ConnectionResetError:
         pass
     sock.close()
@@ -126,12 +122,13 @@ def slots_for(user, count: int, description: str = "") -> list[Slot]:
     )
 
 
-def sessions_of_the_test_database() -> list[tuple[int, str, str]]:
-    """(pid, state, query) of every other session on the test database, from this test's own connection."""
+def sessions_of(application: str) -> list[tuple[int, str, str]]:
+    """(pid, state, query) of the application's sessions (by application_name), seen from this test's connection."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT pid, state, query FROM pg_stat_activity"
-            " WHERE datname = current_database() AND backend_type = 'client backend' AND pid <> pg_backend_pid()"
+            "SELECT pid, state, query FROM pg_stat_activity WHERE datname = current_database()"
+            " AND application_name = %s",
+            [application],
         )
         return cursor.fetchall()
 
@@ -143,6 +140,20 @@ def wait_for(condition, what: str):
         assert time.monotonic() < deadline, f"still not {what} after {PATIENCE} s"
         time.sleep(0.05)
     return result
+
+
+def read_while_waiting(sock: socket.socket, event: threading.Event, received: bytes = b"") -> bytes:
+    """Reads what the server sends until event is set: the server never waits on this client meanwhile."""
+    sock.settimeout(0.05)
+    deadline = time.monotonic() + PATIENCE
+    while not event.is_set():
+        assert time.monotonic() < deadline, f"the event did not come within {PATIENCE} s"
+        try:
+            received += sock.recv(65536)
+        except TimeoutError:
+            pass
+    sock.settimeout(30)
+    return received
 
 
 def reading_slots(sessions) -> list:
@@ -167,9 +178,11 @@ def database_plug(live_server, monkeypatch):
     settings_dict = connection.settings_dict
     plug = DatabasePlug(settings_dict["HOST"] or "127.0.0.1", int(settings_dict["PORT"] or 5432))
     plug.plug()
-    # One dict for every thread's connection: the live server's next connection uses this port.
+    # One dict for every thread's connection: the live server's next connection uses this port and name.
     monkeypatch.setitem(settings_dict, "PORT", str(plug.port))
+    monkeypatch.setitem(settings_dict, "OPTIONS", {**settings_dict["OPTIONS"], "application_name": LIVE_SERVER})
     yield plug
+    plug.release()
     plug.pull()
 
 
@@ -264,24 +277,26 @@ def test_the_admin_answers_503_in_json_when_the_database_is_down_then_works_agai
 def test_a_database_cut_mid_stream_truncates_the_body_is_logged_and_the_next_request_succeeds(
     database_plug, live_server, user, caplog
 ):
-    slots_for(user, 3000, description="long text " * 50)
+    slots_for(user, 1000, description="long text " * 50)
     address = address_of(live_server.url)
     headers = {**token_header(user), "Content-Type": "application/json"}
+    # Past the first 64 KB chunk: the status and the first events are on their way.
+    database_plug.hold(FETCH, occurrence=20)
 
     with caplog.at_level(logging.ERROR, logger="export.views"):
-        stream = send(address, "POST", GOOGLE, headers, receive_buffer=4096)
-        first = read_until(stream, b"BEGIN:VEVENT")
-        wait_for(lambda: reading_slots(sessions_of_the_test_database()), "reading the slots")
+        stream = send(address, "POST", GOOGLE, headers)
+        received = read_while_waiting(stream, database_plug.held)
         database_plug.pull()
-        cut = Answer(read_to_end(stream, first))
+        database_plug.release()
+        cut = Answer(read_to_end(stream, received))
         wait_for(lambda: any("incomplete file" in r.getMessage() for r in caplog.records), "logged")
 
-    assert cut.status == 200 and cut.body.startswith(b"BEGIN:VCALENDAR")
+    assert cut.status == 200 and cut.body.startswith(b"BEGIN:VCALENDAR") and b"BEGIN:VEVENT" in cut.body
     assert b"END:VCALENDAR" not in cut.body
     database_plug.plug()
     whole = fetch(address, "POST", GOOGLE, headers)
     assert whole.status == 200 and whole.body.endswith(b"END:VCALENDAR\r\n")
-    assert len(parse_events(whole.body)) == 3000
+    assert len(parse_events(whole.body)) == 1000
 
 
 @override_settings(EXPORT_CHUNK_SIZE=10)
@@ -328,29 +343,37 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def gunicorn():
-    """gunicorn serving the app on the test database: one sync worker keeping its connection between requests
-    (CONN_MAX_AGE), so that a transaction it failed to end would stay `idle in transaction` for all to see."""
+def gunicorn(tmp_path):
+    """gunicorn serving the app on the test database through a plug: one sync worker keeping its connection
+    between requests (CONN_MAX_AGE), so that a transaction it failed to end would stay `idle in transaction`."""
     port = free_port()
     db = connection.settings_dict
+    plug = DatabasePlug(db["HOST"] or "127.0.0.1", int(db["PORT"] or 5432))
+    plug.plug()
     env = {
         **os.environ,
-        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        "DATABASE_URL": f"postgres://{db['USER']}@127.0.0.1:{plug.port}/{db['NAME']}",
         "CONN_MAX_AGE": "600",
         "EXPORT_CHUNK_SIZE": "10",
+        # libpq's own variable: the sessions of this server are told apart by it.
+        "PGAPPNAME": GUNICORN,
     }
-    server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "timeslot.wsgi:application", "--bind", f"127.0.0.1:{port}",
-         "--workers", "1", "--worker-class", "sync"],
-        cwd=PROJECT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
+    log = tmp_path / "gunicorn.log"
+    with log.open("wb") as output:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "timeslot.wsgi:application", "--bind", f"127.0.0.1:{port}",
+             "--workers", "1", "--worker-class", "sync"],
+            cwd=PROJECT, env=env, stdout=output, stderr=subprocess.STDOUT,
+        )
     try:
         wait_for(lambda: server.poll() is not None or connectable(port), "listening")
-        assert server.poll() is None, "gunicorn exited at start"
-        yield ("127.0.0.1", port)
+        assert server.poll() is None, log.read_text()
+        yield ("127.0.0.1", port), plug
     finally:
+        plug.release()
         server.terminate()
         server.wait(PATIENCE)
+        plug.pull()
 
 
 def connectable(port: int) -> bool:
@@ -362,41 +385,48 @@ def connectable(port: int) -> bool:
 
 
 def test_a_client_that_hangs_up_mid_stream_leaves_no_session_idle_in_transaction(gunicorn, user):
-    slots_for(user, 3000, description="long text " * 50)
-    stream = send(gunicorn, "POST", GOOGLE, {**token_header(user), "Content-Type": "application/json"},
-                  receive_buffer=4096)
-    read_until(stream, b"BEGIN:VEVENT")
-    # The export is in its transaction, its cursor open, blocked on the socket.
-    wait_for(lambda: reading_slots(sessions_of_the_test_database()), "reading the slots")
+    address, plug = gunicorn
+    slots_for(user, 1000, description="long text " * 50)
+    headers = {**token_header(user), "Content-Type": "application/json"}
+    plug.hold(FETCH, occurrence=20)
+    stream = send(address, "POST", GOOGLE, headers)
+    received = read_while_waiting(stream, plug.held)
+    assert b"BEGIN:VEVENT" in received
+    # The export is in its transaction, its cursor open, waiting on the database.
+    assert reading_slots(sessions_of(GUNICORN))
 
     stream.close()
+    plug.release()
 
-    # Out of the transaction, the cursor gone; the worker keeps its connection, idle, for the next request.
+    # Out of the transaction, the cursor gone; the worker keeps its one connection, idle, for the next request.
     sessions = wait_for(
-        lambda: (sessions := sessions_of_the_test_database()) and {s[1] for s in sessions} == {"idle"} and sessions,
+        lambda: (sessions := sessions_of(GUNICORN)) and {state for _, state, _ in sessions} == {"idle"} and sessions,
         "idle",
     )
     assert len(sessions) == 1 and not reading_slots(sessions)
-    again = fetch(gunicorn, "POST", GOOGLE, {**token_header(user), "Content-Type": "application/json"})
-    assert again.status == 200 and len(parse_events(again.body)) == 3000
+    again = fetch(address, "POST", GOOGLE, headers)
+    assert again.status == 200 and len(parse_events(again.body)) == 1000
 
 
 # Edits while an export streams ------------------------------------------------------------------------
 
 
 @override_settings(EXPORT_CHUNK_SIZE=50)
-def test_edits_while_an_export_streams_neither_duplicate_nor_lose_a_slot_nor_deadlock(live_server, user):
+def test_edits_while_an_export_streams_neither_duplicate_nor_lose_a_slot_nor_deadlock(
+    database_plug, live_server, user
+):
     """The export reads its rows with one statement (one server-side cursor, fetched in chunks, in one
     transaction). Under READ COMMITTED one statement sees one snapshot, taken when it starts: edits
     committed while it streams, even ones that move a slot from the unread part before the read part,
     are invisible to it. So each slot that existed when the export began comes exactly once, and the
     export takes no lock an edit waits for (row edits need ROW EXCLUSIVE, a read holds ACCESS SHARE)."""
-    before = slots_for(user, 3000, description="long text " * 50)
+    before = slots_for(user, 3000, description="long text " * 20)
     rng = random.Random(6)
-    deleted, inserted, edits = set(), set(), threading.Event()
+    deleted, inserted, edited = set(), set(), threading.Event()
     stop, failures = threading.Event(), []
 
     def edit_while_streaming():
+        """The same user's edits, each in its own transaction on its own connection (not through the plug)."""
         try:
             alive = [slot.pk for slot in before]
             rounds = 0
@@ -404,7 +434,7 @@ def test_edits_while_an_export_streams_neither_duplicate_nor_lose_a_slot_nor_dea
                 with transaction.atomic():
                     first = Slot.objects.order_by("start").first().start
                     last = Slot.objects.order_by("-start").first().start
-                    # A slot from the unread end moves before everything read so far, and one back.
+                    # A slot from the unread end moves before everything read so far, and one the other way.
                     Slot.objects.filter(pk=alive[-1 - rounds % 100]).update(
                         start=first - timedelta(hours=1), end=first - timedelta(minutes=30))
                     Slot.objects.filter(pk=alive[rounds % 100]).update(
@@ -415,25 +445,29 @@ def test_edits_while_an_export_streams_neither_duplicate_nor_lose_a_slot_nor_dea
                 deleted.add(victim)
                 inserted.add(new.pk)
                 rounds += 1
-                if rounds == 5:
-                    edits.set()
+                if rounds == 10:
+                    edited.set()
         except Exception as error:  # reported by the test, not lost in the thread
             failures.append(error)
-            edits.set()
+            edited.set()
         finally:
             connections.close_all()
 
+    # Well into the stream: 10 chunks of 50 rows read, the rest still to come.
+    database_plug.hold(FETCH, occurrence=10)
     stream = send(address_of(live_server.url), "POST", GOOGLE,
-                  {**token_header(user), "Content-Type": "application/json"}, receive_buffer=4096)
-    received = read_until(stream, b"BEGIN:VEVENT")
+                  {**token_header(user), "Content-Type": "application/json"})
+    received = read_while_waiting(stream, database_plug.held)
     editor = threading.Thread(target=edit_while_streaming)
     editor.start()
-    assert edits.wait(PATIENCE * 3), "the edits did not commit"
-    # The export was still reading while those edits committed.
-    assert reading_slots(sessions_of_the_test_database())
-    answer = Answer(read_to_end(stream, received, pause=0.001))
+    assert edited.wait(PATIENCE), "the edits did not commit"
+    # Those edits committed while the export was inside its read.
+    assert reading_slots(sessions_of(LIVE_SERVER))
+    database_plug.release()
+    # The edits go on while the rest streams.
+    answer = Answer(read_to_end(stream, received))
     stop.set()
-    editor.join(PATIENCE * 3)
+    editor.join(PATIENCE)
 
     assert not editor.is_alive() and failures == []
     assert answer.status == 200 and answer.body.endswith(b"END:VCALENDAR\r\n")
