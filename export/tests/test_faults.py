@@ -72,14 +72,6 @@ def send(address, method: str, path: str, headers: dict | None = None, body: byt
     return sock
 
 
-def read_until(sock: socket.socket, marker: bytes, received: bytes = b"") -> bytes:
-    while marker not in received:
-        data = sock.recv(4096)
-        assert data, f"the answer ended before {marker!r}: {received[-300:]!r}"
-        received += data
-    return received
-
-
 def read_to_end(sock: socket.socket, received: bytes = b"") -> bytes:
     """Everything until the server closes the connection (a reset after a cut counts as the end)."""
     try:
