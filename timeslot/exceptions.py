@@ -1,8 +1,21 @@
-"""How the API turns errors into JSON answers: DRF's handler, and the one error it does not know."""
+"""How the service turns errors into JSON answers: DRF's handler, the errors it does not know, and Django's 500."""
+import logging
+import sys
+
 from django.core.exceptions import RequestDataTooBig
+from django.db import InterfaceError, OperationalError
+from django.http import JsonResponse
+from django.views.defaults import page_not_found as django_page_not_found
 from rest_framework import status
 from rest_framework.exceptions import APIException
+from rest_framework.exceptions import server_error as drf_server_error
 from rest_framework.views import exception_handler
+
+logger = logging.getLogger(__name__)
+
+# Seconds a client is asked to wait when the database cannot be reached: long enough for a
+# restart or a fail-over, short enough that a calendar app's next try is likely to work.
+DATABASE_RETRY_AFTER = 30
 
 
 class RequestTooLarge(APIException):
@@ -11,8 +24,58 @@ class RequestTooLarge(APIException):
     default_code = "request_too_large"
 
 
+class DatabaseUnavailable(APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "The service cannot reach its database. Try again shortly."
+    default_code = "database_unavailable"
+    # DRF's handler sends it as Retry-After.
+    wait = DATABASE_RETRY_AFTER
+
+
+def is_database_unavailable(exc: BaseException | None) -> bool:
+    """Django's wrappers of a refused, dropped or closed connection (and of a statement cut short by
+    statement_timeout: the database is there but cannot answer in time, which a retry may fix too)."""
+    return isinstance(exc, (OperationalError, InterfaceError))
+
+
+def log_database_unavailable(exc: BaseException, request) -> None:
+    # The driver's message names host and port, never the password; the traceback is for operators only.
+    logger.error("Database unavailable, answered 503 to %s %s: %s", request.method, request.path,
+                 str(exc).strip(), exc_info=exc)
+
+
 def api_exception_handler(exc, context):
-    """DRF's handler; a body over DATA_UPLOAD_MAX_MEMORY_SIZE is 413 in JSON, not Django's 400 page."""
+    """DRF's handler; a body over DATA_UPLOAD_MAX_MEMORY_SIZE is 413 in JSON, not Django's 400 page,
+    and a database that cannot be reached is 503 with Retry-After, not a 500 (issue 6)."""
     if isinstance(exc, RequestDataTooBig):
         exc = RequestTooLarge()
+    elif is_database_unavailable(exc):
+        log_database_unavailable(exc, context["request"])
+        exc = DatabaseUnavailable()
     return exception_handler(exc, context)
+
+
+def api_json(data: dict, *, status: int) -> JsonResponse:
+    """JSON written as DRF's JSONRenderer writes it (no spaces), so that every error body of the API looks alike."""
+    return JsonResponse(data, status=status, json_dumps_params={"separators": (",", ":")})
+
+
+def page_not_found(request, exception):
+    """Django's handler404: a path under the API that no route takes (a feed id that is not a uuid) in
+    DRF's JSON, like every other error of the API; the admin keeps Django's page."""
+    if request.path_info.startswith("/v1/"):
+        return api_json({"detail": "Not found."}, status=status.HTTP_404_NOT_FOUND)
+    return django_page_not_found(request, exception)
+
+
+def server_error(request, *args, **kwargs):
+    """Django's handler500 (outside DRF: the admin), in JSON; 503 with Retry-After when the database is down.
+
+    Django calls it while handling the exception, so sys.exception() is the error, as its own
+    technical 500 page reads it; Django has already logged it (django.request).
+    """
+    if is_database_unavailable(sys.exception()):
+        response = api_json({"detail": DatabaseUnavailable.default_detail}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
+        response["Retry-After"] = str(DATABASE_RETRY_AFTER)
+        return response
+    return drf_server_error(request, *args, **kwargs)

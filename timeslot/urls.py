@@ -6,5 +6,7 @@ urlpatterns = [
     path("v1/", include("export.urls")),
 ]
 
-# Unhandled errors answer JSON, like every other error of the API.
-handler500 = "rest_framework.exceptions.server_error"
+# Unhandled errors answer JSON, like every other error of the API; a database that is down, 503.
+handler500 = "timeslot.exceptions.server_error"
+# An API path that no route takes is 404 in JSON too.
+handler404 = "timeslot.exceptions.page_not_found"

@@ -1,16 +1,15 @@
 """POST /v1/export/google and /v1/export/ical, as the seed documents them and as issue 2 sharpens them."""
 import logging
-import uuid
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from django.db import connection, connections
+from django.db import connection
 from django.test import override_settings
 from rest_framework.test import APIClient
 
 from export.tests.ical_reader import parse_calendar, parse_events
 from slots.models import Slot
-from slots.tests.factories import SlotFactory, SlotGroupFactory, TokenFactory, UserFactory
+from slots.tests.factories import SlotFactory, SlotGroupFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -142,19 +141,6 @@ def test_a_user_without_slots_gets_an_empty_calendar(api):
     assert parse_events(response.body) == []
 
 
-def test_hostile_text_in_any_field_cannot_add_events_or_properties(api, user):
-    hostile = "x\r\nEND:VEVENT\r\nBEGIN:VEVENT\r\nUID:evil\r\nEND:VCALENDAR\nATTACH:http://evil;,\\"
-    SlotFactory(creator=user, title=hostile, description=hostile, location=hostile)
-
-    calendar = parse_calendar(export(api).body)
-
-    (event,) = calendar.walk("VEVENT")
-    assert [component.name for component in calendar.walk()] == ["VCALENDAR", "VEVENT"]
-    assert "ATTACH" not in event
-    texts = {str(event["SUMMARY"]), str(event["DESCRIPTION"]), str(event["LOCATION"])}
-    assert texts == {hostile.replace("\r\n", "\n")}
-
-
 # The group parameter --------------------------------------------------------------------------
 
 
@@ -230,18 +216,6 @@ def test_a_group_with_no_slot_of_the_user_is_an_empty_calendar(api, user):
 
     assert response.status_code == 200
     assert uids(response) == []
-
-
-def test_another_users_group_answers_exactly_like_a_missing_one(api):
-    stranger_group = SlotGroupFactory()
-    SlotFactory(creator=stranger_group.owner, groups=[stranger_group])
-
-    foreign = export(api, data={"group": str(stranger_group.uuid)})
-    missing = export(api, data={"group": str(uuid.uuid4())})
-
-    assert foreign.status_code == missing.status_code == 404
-    assert foreign["Content-Type"] == missing["Content-Type"] == "application/json"
-    assert foreign.content == missing.content == b'{"detail":"Slot group not found."}'
 
 
 @pytest.mark.parametrize(
@@ -454,36 +428,6 @@ def test_a_failure_before_the_first_byte_is_a_json_500(api, user):
     assert response.status_code == 500
     assert response["Content-Type"] == "application/json"
     assert b"Traceback" not in response.content
-
-
-@pytest.mark.django_db(transaction=True)
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="kills the PostgreSQL backend serving the stream")
-@override_settings(EXPORT_CHUNK_SIZE=10)
-def test_losing_the_database_mid_stream_truncates_the_body_and_is_logged(user, caplog):
-    token = TokenFactory(user=user)
-    SlotFactory.create_batch(300, creator=user, description="long text " * 50)
-    client = APIClient()
-
-    response = post(client, HTTP_AUTHORIZATION=f"Token {token.key}")
-    stream = iter(response.streaming_content)
-    received = [next(stream)]
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_backend_pid()")
-        (backend,) = cursor.fetchone()
-    killer = connections.create_connection("default")
-    try:
-        with killer.cursor() as cursor:
-            cursor.execute("SELECT pg_terminate_backend(%s)", [backend])
-    finally:
-        killer.close()
-    with pytest.raises(Exception), caplog.at_level(logging.ERROR, logger="export.views"):
-        for chunk in stream:
-            received.append(chunk)
-    connection.close()
-
-    body = b"".join(received)
-    assert body.startswith(b"BEGIN:VCALENDAR") and b"END:VCALENDAR" not in body
-    assert any("incomplete file" in record.getMessage() for record in caplog.records)
 
 
 @pytest.mark.django_db(transaction=True)

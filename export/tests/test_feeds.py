@@ -87,15 +87,6 @@ def test_a_group_that_is_not_a_uuid_string_is_422(api, value):
     assert not CalendarFeed.objects.exists()
 
 
-def test_another_users_group_is_404_like_a_missing_one(api):
-    foreign = create(api, {"group": str(SlotGroupFactory().uuid)})
-    missing = create(api, {"group": str(uuid.uuid4())})
-
-    assert foreign.status_code == missing.status_code == 404
-    assert foreign.content == missing.content == b'{"detail":"Slot group not found."}'
-    assert not CalendarFeed.objects.exists()
-
-
 def test_the_feed_api_needs_the_users_token():
     assert APIClient().get(FEEDS).status_code == 401
     assert APIClient().post(FEEDS).status_code == 401
@@ -152,15 +143,6 @@ def test_revoking_is_204_and_the_url_is_404(api, feed_path):
     assert response.status_code == 204
     assert fetch(feed_path).status_code == 404
     assert not CalendarFeed.objects.exists()
-
-
-def test_another_users_feed_cannot_be_rotated_or_revoked(api, feed_path, client_for):
-    feed = CalendarFeed.objects.get()
-    stranger = client_for(UserFactory())
-
-    assert stranger.post(f"{FEEDS}/{feed.uuid}/rotate").status_code == 404
-    assert stranger.delete(f"{FEEDS}/{feed.uuid}").status_code == 404
-    assert fetch(feed_path).status_code == 200
 
 
 def test_an_unknown_feed_id_is_404(api):

@@ -170,17 +170,6 @@ def test_a_malformed_group_is_422_naming_it(api, value):
     assert response.json() == {"problems": [{"where": "group", "problem": "Must be a valid UUID."}]}
 
 
-@pytest.mark.parametrize("whose", ["missing", "stranger"])
-def test_a_group_the_user_cannot_see_is_404_like_the_export(api, whose):
-    group = uuid.uuid4() if whose == "missing" else SlotGroupFactory().uuid
-
-    response = upload(api, calendar(event()), group=str(group))
-
-    assert response.status_code == 404
-    assert response.json() == {"detail": "Slot group not found."}
-    assert not Slot.objects.exists()
-
-
 def test_an_unknown_time_zone_is_422_naming_it(api):
     response = upload(api, calendar(event()), time_zone="Mars/Olympus_Mons")
 

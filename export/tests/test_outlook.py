@@ -134,13 +134,6 @@ def test_a_group_limits_the_rows_like_the_calendar(api, user):
     assert [row["Subject"] for row in rows] == ["In"]
 
 
-def test_another_users_group_is_404_as_for_the_calendar(api):
-    response, body = exported(api, group=str(SlotGroupFactory().uuid))
-
-    assert response.status_code == 404
-    assert body == b'{"detail":"Slot group not found."}'
-
-
 def test_rows_follow_the_calendars_order(api, user):
     start = datetime(2027, 1, 1, 9, tzinfo=UTC)
     for days in (3, 1, 2):

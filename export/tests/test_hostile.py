@@ -1,0 +1,349 @@
+"""Hostile input (issue 6), each case a named test: injection into every text field of every format,
+read back with the real parser; another user's group and feed; oversize and malformed input of every
+parameter; the Authorization header on every endpoint that takes it.
+
+The hostile cases that live beside the behaviour they guard:
+- export/tests/test_api.py: the export's Authorization header (none, empty, other schemes, NUL, non-ASCII,
+  64 KB of one character or of separators), an unknown key, an inactive user, a token in the query string
+  or body; `group` of a wrong type or malformed (body and query string); a JSON body that is not an
+  object; broken JSON; a body over DATA_UPLOAD_MAX_MEMORY_SIZE; a hostile group name in the file name.
+- export/tests/test_outlook.py: formula cells, RFC 4180 quoting, any text reads back (hypothesis).
+- export/tests/test_feeds.py: a malformed `group` on feed creation, revoked, rotated-away and random
+  secrets answering alike, an API token opening no feed, the feed of an inactive user.
+- export/tests/test_import_api.py and test_import_*.py: files over the size limit (announced and read),
+  too many records, not UTF-8, unknown formats, a malformed `group`, an unknown zone, NUL characters,
+  dates at the edge of the calendar, broken files from other calendar programs.
+- slots/tests/test_admin_security.py: the admin (escaping, no way in with a token, CSRF).
+- export/tests/test_faults.py: the database gone, a client gone, edits during an export.
+"""
+import csv
+import io
+import json
+import re
+import uuid
+from urllib.parse import quote, urlsplit
+
+import pytest
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from export.models import CalendarFeed
+from export.tests.ical_reader import parse_calendar
+from export.tests.importing import IMPORT, calendar, upload
+from slots.models import Slot
+from slots.tests.factories import SlotFactory, SlotGroupFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+FEEDS = "/v1/feeds"
+EXPORTS = {"google": "/v1/export/google", "ical": "/v1/export/ical", "outlook": "/v1/export/outlook",
+           "timeslot": "/v1/export/timeslot"}
+EVENT = "UID:hostile-1@example.com\nSUMMARY:Imported\nDTSTART:20261207T090000Z\nDTEND:20261207T100000Z"
+
+
+def body_of(response) -> bytes:
+    return b"".join(response.streaming_content) if response.streaming else response.content
+
+
+def path_of(url: str) -> str:
+    return urlsplit(url).path
+
+
+# Injection into every text field of every format ----------------------------------------------------
+
+PAYLOADS = {
+    # Ends a property, an event, the calendar; opens a property; escapes and separators of every format.
+    "calendar, csv and json syntax": (
+        'x",\r\nEND:VEVENT\r\nBEGIN:VEVENT\r\nUID:evil\r\nEND:VCALENDAR\nATTACH:http://evil;,\\ '
+        '"]}, {"uuid": "evil"}\u2028</script>'
+    ),
+    "a spreadsheet formula": '=HYPERLINK("http://evil","click"),\r\n@SUM(A1)',
+}
+FIELDS = ["title", "description", "location", "group name"]
+FORMATS = ["google", "outlook", "timeslot", "feed"]
+
+
+def exported(client, fmt: str, group) -> tuple:
+    """The group's export in the format: the API's response, or the feed a calendar app fetches."""
+    if fmt == "feed":
+        url = client.post(FEEDS, {"group": str(group.uuid)}, format="json").json()["url"]
+        response = APIClient().get(path_of(url))
+    else:
+        response = client.post(EXPORTS[fmt], {"group": str(group.uuid)}, format="json")
+    assert response.status_code == 200
+    return response, body_of(response)
+
+
+def read_back(fmt: str, body: bytes) -> tuple[object, dict[str, str]]:
+    """What the real parser of the format finds: the document's shape (every component, property, row,
+    column and key, by name) and the texts of the one slot."""
+    if fmt in ("google", "feed"):
+        document = parse_calendar(body)
+        (event,) = document.walk("VEVENT")
+        shape = ([part.name for part in document.walk()], sorted(document), sorted(event))
+        texts = {"title": event.get("SUMMARY"), "description": event.get("DESCRIPTION"),
+                 "location": event.get("LOCATION"), "group name": document.get("X-WR-CALNAME")}
+    elif fmt == "outlook":
+        rows = list(csv.reader(io.StringIO(body.decode("utf-8-sig"), newline="")))
+        shape = [len(row) for row in rows], rows[0]
+        row = dict(zip(rows[0], rows[1]))
+        # The CSV has no group column; the group's name is only in the file name.
+        texts = {"title": row["Subject"], "description": row["Description"], "location": row["Location"]}
+    else:
+        document = json.loads(body)
+        (record,) = document["slots"]
+        shape = (sorted(document), sorted(record), [sorted(group) for group in record["groups"]])
+        texts = {"title": record["title"], "description": record["description"], "location": record["location"],
+                 "group name": record["groups"][0]["name"]}
+    return shape, {field: None if text is None else str(text) for field, text in texts.items()}
+
+
+def as_written(fmt: str, text: str) -> str:
+    """The text as the format holds it: iCalendar writes a line break as \\n (RFC 5545, 3.3.11); the CSV
+    guards a cell a spreadsheet would evaluate with a leading quote (docs/formats.md)."""
+    if fmt in ("google", "feed"):
+        return text.replace("\r\n", "\n")
+    if fmt == "outlook" and text[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + text
+    return text
+
+
+@pytest.mark.parametrize("payload", PAYLOADS)
+@pytest.mark.parametrize("field", FIELDS)
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_hostile_text_in_any_field_of_any_format_reads_back_as_the_same_text_and_nothing_more(
+    api, user, fmt, field, payload
+):
+    hostile = PAYLOADS[payload]
+    group = SlotGroupFactory(owner=user, name="Team")
+    slot = SlotFactory(creator=user, groups=[group], title="Plain", description="Plain", location="Plain")
+    plain_shape, _ = read_back(fmt, exported(api, fmt, group)[1])
+
+    if field == "group name":
+        group.name = hostile
+        group.save()
+    else:
+        Slot.objects.filter(pk=slot.pk).update(**{field: hostile})
+    response, body = exported(api, fmt, group)
+
+    shape, texts = read_back(fmt, body)
+    assert shape == plain_shape
+    if field in texts:
+        assert texts[field] == as_written(fmt, hostile)
+    if fmt != "feed":
+        assert re.fullmatch(r'attachment; filename="Timeslot-Export-[a-z0-9-]+\.(ical|csv|json)"',
+                            response["Content-Disposition"])
+
+
+# Another user's group and feed ----------------------------------------------------------------------
+
+
+def with_group(api, endpoint: str, group: str):
+    """A request of the endpoint naming the group; nothing else in it would fail."""
+    if endpoint == "import":
+        return upload(api, calendar(EVENT), group=group)
+    path = FEEDS if endpoint == "feed creation" else EXPORTS[endpoint]
+    return api.post(path, {"group": group}, format="json")
+
+
+@pytest.mark.parametrize("endpoint", [*EXPORTS, "feed creation", "import"])
+def test_another_users_group_answers_exactly_like_a_missing_one_and_changes_nothing(api, endpoint):
+    stranger_group = SlotGroupFactory()
+    SlotFactory(creator=stranger_group.owner, groups=[stranger_group])
+
+    foreign = with_group(api, endpoint, str(stranger_group.uuid))
+    missing = with_group(api, endpoint, str(uuid.uuid4()))
+
+    assert foreign.status_code == missing.status_code == 404
+    assert foreign["Content-Type"] == missing["Content-Type"] == "application/json"
+    assert body_of(foreign) == body_of(missing) == b'{"detail":"Slot group not found."}'
+    assert not CalendarFeed.objects.exists()
+    assert Slot.objects.count() == 1
+
+
+def test_another_users_feed_cannot_be_listed_rotated_revoked_or_fetched_by_its_id(api, client_for):
+    created = api.post(FEEDS, {}, format="json").json()
+    feed = CalendarFeed.objects.get()
+    stranger = client_for(UserFactory())
+
+    assert stranger.get(FEEDS).json() == []
+    assert stranger.post(f"{FEEDS}/{feed.uuid}/rotate").status_code == 404
+    assert stranger.delete(f"{FEEDS}/{feed.uuid}").status_code == 404
+    assert APIClient().get(f"{FEEDS}/{feed.uuid}.ics").status_code == 404
+    own = APIClient().get(path_of(created["url"]))
+    assert own.status_code == 200 and body_of(own).endswith(b"END:VCALENDAR\r\n")
+
+
+# Malformed and oversize parameters --------------------------------------------------------------------
+
+MALFORMED_GROUPS = {
+    "10 KB": "a" * 10240,
+    "NUL": "\x00",
+    "a uuid and a NUL": "5f0c1a52-8d1e-4c55-9a3e-2b7f4f3c9d01\x00",
+    "non-ASCII": "ünïcödé-5f0c1a52",
+    "a path": "../../etc/passwd",
+}
+
+
+def group_request(api, where: str, value):
+    if where == "import":
+        return upload(api, calendar(EVENT), group=value)
+    path = FEEDS if where.startswith("feed") else EXPORTS["google"]
+    if where.endswith("query string"):
+        return api.post(f"{path}?group={quote(value)}", b"", content_type="application/json")
+    return api.post(path, {"group": value}, format="json" if where.endswith("json") else "multipart")
+
+
+@pytest.mark.parametrize("value", MALFORMED_GROUPS)
+@pytest.mark.parametrize("where", ["export json", "export form", "export query string", "feed creation json",
+                                   "feed creation form", "feed creation query string", "import"])
+def test_a_malformed_group_anywhere_is_422_naming_it_and_changes_nothing(api, where, value):
+    response = group_request(api, where, MALFORMED_GROUPS[value])
+
+    assert response.status_code == 422
+    assert response["Content-Type"] == "application/json"
+    body = response.json()
+    named = [problem["where"] for problem in body["problems"]] if where == "import" else list(body)
+    assert named == ["group"]
+    assert not CalendarFeed.objects.exists() and not Slot.objects.exists()
+
+
+@pytest.mark.parametrize("value", [{"a": 1}, 1.5, True, None, ""])
+def test_a_group_of_any_other_json_type_is_422_on_feed_creation(api, value):
+    response = api.post(FEEDS, {"group": value}, format="json")
+
+    assert response.status_code == 422
+    assert list(response.json()) == ["group"]
+    assert not CalendarFeed.objects.exists()
+
+
+@pytest.mark.parametrize("body, status", [(b"[]", 422), (b'"group"', 422), (b"42", 422), (b"{", 400),
+                                          (b'{"group": }', 400), (b"\xff\xfe", 400)])
+def test_a_feed_creation_body_that_is_not_a_json_object_is_refused_in_json(api, body, status):
+    response = api.post(FEEDS, body, content_type="application/json")
+
+    assert response.status_code == status
+    assert response["Content-Type"] == "application/json"
+    assert not CalendarFeed.objects.exists()
+
+
+def test_fields_a_client_should_not_set_are_ignored_on_feed_creation(api, user):
+    stranger = UserFactory()
+    chosen_id = uuid.uuid4()
+
+    response = api.post(FEEDS, {"owner": stranger.pk, "id": str(chosen_id), "uuid": str(chosen_id),
+                                "secret_hash": "0" * 64, "url": "http://evil.example/"}, format="json")
+
+    assert response.status_code == 201
+    feed = CalendarFeed.objects.get()
+    assert feed.owner == user and feed.uuid != chosen_id and feed.secret_hash != "0" * 64
+    assert response.json()["url"].startswith("http://testserver/v1/feeds/")
+
+
+def test_fields_a_client_should_not_set_are_ignored_on_import(api, user):
+    stranger = UserFactory()
+
+    response = upload(api, calendar(EVENT), creator=str(stranger.pk), user=str(stranger.pk))
+
+    assert response.status_code == 200
+    assert Slot.objects.get().creator == user
+
+
+@pytest.mark.parametrize("content", [b"", b"\x89PNG\r\n\x1a\n" + bytes(range(256)), b"PK\x03\x04" + b"\x00" * 64,
+                                     b"[]", b"null", b"\x00" * 100],
+                         ids=["empty", "an image", "a zip", "a json array", "json null", "NUL bytes"])
+def test_an_import_file_of_the_wrong_type_is_422_and_writes_nothing(api, content):
+    response = upload(api, content)
+
+    assert response.status_code == 422
+    assert response["Content-Type"] == "application/json"
+    assert response.json()["problems"]
+    assert not Slot.objects.exists()
+
+
+def test_an_import_file_sent_as_a_plain_field_is_400(api):
+    response = api.post(IMPORT, {"file": calendar(EVENT)}, format="multipart")
+
+    assert response.status_code == 400
+    assert response.json() == {"file": ["No file was submitted."]}
+
+
+@pytest.mark.parametrize("zone", ["a" * 10240, "UTC\x00", "../../etc/localtime", "/etc/passwd", "Éurope/Bérlin"],
+                         ids=["10 KB", "NUL", "a relative path", "an absolute path", "non-ASCII"])
+def test_a_malformed_import_time_zone_is_422_naming_it_and_writes_nothing(api, zone):
+    response = upload(api, calendar(EVENT), time_zone=zone)
+
+    assert response.status_code == 422
+    assert [problem["where"] for problem in response.json()["problems"]] == ["time_zone"]
+    assert not Slot.objects.exists()
+
+
+@pytest.mark.parametrize("path", [f"{FEEDS}/{'A' * 10240}.ics", f"{FEEDS}/%00.ics", f"{FEEDS}/%C3%BC%C3%B1.ics",
+                                  f"{FEEDS}/..%2F..%2Fetc%2Fpasswd.ics", f"{FEEDS}/a.ics.ics"],
+                         ids=["10 KB", "NUL", "non-ASCII", "a path", "two extensions"])
+def test_a_malformed_feed_secret_is_404_in_json(path):
+    response = APIClient().get(path)
+
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert body_of(response) == b'{"detail":"Not found."}'
+
+
+@pytest.mark.parametrize("method, path", [("post", f"{FEEDS}/not-a-uuid/rotate"), ("delete", f"{FEEDS}/{'1' * 10240}"),
+                                          ("delete", f"{FEEDS}/%00"), ("post", "/v1/export/nothing")])
+def test_a_path_no_api_route_takes_is_404_in_json(api, method, path):
+    response = getattr(api, method)(path)
+
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {"detail": "Not found."}
+
+
+# The Authorization header on every endpoint --------------------------------------------------------------
+
+TOKEN_ENDPOINTS = {
+    "export": ("post", EXPORTS["google"]),
+    "import": ("post", IMPORT),
+    "feed list": ("get", FEEDS),
+    "feed creation": ("post", FEEDS),
+    "feed rotation": ("post", f"{FEEDS}/{uuid.UUID(int=1)}/rotate"),
+    "feed revocation": ("delete", f"{FEEDS}/{uuid.UUID(int=1)}"),
+}
+HEADERS = {
+    "NUL": "Token token={key}\x00",
+    "non-ASCII": "Token tökén",
+    "64 KB": "Token " + "a" * 65536,
+    "separators": ", ; = \" " * 8192,
+    "a deleted token": "Token token={key}",
+    "an inactive user": "Token token={key}",
+}
+
+
+@pytest.mark.parametrize("case", HEADERS)
+@pytest.mark.parametrize("endpoint", TOKEN_ENDPOINTS)
+def test_a_hostile_or_dead_credential_is_401_on_every_endpoint(user, token, endpoint, case):
+    method, path = TOKEN_ENDPOINTS[endpoint]
+    header = HEADERS[case].format(key=token.key)
+    if case == "a deleted token":
+        Token.objects.filter(pk=token.pk).delete()
+    if case == "an inactive user":
+        user.is_active = False
+        user.save()
+
+    response = getattr(APIClient(), method)(path, HTTP_AUTHORIZATION=header)
+
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"] == "Token"
+    assert response["Content-Type"] == "application/json"
+
+
+@pytest.mark.parametrize("endpoint", [name for name in TOKEN_ENDPOINTS if name != "export"])
+def test_a_token_in_the_query_string_or_body_opens_no_endpoint(token, endpoint):
+    method, path = TOKEN_ENDPOINTS[endpoint]
+    client = APIClient()
+
+    in_query = getattr(client, method)(f"{path}?token={token.key}&auth_token={token.key}")
+    in_body = getattr(client, method)(path, {"token": token.key, "Authorization": f"Token {token.key}"},
+                                      format="multipart")
+
+    assert in_query.status_code == in_body.status_code == 401
