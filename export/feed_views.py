@@ -28,6 +28,7 @@ from export.negotiation import ExportNegotiation, WhateverAccepted
 from export.parameters import requested_group
 from export.renderers import ICalendarFeedRenderer
 from export.serializers import FeedSerializer
+from export.throttling import address_throttle
 from export.views import JSONErrorsMixin, streamed
 
 
@@ -87,10 +88,13 @@ class FeedCalendarView(JSONErrorsMixin, APIView):
 
     def get(self, request, secret: str, *args, **kwargs):
         audit = ExportAudit(kind=ExportLog.Kind.FEED, client_address=client_address(request))
+        # A wrong secret is a guess: counted against the address as a failed authentication is.
+        throttle = address_throttle(request)
         try:
             feed = feed_for_secret(secret)
         except CalendarFeed.DoesNotExist:
             # Unknown, revoked, rotated away, or its group out of reach: one answer for all.
+            throttle.failed(request)
             raise exceptions.NotFound()
         version = feed_version(feed)
         # HTTP dates count whole seconds; the ETag carries the microseconds.

@@ -12,9 +12,11 @@ from rest_framework.views import APIView
 from export.audit import ExportAudit, client_address
 from export.authentication import LegacyTokenAuthentication
 from export.exports import SlotExport, export_for
+from export.limits import ExportPlace, refuse_too_many_slots
 from export.negotiation import ExportNegotiation
 from export.parameters import requested_group
 from export.renderers import ICalendarRenderer, StreamingRenderer
+from export.throttling import ExportRateThrottle
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +39,7 @@ class SlotExportView(JSONErrorsMixin, APIView):
 
     authentication_classes = (LegacyTokenAuthentication,)
     permission_classes = (IsAuthenticated,)
+    throttle_classes = (ExportRateThrottle,)
     renderer_classes = (ICalendarRenderer,)
     content_negotiation_class = ExportNegotiation
     # The export log's name for this endpoint (google and ical are one calendar); set in urls.py.
@@ -52,13 +55,23 @@ class SlotExportView(JSONErrorsMixin, APIView):
 
 
 def streamed(export: SlotExport, renderer: StreamingRenderer, *, audit: ExportAudit | None) -> StreamingHttpResponse:
-    """The export as a streaming response, private to its user; logged at its end if audit says how."""
-    if audit is not None:
-        export = audit.counted(export)
-    chunks = reported(export.chunks(renderer), export, audit)
-    # The first chunk runs the query: a database failure here is still an
-    # error status, not a 200 with a broken body.
-    first = next(chunks)
+    """The export as a streaming response, private to its user; logged at its end if audit says how.
+
+    Every API export and feed comes through here, so here are their limits: a place among the user's
+    concurrent exports (429), taken before anything reads the database, then the slot count (422).
+    """
+    place = ExportPlace.take(export.user)
+    try:
+        refuse_too_many_slots(export)
+        if audit is not None:
+            export = audit.counted(export)
+        chunks = held(reported(export.chunks(renderer), export, audit), place)
+        # The first chunk runs the query: a database failure here is still an
+        # error status, not a 200 with a broken body.
+        first = next(chunks)
+    except BaseException:
+        place.release()
+        raise
     response = StreamingHttpResponse(
         resumed(first, chunks),
         content_type=f"{renderer.media_type}; charset={renderer.charset}",
@@ -75,6 +88,17 @@ def resumed(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
         yield from rest
     finally:
         rest.close()
+
+
+def held(chunks: Iterator[bytes], place: ExportPlace) -> Iterator[bytes]:
+    """The chunks, the export's place renewed while they flow and given back when they stop, however."""
+    try:
+        for chunk in chunks:
+            place.renew()
+            yield chunk
+    finally:
+        chunks.close()
+        place.release()
 
 
 def reported(chunks: Iterator[bytes], export: SlotExport, audit: ExportAudit | None) -> Iterator[bytes]:
