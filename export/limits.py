@@ -18,8 +18,17 @@ class ExportsRunning(exceptions.Throttled):
 
 
 class TooManySlots(exceptions.APIException):
+    """422 with a body that names the limit, as a number too: {"detail": "...", "max_slots": 250000}."""
+
     status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
     default_code = "too_many_slots"
+
+    def __init__(self, limit: int):
+        super().__init__(
+            f"This export holds more than {limit:,} slots, the most one export may hold. Export one group at a time."
+        )
+        # DRF's handler sends a dict detail as it is; given to APIException, the number would become a string.
+        self.detail = {"detail": self.detail, "max_slots": limit}
 
 
 class ExportPlace:
@@ -67,8 +76,4 @@ def refuse_too_many_slots(export: SlotExport) -> None:
     """TooManySlots (422) if the export holds more than EXPORT_MAX_SLOTS slots; counts at most one more."""
     limit = settings.EXPORT_MAX_SLOTS
     if export.slots.order_by()[: limit + 1].count() > limit:
-        raise TooManySlots({
-            "detail": f"This export holds more than {limit:,} slots, the most one export may hold. "
-                      "Export one group at a time.",
-            "max_slots": limit,
-        })
+        raise TooManySlots(limit)
