@@ -29,7 +29,7 @@ from export.parameters import requested_group
 from export.renderers import ICalendarFeedRenderer
 from export.serializers import FeedSerializer
 from export.throttling import address_throttle
-from export.views import JSONErrorsMixin, streamed
+from export.views import JSONErrorsMixin, streamed_within_limits
 
 
 class FeedAPIView(APIView):
@@ -107,7 +107,7 @@ class FeedCalendarView(JSONErrorsMixin, APIView):
                 response = HttpResponse(content_type=f"{renderer.media_type}; charset={renderer.charset}")
             else:
                 # Logged at the end of its stream.
-                response = streamed(feed_export(feed, version), renderer, audit=audit)
+                response = streamed_within_limits(feed_export(feed, version), renderer, audit=audit)
         if response.status_code in (status.HTTP_200_OK, status.HTTP_304_NOT_MODIFIED):
             record_fetch(feed)
         if not response.streaming:

@@ -49,29 +49,39 @@ class SlotExportView(JSONErrorsMixin, APIView):
         audit = ExportAudit(kind=self.export_kind, client_address=client_address(request))
         export = export_for(user=request.user, group=requested_group(request))
         renderer = request.accepted_renderer
-        response = streamed(export, renderer, audit=audit)
+        response = streamed_within_limits(export, renderer, audit=audit)
         response["Content-Disposition"] = content_disposition_header(True, export.filename(renderer.format))
         return response
 
 
-def streamed(export: SlotExport, renderer: StreamingRenderer, *, audit: ExportAudit | None) -> StreamingHttpResponse:
-    """The export as a streaming response, private to its user; logged at its end if audit says how.
-
-    Every API export and feed comes through here, so here are their limits: a place among the user's
-    concurrent exports (429), taken before anything reads the database, then the slot count (422).
-    """
+def streamed_within_limits(
+    export: SlotExport, renderer: StreamingRenderer, *, audit: ExportAudit | None
+) -> StreamingHttpResponse:
+    """streamed(), if the user may have it: every API export and feed comes through here (the admin's
+    download and the command, operators' tools, do not). First a place among the user's concurrent
+    exports (429), taken before anything reads the database, then the slot count (422)."""
     place = ExportPlace.take(export.user)
     try:
         refuse_too_many_slots(export)
-        if audit is not None:
-            export = audit.counted(export)
-        chunks = held(reported(export.chunks(renderer), export, audit), place)
-        # The first chunk runs the query: a database failure here is still an
-        # error status, not a 200 with a broken body.
-        first = next(chunks)
+        return streamed(export, renderer, audit=audit, place=place)
     except BaseException:
         place.release()
         raise
+
+
+def streamed(
+    export: SlotExport, renderer: StreamingRenderer, *, audit: ExportAudit | None, place: ExportPlace | None = None
+) -> StreamingHttpResponse:
+    """The export as a streaming response, private to its user; logged at its end if audit says how, and
+    holding the export's place among its user's running exports until then, if it has one."""
+    if audit is not None:
+        export = audit.counted(export)
+    chunks = reported(export.chunks(renderer), export, audit)
+    if place is not None:
+        chunks = held(chunks, place)
+    # The first chunk runs the query: a database failure here is still an
+    # error status, not a 200 with a broken body.
+    first = next(chunks)
     response = StreamingHttpResponse(
         resumed(first, chunks),
         content_type=f"{renderer.media_type}; charset={renderer.charset}",

@@ -12,6 +12,7 @@ import pytest
 from django.core.cache import caches
 from django.core.signals import request_finished
 from django.db import close_old_connections
+from django.urls import reverse
 from rest_framework.test import APIClient
 
 from export.tests.importing import calendar, upload
@@ -339,6 +340,18 @@ def test_refused_exports_give_their_place_back(settings, user, token):
 
     settings.EXPORT_MAX_SLOTS = 2
     assert export(key=token.key).status_code == 200
+
+
+def test_the_admins_download_is_an_operators_tool_without_the_users_limits(settings, client, user, hold_exports):
+    SlotFactory.create_batch(2, creator=user)
+    hold_exports(4)
+    settings.EXPORT_MAX_SLOTS = 1
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+
+    response = client.get(reverse("admin:auth_user_export_download", args=[user.pk]))
+
+    assert response.status_code == 200
+    assert b"".join(response.streaming_content).count(b"BEGIN:VEVENT") == 2
 
 
 # Hostile credentials ------------------------------------------------------------------------
