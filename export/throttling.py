@@ -1,11 +1,34 @@
 """The rates one client address or one user may not exceed (issue 6), counted in the shared cache."""
+import functools
+import logging
 import math
 
+from redis.exceptions import RedisError
 from rest_framework import exceptions
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
 from export.audit import client_address
+
+logger = logging.getLogger(__name__)
+
+
+def fails_open(answer):
+    """When the shared cache cannot be reached, the decorated limit lets the request through with this
+    answer, and says so in the log: Redis down must not take the API down with it."""
+
+    def decorate(method):
+        @functools.wraps(method)
+        def guarded(*args, **kwargs):
+            try:
+                return method(*args, **kwargs)
+            except RedisError:
+                logger.exception("The cache is unreachable: %s lets the request through.", method.__qualname__)
+                return answer
+
+        return guarded
+
+    return decorate
 
 
 class CountingRateThrottle(SimpleRateThrottle):
@@ -55,6 +78,7 @@ class ExportRateThrottle(CountingRateThrottle):
             return None
         return self.cache_format % {"scope": self.scope, "ident": request.user.pk}
 
+    @fails_open(True)
     def allow_request(self, request, view):
         if self.rate is None:
             return True
@@ -81,12 +105,14 @@ class FailedAuthenticationThrottle(CountingRateThrottle):
         # address (a real server always gives one) share one count.
         return self.cache_format % {"scope": self.scope, "ident": client_address(request) or "unknown"}
 
+    @fails_open(True)
     def allow_request(self, request, view=None):
         if self.rate is None:
             return True
         self.key = self.get_cache_key(request, view)
         return self.cache.get(self.key, 0) < self.num_requests
 
+    @fails_open(None)
     def failed(self, request) -> None:
         if self.rate is not None:
             self.count(self.get_cache_key(request))

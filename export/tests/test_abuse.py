@@ -1,6 +1,8 @@
 """Abuse and resource limits (issue 6): throttles on local memory and on a real Redis, the slot limit,
 and hostile credentials that must be a 401, never a 500."""
+import logging
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -380,6 +382,32 @@ def test_a_nul_non_ascii_or_oversize_feed_secret_is_404_not_500(secret):
 
     assert response.status_code == 404
     assert response.json() == {"detail": "Not found."}
+
+
+# An unreachable cache --------------------------------------------------------------------------
+
+
+def test_an_unreachable_cache_lets_requests_through_and_says_so_in_the_log(settings, user, token, caplog):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    settings.CACHES = {"default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": f"redis://127.0.0.1:{closed_port}/0",
+        "OPTIONS": {"socket_connect_timeout": 0.25, "socket_timeout": 0.25},
+    }}
+    SlotFactory(creator=user)
+
+    with caplog.at_level(logging.ERROR):
+        assert export(key=token.key).body.count(b"BEGIN:VEVENT") == 1
+        assert post(key=UNKNOWN_KEY).status_code == 401
+        response = APIClient().get(feed_path(token))
+        assert response.status_code == 200
+        b"".join(response.streaming_content)
+
+    unreachable = [record.getMessage() for record in caplog.records if "cache is unreachable" in record.getMessage()]
+    assert any("ExportRateThrottle" in message for message in unreachable)
+    assert any("FailedAuthenticationThrottle" in message for message in unreachable)
+    assert any("goes on without a place" in message for message in unreachable)
 
 
 # Configuration ------------------------------------------------------------------------------
