@@ -376,6 +376,71 @@ def test_a_deleted_token_is_401_at_every_token_endpoint(token):
         assert response["Content-Type"] == "application/json"
 
 
+@pytest.fixture(scope="module")
+def gunicorn(tmp_path_factory):
+    """gunicorn serving the project on a free loopback port, as in production (DEBUG=0), with the header limit
+    raised so that a 64 KB header reaches the token authentication, and no failure throttle (these tests are
+    about the header); on an empty database, which no refusal reads."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    environment = {
+        **os.environ, "DEBUG": "0", "SECRET_KEY": uuid.uuid4().hex * 2, "ALLOWED_HOSTS": "127.0.0.1",
+        "SECURE_SSL_REDIRECT": "0", "DATABASE_URL": f"sqlite:///{tmp_path_factory.mktemp('gunicorn')}/empty.sqlite3",
+        "THROTTLE_FAILED_AUTH_RATE": "",
+    }
+    environment.pop("REDIS_URL", None)
+    server = subprocess.Popen(
+        [str(Path(sys.executable).parent / "gunicorn"), "timeslot.wsgi:application", "--bind", f"127.0.0.1:{port}",
+         "--no-control-socket", "--limit-request-field_size", "70000"],
+        cwd=ROOT, env=environment, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while server.poll() is None and time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        yield port
+    finally:
+        server.terminate()
+        server.wait(timeout=15)
+
+
+def raw_export(port: int, authorization: bytes) -> tuple[int, bytes]:
+    """POST /v1/export/google with these bytes as the Authorization header, as any client can send them."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as connection:
+        connection.sendall(
+            b"POST /v1/export/google HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 0\r\nConnection: close\r\nAuthorization: " + authorization + b"\r\n\r\n"
+        )
+        answer = b""
+        while chunk := connection.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    return int(head.split(b" ")[1]), body
+
+
+@pytest.mark.parametrize("authorization", [
+    "Token tökén".encode(), "Token t\xf6k\xe9n".encode("latin-1"), b"Token " + b"a" * 65536, b", ; = \" " * 8192,
+])
+def test_non_ascii_or_64_kb_tokens_over_real_http_are_401_in_json(gunicorn, authorization):
+    status, body = raw_export(gunicorn, authorization)
+
+    assert status == 401
+    assert body.startswith(b"{") and b"detail" in body
+
+
+@pytest.mark.parametrize("authorization", [b"Token token=abc\x00def", b"Token abc\x7fdef"])
+def test_a_nul_or_control_byte_in_a_token_is_refused_by_gunicorn_itself(gunicorn, authorization):
+    # RFC 9110 §5.5: such a field value is invalid; gunicorn answers 400 before Django sees the request.
+    status, _ = raw_export(gunicorn, authorization)
+
+    assert status == 400
+
+
 @pytest.mark.parametrize("secret", ["%00", "a%00b", "t%C3%B6k%C3%A9n", "%FF%FE", "x" * 4096])
 def test_a_nul_non_ascii_or_oversize_feed_secret_is_404_not_500(secret):
     response = APIClient().get(f"{FEEDS}/{secret}.ics")
