@@ -1,6 +1,7 @@
 from pathlib import Path
 
 import pytest
+from django.core.cache import caches
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
@@ -33,6 +34,14 @@ def client_for(db):
 @pytest.fixture
 def api(client_for, user):
     return client_for(user)
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache(settings):
+    """Each test starts with empty throttle counters, in local memory even when REDIS_URL is set
+    (export/tests/test_abuse.py runs the throttles on Redis too, under keys of its own)."""
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "tests"}}
+    caches["default"].clear()
 
 
 @pytest.fixture(autouse=True)

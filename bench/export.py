@@ -193,7 +193,7 @@ def scratch_database(workdir: Path):
         drop_postgres_database(admin)
 
 
-def bench_environment(database_url: str) -> dict[str, str]:
+def bench_environment(database_url: str, slots: int) -> dict[str, str]:
     """What every process of the benchmark runs with: the scratch database and production-like settings."""
     alphabet = string.ascii_letters + string.digits + "!#%&()*+-./:<=>?@[]^_{|}~"
     return {
@@ -203,6 +203,10 @@ def bench_environment(database_url: str) -> dict[str, str]:
         "SECRET_KEY": "".join(secrets.choice(alphabet) for _ in range(50)),
         "ALLOWED_HOSTS": "127.0.0.1",
         "SECURE_SSL_REDIRECT": "0",
+        # The export is measured, not the limits (README, Limits): no slot limit below --slots (its
+        # bounded count still runs, as in production), and no rate that the load run's clients reach.
+        "EXPORT_MAX_SLOTS": str(max(slots, 250_000)),
+        "THROTTLE_EXPORT_RATE": "",
     }
 
 
@@ -622,7 +626,7 @@ def main(argv=None) -> None:
     stop_on_sigterm()
     with tempfile.TemporaryDirectory(prefix="timeslot-bench-") as folder, scratch_database(Path(folder)) as scratch:
         workdir = Path(folder)
-        env = {**os.environ, **bench_environment(scratch.url)}
+        env = {**os.environ, **bench_environment(scratch.url, args.slots)}
         # This process seeds the database with Django, which reads its settings from the environment.
         os.environ.update(env)
         log(f"scratch database: {scratch.server}, migrating")

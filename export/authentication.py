@@ -1,6 +1,8 @@
 from rest_framework import exceptions
 from rest_framework.authentication import TokenAuthentication
 
+from export.throttling import address_throttle
+
 # Token.key is a CharField(max_length=40); a longer credential cannot match.
 MAX_KEY_LENGTH = 40
 
@@ -13,11 +15,19 @@ class LegacyTokenAuthentication(TokenAuthentication):
     """
 
     def authenticate(self, request):
+        # Before the header is read: an address past its rate of failures is refused (429) without
+        # a lookup, whatever it sends.
+        throttle = address_throttle(request)
         header = request.META.get("HTTP_AUTHORIZATION", "")
         scheme, _, credentials = header.partition(" ")
         if scheme.lower() != self.keyword.lower():
+            # No token offered: a 401, but no guess to count.
             return None
-        return self.authenticate_credentials(self.key_from(credentials.strip(" ")))
+        try:
+            return self.authenticate_credentials(self.key_from(credentials.strip(" ")))
+        except exceptions.AuthenticationFailed:
+            throttle.failed(request)
+            raise
 
     @staticmethod
     def key_from(credentials: str) -> str:

@@ -28,7 +28,8 @@ from export.negotiation import ExportNegotiation, WhateverAccepted
 from export.parameters import requested_group
 from export.renderers import ICalendarFeedRenderer
 from export.serializers import FeedSerializer
-from export.views import JSONErrorsMixin, streamed
+from export.throttling import address_throttle
+from export.views import JSONErrorsMixin, streamed_within_limits
 
 
 class FeedAPIView(APIView):
@@ -87,10 +88,13 @@ class FeedCalendarView(JSONErrorsMixin, APIView):
 
     def get(self, request, secret: str, *args, **kwargs):
         audit = ExportAudit(kind=ExportLog.Kind.FEED, client_address=client_address(request))
+        # A wrong secret is a guess: counted against the address as a failed authentication is.
+        throttle = address_throttle(request)
         try:
             feed = feed_for_secret(secret)
         except CalendarFeed.DoesNotExist:
             # Unknown, revoked, rotated away, or its group out of reach: one answer for all.
+            throttle.failed(request)
             raise exceptions.NotFound()
         version = feed_version(feed)
         # HTTP dates count whole seconds; the ETag carries the microseconds.
@@ -103,7 +107,7 @@ class FeedCalendarView(JSONErrorsMixin, APIView):
                 response = HttpResponse(content_type=f"{renderer.media_type}; charset={renderer.charset}")
             else:
                 # Logged at the end of its stream.
-                response = streamed(feed_export(feed, version), renderer, audit=audit)
+                response = streamed_within_limits(feed_export(feed, version), renderer, audit=audit)
         if response.status_code in (status.HTTP_200_OK, status.HTTP_304_NOT_MODIFIED):
             record_fetch(feed)
         if not response.streaming:

@@ -12,9 +12,11 @@ from rest_framework.views import APIView
 from export.audit import ExportAudit, client_address
 from export.authentication import LegacyTokenAuthentication
 from export.exports import SlotExport, export_for
+from export.limits import ExportPlace, refuse_too_many_slots
 from export.negotiation import ExportNegotiation
 from export.parameters import requested_group
 from export.renderers import ICalendarRenderer, StreamingRenderer
+from export.throttling import ExportRateThrottle
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +39,7 @@ class SlotExportView(JSONErrorsMixin, APIView):
 
     authentication_classes = (LegacyTokenAuthentication,)
     permission_classes = (IsAuthenticated,)
+    throttle_classes = (ExportRateThrottle,)
     renderer_classes = (ICalendarRenderer,)
     content_negotiation_class = ExportNegotiation
     # The export log's name for this endpoint (google and ical are one calendar); set in urls.py.
@@ -46,16 +49,36 @@ class SlotExportView(JSONErrorsMixin, APIView):
         audit = ExportAudit(kind=self.export_kind, client_address=client_address(request))
         export = export_for(user=request.user, group=requested_group(request))
         renderer = request.accepted_renderer
-        response = streamed(export, renderer, audit=audit)
+        response = streamed_within_limits(export, renderer, audit=audit)
         response["Content-Disposition"] = content_disposition_header(True, export.filename(renderer.format))
         return response
 
 
-def streamed(export: SlotExport, renderer: StreamingRenderer, *, audit: ExportAudit | None) -> StreamingHttpResponse:
-    """The export as a streaming response, private to its user; logged at its end if audit says how."""
+def streamed_within_limits(
+    export: SlotExport, renderer: StreamingRenderer, *, audit: ExportAudit | None
+) -> StreamingHttpResponse:
+    """streamed(), if the user may have it: every API export and feed comes through here (the admin's
+    download and the command, operators' tools, do not). First a place among the user's concurrent
+    exports (429), taken before anything reads the database, then the slot count (422)."""
+    place = ExportPlace.take(export.user)
+    try:
+        refuse_too_many_slots(export)
+        return streamed(export, renderer, audit=audit, place=place)
+    except BaseException:
+        place.release()
+        raise
+
+
+def streamed(
+    export: SlotExport, renderer: StreamingRenderer, *, audit: ExportAudit | None, place: ExportPlace | None = None
+) -> StreamingHttpResponse:
+    """The export as a streaming response, private to its user; logged at its end if audit says how, and
+    holding the export's place among its user's running exports until then, if it has one."""
     if audit is not None:
         export = audit.counted(export)
     chunks = reported(export.chunks(renderer), export, audit)
+    if place is not None:
+        chunks = held(chunks, place)
     # The first chunk runs the query: a database failure here is still an
     # error status, not a 200 with a broken body.
     first = next(chunks)
@@ -75,6 +98,17 @@ def resumed(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
         yield from rest
     finally:
         rest.close()
+
+
+def held(chunks: Iterator[bytes], place: ExportPlace) -> Iterator[bytes]:
+    """The chunks, the export's place renewed while they flow and given back when they stop, however."""
+    try:
+        for chunk in chunks:
+            place.renew()
+            yield chunk
+    finally:
+        chunks.close()
+        place.release()
 
 
 def reported(chunks: Iterator[bytes], export: SlotExport, audit: ExportAudit | None) -> Iterator[bytes]:

@@ -111,6 +111,24 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# CACHE
+# ------------------------------------------------------------------------------
+# The throttles' counters live here, so every worker must see the same cache: Redis in production
+# (REDIS_URL, e.g. redis://127.0.0.1:6379/0); without it, each process's own memory (development).
+# https://docs.djangoproject.com/en/5.2/topics/cache/#redis
+if os.environ.get("REDIS_URL"):
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": os.environ["REDIS_URL"],
+            # An unreachable Redis costs a request at most this long: the limits then let it through
+            # (export/throttling.py, fails_open) rather than wait for the operating system's timeouts.
+            "OPTIONS": {"socket_connect_timeout": 0.25, "socket_timeout": 0.25},
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
 # SECURITY
 # ------------------------------------------------------------------------------
 # The headers of the seed's response, two made stricter (docs/calendar-format.md): nothing of
@@ -143,6 +161,17 @@ REST_FRAMEWORK = {
     ],
 }
 
+# The limits on what one client address or one user may ask (export/throttling.py, export/limits.py).
+# A rate is "<count>/<period>", the period one of s, min, hour, day; an empty value switches it off.
+# https://www.django-rest-framework.org/api-guide/throttling/
+REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {
+    # Failed authentications (a wrong token, a wrong feed secret) per client address; past it, every
+    # request from the address is refused until the period is over.
+    "failed_authentication": os.environ.get("THROTTLE_FAILED_AUTH_RATE", "20/min") or None,
+    # Exports and imports per user.
+    "export": os.environ.get("THROTTLE_EXPORT_RATE", "60/min") or None,
+}
+
 # The largest request body (but uploaded files) the service reads; larger is 413 in JSON
 # (timeslot/exceptions.py). Django's default, 2.5 MB.
 DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("DATA_UPLOAD_MAX_MEMORY_SIZE", str(2621440)))
@@ -152,6 +181,14 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("DATA_UPLOAD_MAX_MEMORY_SIZE", 
 # Rows fetched per round trip while streaming an export: large enough to keep
 # the database busy, small enough to keep memory flat.
 EXPORT_CHUNK_SIZE = int(os.environ.get("EXPORT_CHUNK_SIZE", "2000"))
+# The most slots one API export or feed holds; a larger one is a 422 that names the limit. 100,000
+# slots are about 56 MB of iCalendar. The export_slots command has no limit.
+EXPORT_MAX_SLOTS = int(os.environ.get("EXPORT_MAX_SLOTS", "250000"))
+# The most exports (and feed fetches) of one user streaming at once; one more is a 429.
+EXPORT_MAX_CONCURRENT = int(os.environ.get("EXPORT_MAX_CONCURRENT", "4"))
+# How long a running export's place lasts unless the stream renews it: the longest a worker that
+# died mid-export keeps one of its user's places.
+EXPORT_HOLD_SECONDS = int(os.environ.get("EXPORT_HOLD_SECONDS", "60"))
 
 # IMPORT
 # ------------------------------------------------------------------------------

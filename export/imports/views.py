@@ -15,6 +15,7 @@ from export.imports.service import ImportConflict, import_slots
 from export.models import ExportLog
 from export.parameters import GroupNotFound
 from export.serializers import StrictUUIDField
+from export.throttling import ExportRateThrottle
 from slots.models import SlotGroup
 
 # What a multipart body holds besides the file: boundaries, part headers, the other fields.
@@ -43,6 +44,8 @@ class ImportView(APIView):
 
     authentication_classes = (LegacyTokenAuthentication,)
     permission_classes = (IsAuthenticated,)
+    # An import reads and writes a whole file: it counts as an export in the user's rate.
+    throttle_classes = (ExportRateThrottle,)
     parser_classes = (MultiPartParser,)
     renderer_classes = (JSONRenderer,)
     content_negotiation_class = JSONWhateverAccepted

@@ -96,9 +96,10 @@ def test_large_backups_stream_with_a_constant_number_of_queries(api, user, djang
     group = SlotGroupFactory(owner=user)
     SlotFactory.create_batch(300, creator=user, groups=[group], description="long text " * 20)
 
-    # Token, group, slots, memberships, and the savepoint around the read; then the export log's one
-    # INSERT in a savepoint of its own (the test's transaction turns its BEGIN and COMMIT into one).
-    with django_assert_num_queries(9):
+    # Token, group, the slot limit's bounded count, slots, memberships, and the savepoint around the
+    # read; then the export log's one INSERT in a savepoint of its own (the test's transaction turns its
+    # BEGIN and COMMIT into one).
+    with django_assert_num_queries(10):
         response = api.post("/v1/export/timeslot", {"group": str(group.uuid)}, format="json")
         chunks = list(response.streaming_content)
 

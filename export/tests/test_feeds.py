@@ -454,10 +454,11 @@ def test_the_query_count_does_not_grow_with_the_slots(django_assert_num_queries,
     SlotFactory.create_batch(slot_count, creator=user, groups=[group])
     path = path_of(create(api, {"group": str(group.uuid)}).json()["url"])
 
-    # Feed, group visibility, slots' newest change and count, the clock, the fetch's record, the slots,
+    # Feed, group visibility, slots' newest change and count, the clock, the fetch's record, the slot
+    # limit's bounded count, the slots,
     # and the savepoint around their read (the test's transaction turns BEGIN and COMMIT into one); then
     # the export log's one INSERT, in a savepoint of its own for the same reason.
-    with django_assert_num_queries(11):
+    with django_assert_num_queries(12):
         response = fetch(path)
         assert len(parse_events(response.body)) == slot_count
 

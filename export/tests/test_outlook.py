@@ -145,10 +145,10 @@ def test_rows_follow_the_calendars_order(api, user):
 def test_large_exports_stream_with_a_constant_number_of_queries(api, user, django_assert_num_queries):
     SlotFactory.create_batch(400, creator=user, description="long text, " * 30)
 
-    # Token, slots, and the savepoint around the read; then the export log's one INSERT, which the
-    # test's transaction wraps in a savepoint of its own (two more queries that production, in
-    # autocommit, does as BEGIN and COMMIT).
-    with django_assert_num_queries(7):
+    # Token, the slot limit's bounded count, slots, and the savepoint around the read; then the export
+    # log's one INSERT, which the test's transaction wraps in a savepoint of its own (two more queries
+    # that production, in autocommit, does as BEGIN and COMMIT).
+    with django_assert_num_queries(8):
         response = api.post("/v1/export/outlook", b"", content_type="application/json")
         chunks = list(response.streaming_content)
 

@@ -1,0 +1,99 @@
+"""The limits on one export (issue 6): how many of a user's run at once, and how many slots one holds."""
+import logging
+import time
+import uuid
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.cache import cache
+from redis.exceptions import RedisError
+from rest_framework import exceptions, status
+
+from export.exports import SlotExport
+from export.throttling import fails_open
+
+logger = logging.getLogger(__name__)
+
+# A running export gives no hint of when it ends: a client refused for that retries after this.
+EXPORTS_RUNNING_RETRY_AFTER = 5
+
+
+class ExportsRunning(exceptions.Throttled):
+    default_detail = "Too many exports of this user are running at once."
+
+
+class TooManySlots(exceptions.APIException):
+    """422 with a body that names the limit, as a number too: {"detail": "...", "max_slots": 250000}."""
+
+    status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
+    default_code = "too_many_slots"
+
+    def __init__(self, limit: int):
+        super().__init__(
+            f"This export holds more than {limit:,} slots, the most one export may hold. Export one group at a time."
+        )
+        # DRF's handler sends a dict detail as it is; given to APIException, the number would become a string.
+        self.detail = {"detail": self.detail, "max_slots": limit}
+
+
+class ExportPlace:
+    """One of a user's EXPORT_MAX_CONCURRENT places for a running export, held in the shared cache.
+
+    Each place is a key of its own, taken with an atomic add and given back by deleting it. It expires
+    EXPORT_HOLD_SECONDS after the stream last renewed it, so a worker that dies mid-export frees its
+    place in time, and frees only its own: one counter with one expiry would either outlive a dead
+    worker's exports or forget live ones, and a late decrement would then miscount the next exports.
+    """
+
+    def __init__(self, key: str | None, owner: str):
+        self.key, self.owner = key, owner
+        self.renew_at = time.monotonic() + settings.EXPORT_HOLD_SECONDS / 3
+        self.released = False
+
+    @classmethod
+    def take(cls, user: AbstractBaseUser) -> "ExportPlace":
+        """A free place of the user's; ExportsRunning (429) if every one is taken."""
+        owner = uuid.uuid4().hex
+        try:
+            key = cls.free_key(user, owner)
+        except RedisError:
+            # As the throttles do (export/throttling.py, fails_open): Redis down must not take the API down.
+            logger.exception("The cache is unreachable: an export of user %s goes on without a place.", user.pk)
+            return cls(None, owner)
+        if key is not None:
+            return cls(key, owner)
+        raise ExportsRunning(
+            EXPORTS_RUNNING_RETRY_AFTER,
+            f"{settings.EXPORT_MAX_CONCURRENT} exports of this user are running, the most at once.",
+        )
+
+    @staticmethod
+    def free_key(user: AbstractBaseUser, owner: str) -> str | None:
+        """The key of the place now taken for owner; None if every place is taken."""
+        for place in range(settings.EXPORT_MAX_CONCURRENT):
+            key = f"export_place_{user.pk}_{place}"
+            if cache.add(key, owner, settings.EXPORT_HOLD_SECONDS):
+                return key
+        return None
+
+    @fails_open(None)
+    def renew(self) -> None:
+        """Keep the place while the export streams; a cache call every third of the hold, not every chunk."""
+        if self.key is not None and time.monotonic() >= self.renew_at:
+            cache.touch(self.key, settings.EXPORT_HOLD_SECONDS)
+            self.renew_at = time.monotonic() + settings.EXPORT_HOLD_SECONDS / 3
+
+    @fails_open(None)
+    def release(self) -> None:
+        """Give the place back, once; not if it expired and another export took it since."""
+        if not self.released and self.key is not None:
+            self.released = True
+            if cache.get(self.key) == self.owner:
+                cache.delete(self.key)
+
+
+def refuse_too_many_slots(export: SlotExport) -> None:
+    """TooManySlots (422) if the export holds more than EXPORT_MAX_SLOTS slots; counts at most one more."""
+    limit = settings.EXPORT_MAX_SLOTS
+    if export.slots.order_by()[: limit + 1].count() > limit:
+        raise TooManySlots(limit)

@@ -1,0 +1,127 @@
+"""The rates one client address or one user may not exceed (issue 6), counted in the shared cache."""
+import functools
+import logging
+import math
+
+from redis.exceptions import RedisError
+from rest_framework import exceptions
+from rest_framework.settings import api_settings
+from rest_framework.throttling import SimpleRateThrottle
+
+from export.audit import client_address
+
+logger = logging.getLogger(__name__)
+
+
+def fails_open(answer):
+    """When the shared cache cannot be reached, the decorated limit lets the request through with this
+    answer, and says so in the log: Redis down must not take the API down with it."""
+
+    def decorate(method):
+        @functools.wraps(method)
+        def guarded(*args, **kwargs):
+            try:
+                return method(*args, **kwargs)
+            except RedisError:
+                logger.exception("The cache is unreachable: %s lets the request through.", method.__qualname__)
+                return answer
+
+        return guarded
+
+    return decorate
+
+
+class CountingRateThrottle(SimpleRateThrottle):
+    """DRF's rate throttle, its history kept as one counter changed by atomic cache operations.
+
+    SimpleRateThrottle reads a list of request times and writes it back: concurrent requests in several
+    workers overwrite each other's entries and go uncounted. Here each request is one add or incr of a
+    counter that lives for the rate's period from the first request it counts; once it passes the rate,
+    requests are refused until it expires, and Retry-After says when that is.
+    """
+
+    def get_rate(self):
+        # Read when the throttle is made, not when DRF's module is imported (its THROTTLE_RATES is):
+        # the settings in force apply.
+        return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
+
+    def count(self, key: str) -> int:
+        """Count one more against key; the count of its current period."""
+        if self.cache.add(key, 1, self.duration):
+            self.cache.set(f"{key}:since", self.timer(), self.duration)
+            return 1
+        try:
+            count = self.cache.incr(key)
+        except ValueError:
+            # The period ended between the add and the incr.
+            return self.count(key)
+        if count == 1:
+            # Redis's INCR recreated a key that expired just after Django's incr checked it, without an
+            # expiry: give it one, or it would count forever.
+            self.cache.touch(key, self.duration)
+        return count
+
+    def wait(self) -> int:
+        """Whole seconds until the current period of self.key ends."""
+        since = self.cache.get(f"{self.key}:since")
+        remaining = self.duration if since is None else since + self.duration - self.timer()
+        return max(1, math.ceil(remaining))
+
+
+class ExportRateThrottle(CountingRateThrottle):
+    """Exports and imports per user (THROTTLE_EXPORT_RATE)."""
+
+    scope = "export"
+
+    def get_cache_key(self, request, view):
+        if not request.user.is_authenticated:
+            return None
+        return self.cache_format % {"scope": self.scope, "ident": request.user.pk}
+
+    @fails_open(True)
+    def allow_request(self, request, view):
+        if self.rate is None:
+            return True
+        self.key = self.get_cache_key(request, view)
+        return self.key is None or self.count(self.key) <= self.num_requests
+
+
+class AddressThrottled(exceptions.Throttled):
+    default_detail = "Too many failed authentications from this address."
+
+
+class FailedAuthenticationThrottle(CountingRateThrottle):
+    """Failed authentications per client address (THROTTLE_FAILED_AUTH_RATE).
+
+    Unlike DRF's throttles, asking whether a request may go on counts nothing: only a failure counts.
+    Past the rate, every request from the address is refused before its credential is looked up, a
+    valid one too.
+    """
+
+    scope = "failed_authentication"
+
+    def get_cache_key(self, request, view=None):
+        # REMOTE_ADDR only: X-Forwarded-For is whatever the client wrote. Requests without a usable
+        # address (a real server always gives one) share one count.
+        return self.cache_format % {"scope": self.scope, "ident": client_address(request) or "unknown"}
+
+    @fails_open(True)
+    def allow_request(self, request, view=None):
+        if self.rate is None:
+            return True
+        self.key = self.get_cache_key(request, view)
+        return self.cache.get(self.key, 0) < self.num_requests
+
+    @fails_open(None)
+    def failed(self, request) -> None:
+        if self.rate is not None:
+            self.count(self.get_cache_key(request))
+
+
+def address_throttle(request) -> FailedAuthenticationThrottle:
+    """The failed-authentication throttle of the request's address, to count a failure with;
+    AddressThrottled (429) if the address is past its rate already."""
+    throttle = FailedAuthenticationThrottle()
+    if not throttle.allow_request(request):
+        raise AddressThrottled(throttle.wait())
+    return throttle
