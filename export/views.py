@@ -15,6 +15,7 @@ from export.exports import SlotExport, export_for
 from export.negotiation import ExportNegotiation
 from export.parameters import requested_group
 from export.renderers import ICalendarRenderer, StreamingRenderer
+from export.schema import ExportSchema
 
 logger = logging.getLogger(__name__)
 
@@ -35,10 +36,12 @@ class JSONErrorsMixin:
 class SlotExportView(JSONErrorsMixin, APIView):
     """The slots the user created, all or one group's, as a file a calendar imports."""
 
+    http_method_names = ("post",)
     authentication_classes = (LegacyTokenAuthentication,)
     permission_classes = (IsAuthenticated,)
     renderer_classes = (ICalendarRenderer,)
     content_negotiation_class = ExportNegotiation
+    schema = ExportSchema()
     # The export log's name for this endpoint (google and ical are one calendar); set in urls.py.
     export_kind = ""
 

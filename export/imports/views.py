@@ -1,6 +1,7 @@
 """POST /v1/import: the HTTP shell around export.imports.service.import_slots."""
 from django.conf import settings
-from rest_framework import exceptions, serializers, status
+from drf_spectacular.utils import extend_schema
+from rest_framework import exceptions, status
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import IsAuthenticated
@@ -14,7 +15,8 @@ from export.imports.records import ImportRejected
 from export.imports.service import ImportConflict, import_slots
 from export.models import ExportLog
 from export.parameters import GroupNotFound
-from export.serializers import StrictUUIDField
+from export.schema import IMPORT
+from export.serializers import ImportParameters
 from slots.models import SlotGroup
 
 # What a multipart body holds besides the file: boundaries, part headers, the other fields.
@@ -24,11 +26,6 @@ MULTIPART_ALLOWANCE = 64 * 1024
 class PayloadTooLarge(exceptions.APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_detail = "The file is too large."
-
-
-class ImportParameters(serializers.Serializer):
-    group = StrictUUIDField(required=False, help_text="uuid of a slot group the user owns or belongs to")
-    time_zone = serializers.CharField(required=False, help_text="IANA zone of times the file does not place")
 
 
 class JSONWhateverAccepted(DefaultContentNegotiation):
@@ -43,6 +40,7 @@ class ImportView(APIView):
 
     authentication_classes = (LegacyTokenAuthentication,)
     permission_classes = (IsAuthenticated,)
+    http_method_names = ("post",)
     parser_classes = (MultiPartParser,)
     renderer_classes = (JSONRenderer,)
     content_negotiation_class = JSONWhateverAccepted
@@ -60,6 +58,7 @@ class ImportView(APIView):
             audit.record(user=request.user, group=self.group, status=response.status_code)
         return response
 
+    @extend_schema(**IMPORT)
     def post(self, request, *args, **kwargs):
         limit = settings.IMPORT_MAX_BYTES
         too_large = PayloadTooLarge(f"The file is larger than {limit:,} bytes, the most an import takes.")
