@@ -1,5 +1,8 @@
-"""How the API turns errors into JSON answers: DRF's handler, and the one error it does not know."""
+"""How the API turns errors into JSON answers: DRF's handler, the one error it does not know, and URLs
+that match no route."""
 from django.core.exceptions import RequestDataTooBig
+from django.http import JsonResponse
+from django.views.defaults import page_not_found
 from rest_framework import status
 from rest_framework.exceptions import APIException
 from rest_framework.views import exception_handler
@@ -16,3 +19,11 @@ def api_exception_handler(exc, context):
     if isinstance(exc, RequestDataTooBig):
         exc = RequestTooLarge()
     return exception_handler(exc, context)
+
+
+def not_found(request, exception):
+    """A URL of the API that matches no route is 404 in JSON like every other error of the API (a malformed
+    feed id, say); elsewhere (the admin) Django's page."""
+    if request.path.startswith("/v1/"):
+        return JsonResponse({"detail": "Not found."}, status=404)
+    return page_not_found(request, exception)

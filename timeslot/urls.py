@@ -10,6 +10,6 @@ urlpatterns = [
     path("v1/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
 ]
 
-# Unhandled errors answer JSON, like every other error of the API.
+# Unhandled errors answer JSON, like every other error of the API; so do URLs of the API that match no route.
 handler500 = "rest_framework.exceptions.server_error"
-
+handler404 = "timeslot.exceptions.not_found"
