@@ -187,14 +187,14 @@ ERRORS = {
                  "owns it nor belongs to it (the two are indistinguishable)."),
     405: (Error, "A method this URL does not answer."),
     406: (Error, "An `Accept` that excludes what this URL sends (`text/plain`, `application/octet-stream`, "
-                 "`*/*` and no `Accept` at all get it)."),
+                 "`*/*` and no `Accept` at all are served)."),
     409: (Error, "Another import wrote the same slots at the same moment; nothing was written. Try again."),
     413: (Error, "A request body larger than the service accepts (DATA_UPLOAD_MAX_MEMORY_SIZE)."),
     415: (Error, "A body that is neither JSON nor a form."),
     422: (FIELD_ERRORS, "`group` is not a uuid string, or the JSON body is not an object: the body names "
                         "the field; or the export is larger than the configured slot limit: `detail` names it."),
-    429: (Error, "Too many requests: failed authentications from this address, or exports of this user "
-                 "(at once or a minute). `Retry-After` says when to try again."),
+    429: (Error, "Too many requests: failed authentications from this address, or requests of this user "
+                 "(exports: at once or in a minute). `Retry-After` says when to try again."),
     500: (ServerError, "An error before the first byte of the file. An error after it cannot change the "
                        "status any more: the file then ends without its last line (`END:VCALENDAR`, `]}`)."),
     503: (Error, "The database is out of reach; nothing was read or written. `Retry-After` says when to try again."),
@@ -390,7 +390,8 @@ FEED_CREATE = dict(
     examples=EXPORT_REQUESTS,
     responses={
         201: OpenApiResponse(NewFeed, description="The feed, with its URL."),
-        **errors(400, *TOKEN_ERRORS, 404, 406, 413, 415, 422),
+        **errors(400, *TOKEN_ERRORS, 404, 406, 413, 415, 422,
+                 e422="`group` is not a uuid string, or the JSON body is not an object: the body names the field."),
     },
 )
 FEED_ID = OpenApiParameter("feed_id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The feed's `id`.")
