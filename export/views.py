@@ -36,6 +36,8 @@ class JSONErrorsMixin:
 class SlotExportView(JSONErrorsMixin, APIView):
     """The slots the user created, all or one group's, as a file a calendar imports."""
 
+    # Every view names the methods it answers: any other, OPTIONS too, is 405 with Allow (and the
+    # schema's HEAD operations follow these lists, export/schema.py).
     http_method_names = ("post",)
     authentication_classes = (LegacyTokenAuthentication,)
     permission_classes = (IsAuthenticated,)
