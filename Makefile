@@ -8,7 +8,10 @@ BENCH_INSTALLED := $(VENV)/.bench-installed
 # e.g. make bench BENCH_ARGS="--slots 1000000 --skip-load"; DATABASE_URL picks PostgreSQL.
 BENCH_ARGS ?=
 
-.PHONY: run test lint bench clean
+# e.g. make fuzz FUZZ_ARGS="--max-time 120 --seed 1"
+FUZZ_ARGS ?=
+
+.PHONY: run test lint bench fuzz clean
 
 # One virtual environment with runtime and development packages, rebuilt when a requirements file changes.
 $(INSTALLED): requirements/base.txt requirements/dev.txt
@@ -41,6 +44,10 @@ $(BENCH_INSTALLED): $(INSTALLED) requirements/bench.txt
 # The export benchmark (docs/performance.md); its load run needs Debian's wrk.
 bench: $(BENCH_INSTALLED)
 	$(BIN)/python bench/export.py $(BENCH_ARGS)
+
+# Schemathesis against the OpenAPI schema, with a valid token, a wrong one and none (fuzz/run.py).
+fuzz: $(INSTALLED)
+	$(BIN)/python fuzz/run.py $(FUZZ_ARGS)
 
 lint: $(INSTALLED)
 	$(BIN)/flake8

@@ -6,6 +6,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import get_conditional_response
 from django.utils.http import http_date
+from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, status
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.renderers import JSONRenderer
@@ -27,6 +28,7 @@ from export.models import CalendarFeed, ExportLog
 from export.negotiation import ExportNegotiation, WhateverAccepted
 from export.parameters import requested_group
 from export.renderers import ICalendarFeedRenderer
+from export.schema import FEED_CALENDAR, FEED_CREATE, FEED_DELETE, FEED_LIST, FEED_ROTATE
 from export.serializers import FeedSerializer
 from export.throttling import address_throttle
 from export.views import JSONErrorsMixin, streamed_within_limits
@@ -45,10 +47,14 @@ class FeedAPIView(APIView):
 
 
 class FeedListView(FeedAPIView):
+    http_method_names = ("get", "post")
+
+    @extend_schema(**FEED_LIST)
     def get(self, request, *args, **kwargs):
         feeds = CalendarFeed.objects.filter(owner=request.user).select_related("group")
         return Response(FeedSerializer(feeds, many=True).data)
 
+    @extend_schema(**FEED_CREATE)
     def post(self, request, *args, **kwargs):
         feed, secret = create_feed(owner=request.user, group=requested_group(request))
         shown = FeedSerializer(feed).data
@@ -59,6 +65,9 @@ class FeedListView(FeedAPIView):
 
 
 class FeedRotateView(FeedAPIView):
+    http_method_names = ("post",)
+
+    @extend_schema(**FEED_ROTATE)
     def post(self, request, feed_id, *args, **kwargs):
         try:
             secret = rotate_feed(owner=request.user, uuid=feed_id)
@@ -68,6 +77,9 @@ class FeedRotateView(FeedAPIView):
 
 
 class FeedDetailView(FeedAPIView):
+    http_method_names = ("delete",)
+
+    @extend_schema(**FEED_DELETE)
     def delete(self, request, feed_id, *args, **kwargs):
         try:
             revoke_feed(owner=request.user, uuid=feed_id)
@@ -81,11 +93,13 @@ class FeedCalendarView(JSONErrorsMixin, APIView):
 
     # The secret in the path is the credential: calendar apps send no Authorization header, and an
     # API token, wherever it is put, opens nothing here.
+    http_method_names = ("get", "head")
     authentication_classes = ()
     permission_classes = (AllowAny,)
     renderer_classes = (ICalendarFeedRenderer,)
     content_negotiation_class = WhateverAccepted
 
+    @extend_schema(**FEED_CALENDAR)
     def get(self, request, secret: str, *args, **kwargs):
         audit = ExportAudit(kind=ExportLog.Kind.FEED, client_address=client_address(request))
         # A wrong secret is a guess: counted against the address as a failed authentication is.

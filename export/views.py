@@ -16,6 +16,7 @@ from export.limits import ExportPlace, refuse_too_many_slots
 from export.negotiation import ExportNegotiation
 from export.parameters import requested_group
 from export.renderers import ICalendarRenderer, StreamingRenderer
+from export.schema import ExportSchema
 from export.throttling import ExportRateThrottle
 
 logger = logging.getLogger(__name__)
@@ -37,11 +38,15 @@ class JSONErrorsMixin:
 class SlotExportView(JSONErrorsMixin, APIView):
     """The slots the user created, all or one group's, as a file a calendar imports."""
 
+    # Every view names the methods it answers: any other, OPTIONS too, is 405 with Allow (and the
+    # schema's HEAD operations follow these lists, export/schema.py).
+    http_method_names = ("post",)
     authentication_classes = (LegacyTokenAuthentication,)
     permission_classes = (IsAuthenticated,)
     throttle_classes = (ExportRateThrottle,)
     renderer_classes = (ICalendarRenderer,)
     content_negotiation_class = ExportNegotiation
+    schema = ExportSchema()
     # The export log's name for this endpoint (google and ical are one calendar); set in urls.py.
     export_kind = ""
 

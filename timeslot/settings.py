@@ -54,6 +54,9 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "rest_framework.authtoken",
+    "drf_spectacular",
+    # Swagger UI's files, served from STATIC_URL: the API's documentation page loads nothing from elsewhere.
+    "drf_spectacular_sidecar",
     "slots",
     "export",
 ]
@@ -158,6 +161,31 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.JSONParser",
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
+    ],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+
+# The OpenAPI schema at /v1/schema/ and its Swagger UI page at /v1/docs/ (export/schema.py documents
+# each endpoint). https://drf-spectacular.readthedocs.io/en/latest/settings.html
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Timeslot Export API",
+    "DESCRIPTION": (
+        "A person's Timeslot slots as files that Google Calendar, Outlook and Apple Calendar import, "
+        "read back from them, and as calendar subscriptions. Errors are JSON whatever `Accept` asked for."
+    ),
+    "VERSION": "1",
+    "SCHEMA_PATH_PREFIX": "/v1",
+    # The schema and the page describe the API; they need no token (a wrong one is no reason to hide them).
+    "SERVE_AUTHENTICATION": [],
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    # validatorUrl: Swagger UI would otherwise send the schema to an outside validator.
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None, "displayRequestDuration": True},
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "export.schema.head_operations",
+        "export.schema.responses_in_order",
     ],
 }
 

@@ -1,6 +1,7 @@
 """POST /v1/import: the HTTP shell around export.imports.service.import_slots."""
 from django.conf import settings
-from rest_framework import exceptions, serializers, status
+from drf_spectacular.utils import extend_schema
+from rest_framework import exceptions, status
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import IsAuthenticated
@@ -14,7 +15,8 @@ from export.imports.records import ImportRejected
 from export.imports.service import ImportConflict, import_slots
 from export.models import ExportLog
 from export.parameters import GroupNotFound
-from export.serializers import StrictUUIDField
+from export.schema import IMPORT
+from export.serializers import ImportParameters
 from export.throttling import ExportRateThrottle
 from slots.models import SlotGroup
 
@@ -25,11 +27,6 @@ MULTIPART_ALLOWANCE = 64 * 1024
 class PayloadTooLarge(exceptions.APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_detail = "The file is too large."
-
-
-class ImportParameters(serializers.Serializer):
-    group = StrictUUIDField(required=False, help_text="uuid of a slot group the user owns or belongs to")
-    time_zone = serializers.CharField(required=False, help_text="IANA zone of times the file does not place")
 
 
 class JSONWhateverAccepted(DefaultContentNegotiation):
@@ -46,6 +43,7 @@ class ImportView(APIView):
     permission_classes = (IsAuthenticated,)
     # An import reads and writes a whole file: it counts as an export in the user's rate.
     throttle_classes = (ExportRateThrottle,)
+    http_method_names = ("post",)
     parser_classes = (MultiPartParser,)
     renderer_classes = (JSONRenderer,)
     content_negotiation_class = JSONWhateverAccepted
@@ -63,6 +61,7 @@ class ImportView(APIView):
             audit.record(user=request.user, group=self.group, status=response.status_code)
         return response
 
+    @extend_schema(**IMPORT)
     def post(self, request, *args, **kwargs):
         limit = settings.IMPORT_MAX_BYTES
         too_large = PayloadTooLarge(f"The file is larger than {limit:,} bytes, the most an import takes.")

@@ -1,0 +1,476 @@
+"""What the OpenAPI schema (/v1/schema/) says that drf-spectacular cannot read from the views (issue 6).
+
+The token header as the security scheme, the bodies of every answer (the errors included), the
+headers that go with them, and a curl line for each endpoint. The views apply these with
+`extend_schema`; the four exports share one view, so ExportSchema fills in each format's parts.
+"""
+import copy
+
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse
+from rest_framework import serializers
+
+from export.serializers import GROUP_HELP, ExportParameters, FeedSerializer, ImportParameters
+from slots.models import Slot
+
+JSON = "application/json"
+# The demo group of fixtures/demo.json, so that an example tried against `make run` answers 200.
+DEMO_GROUP = "5f0c1a52-8d1e-4c55-9a3e-2b7f4f3c9d01"
+# The seed's documentation showed its requests as sent to this host.
+HOST = "https://example.org"
+
+
+class LegacyTokenScheme(OpenApiAuthenticationExtension):
+    """export.authentication.LegacyTokenAuthentication as an API key in the Authorization header."""
+
+    target_class = "export.authentication.LegacyTokenAuthentication"
+    name = "legacyToken"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": (
+                "The user's API token in the `Authorization` header, in the form the existing clients send, "
+                "`Token token=<key>` (also quoted: `Token token=\"<key>\"`), or in Django REST framework's "
+                "`Token <key>`. Give the whole header value, e.g. "
+                "`Token token=9944b09199c62bcf9418ad846dd0e4bbdfc6ee4b`. "
+                "A token in the query string or the body is never read. No token, an unknown one, another "
+                "form or an inactive user: 401 with `WWW-Authenticate: Token`."
+            ),
+        }
+
+
+# Bodies -----------------------------------------------------------------------------------------
+# Serializers that only describe JSON the views build themselves; drf-spectacular names a
+# component after each (Error, ImportResult, ...).
+
+
+class Error(serializers.Serializer):
+    detail = serializers.CharField(help_text="What went wrong, for a person to read.")
+
+
+class ServerError(serializers.Serializer):
+    error = serializers.CharField(help_text='Always "Server Error (500)": nothing of the cause is shown.')
+
+
+# A field's errors keyed by its name, as DRF's validation answers them; `detail` where the whole
+# request is at fault (a parse error, a limit). An object schema, not a component: its keys vary.
+FIELD_ERRORS = {
+    "type": "object",
+    "description": 'Each field at fault with its messages, e.g. `{"group": ["Must be a valid UUID."]}`; '
+    "`non_field_errors` for the request as a whole, or `detail`.",
+    "properties": {"detail": {"type": "string"}},
+    "additionalProperties": {"type": "array", "items": {"type": "string"}},
+}
+
+
+class ImportProblem(serializers.Serializer):
+    where = serializers.CharField(help_text='Where in the file, e.g. "line 13" or "record 2", or the field.')
+    problem = serializers.CharField()
+
+
+class ImportProblems(serializers.Serializer):
+    problems = ImportProblem(many=True)
+
+
+class ImportWarning(serializers.Serializer):
+    where = serializers.CharField()
+    warning = serializers.CharField()
+
+
+class ImportResult(serializers.Serializer):
+    created = serializers.IntegerField(min_value=0)
+    updated = serializers.IntegerField(min_value=0)
+    unchanged = serializers.IntegerField(min_value=0)
+    warnings = ImportWarning(many=True, help_text="E.g. a repeating event imported as its first occurrence.")
+
+
+class ImportRequest(ImportParameters):
+    file = serializers.FileField(help_text="iCalendar, the Outlook CSV or a Timeslot backup; read by content.")
+
+
+class NewFeed(serializers.Serializer):
+    id = serializers.UUIDField()
+    url = serializers.URLField(help_text="The subscription URL: shown this once, only its hash is stored.")
+    group = serializers.UUIDField(allow_null=True)
+    created_at = serializers.DateTimeField()
+
+
+class RotatedFeed(serializers.Serializer):
+    id = serializers.UUIDField()
+    url = serializers.URLField(help_text="The new subscription URL; the old one is 404 from now on.")
+
+
+class BackupGroup(serializers.Serializer):
+    uuid = serializers.UUIDField()
+    name = serializers.CharField()
+    description = serializers.CharField(allow_blank=True)
+
+
+class BackupSlot(serializers.Serializer):
+    uuid = serializers.UUIDField()
+    title = serializers.CharField()
+    description = serializers.CharField(allow_blank=True)
+    location = serializers.CharField(allow_blank=True)
+    visibility = serializers.ChoiceField(choices=Slot.Visibility.choices)
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField(allow_null=True, help_text="null for an open end")
+    all_day = serializers.BooleanField()
+    time_zone = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+    groups = BackupGroup(many=True)
+
+
+class Backup(serializers.Serializer):
+    format = serializers.ChoiceField(choices=["timeslot-export"])
+    version = serializers.IntegerField()
+    exported_at = serializers.DateTimeField()
+    slots = BackupSlot(many=True)
+
+
+# Headers ----------------------------------------------------------------------------------------
+
+
+def header(name: str, codes: list[int], description: str, kind=OpenApiTypes.STR) -> OpenApiParameter:
+    """A response header sent with these status codes."""
+    return OpenApiParameter(
+        name, kind, OpenApiParameter.HEADER, response=codes, required=True, description=description
+    )
+
+
+RETRY_AFTER = header(
+    "Retry-After", [429, 503], "Seconds to wait before trying again.", kind=OpenApiTypes.INT
+)
+WWW_AUTHENTICATE = header("WWW-Authenticate", [401], "`Token`: the scheme this API takes.")
+ALLOW = header("Allow", [405], "The methods this URL answers.")
+PRIVATE = header("Cache-Control", [200], "`private`: a person's calendar, for no shared cache.")
+DOWNLOAD = header(
+    "Content-Disposition", [200],
+    '`attachment; filename="Timeslot-Export.ical"` (`.csv`, `.json`); with a group, '
+    "`Timeslot-Export-<group name>.ical`, the name made safe.",
+)
+VALIDATORS = [
+    header("ETag", [200, 304], "Strong; changes when a slot of the feed changes, joins or leaves it."),
+    header("Last-Modified", [200, 304], "The feed's last change, in whole seconds; never goes backwards."),
+    header("Cache-Control", [200, 304], "`private`"),
+]
+GROUP_QUERY = OpenApiParameter(
+    "group", OpenApiTypes.UUID, OpenApiParameter.QUERY, description=GROUP_HELP + " (A body's `group` wins.)"
+)
+
+
+# Answers ----------------------------------------------------------------------------------------
+
+
+def json_error(description: str, body=Error) -> OpenApiResponse:
+    return OpenApiResponse(body, description=description)
+
+
+def errors(*codes: int, **described: str) -> dict:
+    """The JSON answers with these status codes, each with its usual description unless given."""
+    answers = {}
+    for code in codes:
+        body, description = ERRORS[code]
+        answers[(code, JSON)] = json_error(described.get(f"e{code}", description), body)
+    return answers
+
+
+ERRORS = {
+    400: (FIELD_ERRORS, "The body is not valid JSON (or multipart): `detail` says where."),
+    401: (Error, "No token, a token header in another form, an unknown token, an inactive user."),
+    404: (Error, '`{"detail": "Slot group not found."}`: the group does not exist, or the user neither '
+                 "owns it nor belongs to it (the two are indistinguishable)."),
+    405: (Error, "A method this URL does not answer."),
+    406: (Error, "An `Accept` that excludes what this URL sends (`text/plain`, `application/octet-stream`, "
+                 "`*/*` and no `Accept` at all are served)."),
+    409: (Error, "Another import wrote the same slots at the same moment; nothing was written. Try again."),
+    413: (Error, "A request body larger than the service accepts (DATA_UPLOAD_MAX_MEMORY_SIZE)."),
+    415: (Error, "A body that is neither JSON nor a form."),
+    422: (FIELD_ERRORS, "`group` is not a uuid string, or the JSON body is not an object: the body names "
+                        "the field; or the export is larger than the configured slot limit: `detail` names it."),
+    429: (Error, "Too many requests: failed authentications from this address, or requests of this user "
+                 "(exports: at once or in a minute). `Retry-After` says when to try again."),
+    500: (ServerError, "An error before the first byte of the file. An error after it cannot change the "
+                       "status any more: the file then ends without its last line (`END:VCALENDAR`, `]}`)."),
+    503: (Error, "The database is out of reach; nothing was read or written. `Retry-After` says when to try again."),
+}
+# Every endpoint that takes a token answers these.
+TOKEN_ERRORS = (401, 405, 429, 503)
+
+
+def curl(description: str, command: str) -> str:
+    """An endpoint's description with its request as the existing clients send it."""
+    return f"{description}\n\n```sh\n{command}\n```"
+
+
+def seeds_curl(path: str) -> str:
+    """The seed's request (its documentation, issue 1), to any export."""
+    return (
+        f'curl "{HOST}{path}" -d \'\' -X POST \\\n'
+        '\t-H "Content-Type: application/json" \\\n'
+        '\t-H "Accept: text/plain" \\\n'
+        '\t-H "Authorization: Token token=<key>"'
+    )
+
+
+# The exports ------------------------------------------------------------------------------------
+
+CALENDAR_EXAMPLE = (
+    "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Timeslot//Timeslot Export//EN\r\nCALSCALE:GREGORIAN\r\n"
+    "METHOD:PUBLISH\r\nX-WR-CALNAME:Timeslot\r\nBEGIN:VEVENT\r\nUID:0d6e2b1c-1111-4a1e-9c41-5b1f2d7a0001\r\n"
+    "DTSTAMP:20261128T080000Z\r\nDTSTART:20261207T090000Z\r\nDTEND:20261207T113000Z\r\n"
+    "SUMMARY:Kick-off\r\nLOCATION:Room 4.12\r\nCLASS:PRIVATE\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+)
+CSV_EXAMPLE = (
+    "Subject,Start Date,Start Time,End Date,End Time,All Day Event,Description,Location,Private\r\n"
+    "Kick-off,12/07/2026,09:00 AM,12/07/2026,11:30 AM,False,,Room 4.12,True\r\n"
+)
+
+
+class ExportFormat:
+    """How the schema shows one export: its summary, what its file holds, its 200 body."""
+
+    def __init__(self, summary: str, holds: str, body, example: OpenApiExample):
+        self.summary, self.holds, self.body, self.example = summary, holds, body, example
+
+
+CALENDAR = (
+    "every slot the user created, or only those in one group, as an iCalendar (RFC 5545) file: "
+    "`text/calendar`, the slots' times in UTC."
+)
+EXPORT_FORMATS = {
+    "google": ExportFormat(
+        "The user's slots as an iCalendar file (Google Calendar)", CALENDAR, OpenApiTypes.BINARY,
+        OpenApiExample("Calendar", value=CALENDAR_EXAMPLE, media_type="text/calendar", response_only=True),
+    ),
+    "ical": ExportFormat(
+        "The user's slots as an iCalendar file (Apple Calendar)",
+        "the same calendar as `/v1/export/google` (the original system's two names for it): " + CALENDAR,
+        OpenApiTypes.BINARY,
+        OpenApiExample("Calendar", value=CALENDAR_EXAMPLE, media_type="text/calendar", response_only=True),
+    ),
+    "outlook": ExportFormat(
+        "The user's slots as the CSV that Outlook imports",
+        "the same slots as the CSV that Outlook's and Google Calendar's imports read without mapping "
+        "columns: `text/csv`, local times in each slot's time zone.",
+        OpenApiTypes.BINARY,
+        OpenApiExample("CSV", value=CSV_EXAMPLE, media_type="text/csv", response_only=True),
+    ),
+    "timeslot": ExportFormat(
+        "The user's slots as a JSON backup",
+        "the same slots as a JSON backup of every field of every slot and the groups it belongs to; "
+        "`POST /v1/import` restores it exactly.",
+        Backup,
+        OpenApiExample(
+            "Backup", media_type=JSON, response_only=True, value={
+                "format": "timeslot-export", "version": 1, "exported_at": "2026-11-28T08:00:00.123456Z",
+                "slots": [{
+                    "uuid": "0d6e2b1c-1111-4a1e-9c41-5b1f2d7a0001", "title": "Kick-off", "description": "",
+                    "location": "Room 4.12", "visibility": "friends", "start": "2026-12-07T09:00:00Z",
+                    "end": "2026-12-07T11:30:00Z", "all_day": False, "time_zone": "Europe/Lisbon",
+                    "created_at": "2026-11-01T12:00:00.000001Z", "updated_at": "2026-11-20T12:00:00Z",
+                    "groups": [{"uuid": DEMO_GROUP, "name": "Team offsite", "description": ""}],
+                }],
+            },
+        ),
+    ),
+}
+EXPORT_REQUESTS = [
+    OpenApiExample("All", summary="The seed's request: every slot", value={}, request_only=True, media_type=JSON),
+    OpenApiExample("Group", summary="One group's slots", value={"group": DEMO_GROUP}, request_only=True,
+                   media_type=JSON),
+]
+
+
+class ExportSchema(AutoSchema):
+    """The four exports are one view with a renderer each (export/urls.py): each gets its format's parts."""
+
+    @property
+    def export_format(self) -> ExportFormat:
+        return EXPORT_FORMATS[self.view.export_kind]
+
+    def get_operation_id(self):
+        return f"export_{self.view.export_kind}"
+
+    def get_summary(self):
+        return self.export_format.summary
+
+    def get_description(self):
+        return curl(
+            f"Returns {self.export_format.holds}\n\nThe `group` parameter may come in a JSON body, a form body "
+            "or the query string. The file streams: an error after its first byte ends it early instead of "
+            "changing the status. The seed's request:",
+            seeds_curl(self.path),
+        )
+
+    def get_tags(self):
+        return ["export"]
+
+    def get_request_serializer(self):
+        return ExportParameters
+
+    def get_override_parameters(self):
+        return [GROUP_QUERY, DOWNLOAD, PRIVATE, WWW_AUTHENTICATE, ALLOW, RETRY_AFTER]
+
+    def get_examples(self):
+        return [*EXPORT_REQUESTS, self.export_format.example]
+
+    def get_response_serializers(self):
+        return {
+            200: OpenApiResponse(self.export_format.body, description="The file, streamed."),
+            **errors(400, *TOKEN_ERRORS, 404, 406, 413, 415, 422, 500),
+        }
+
+
+# The other endpoints: keyword arguments of their views' extend_schema --------------------------
+
+IMPORT = dict(
+    operation_id="import",
+    summary="Read a calendar file back into the user's slots",
+    description=curl(
+        "Reads the iCalendar of Google Calendar, Outlook, Exchange, Apple Calendar and Thunderbird, the "
+        "CSV of `/v1/export/outlook` or the backup of `/v1/export/timeslot`; the format is read from the "
+        "content. An event whose UID is one of the user's slots updates it, any other becomes a new slot: "
+        "importing a file twice changes nothing the second time. One bad record rejects the whole file, "
+        "and nothing is written.",
+        f'curl "{HOST}/v1/import" -X POST -H "Authorization: Token token=<key>" -F "file=@calendar.ics"',
+    ),
+    request={"multipart/form-data": ImportRequest},
+    examples=[
+        OpenApiExample(
+            "Calendar", summary="A calendar with one event", request_only=True, media_type="multipart/form-data",
+            value={"file": CALENDAR_EXAMPLE, "time_zone": "Europe/Lisbon"},
+        ),
+    ],
+    parameters=[WWW_AUTHENTICATE, ALLOW, RETRY_AFTER],
+    responses={
+        200: OpenApiResponse(ImportResult, description="Imported: how many slots were created, updated, unchanged."),
+        **errors(
+            400, *TOKEN_ERRORS, 404, 409, 413, 415, 422,
+            e400="No `file` (`{\"file\": [...]}`), or a malformed multipart body (`detail`).",
+            e404='`{"detail": "Slot group not found."}`: a `group` the user can\'t see.',
+            e413="The file is larger than IMPORT_MAX_BYTES (5 MiB by default).",
+            e415="Not a multipart body.",
+        ),
+        (422, JSON): OpenApiResponse(
+            ImportProblems,
+            description="The content: an unknown format, not UTF-8, too many records (IMPORT_MAX_RECORDS), a "
+            "bad record, a malformed `group` or `time_zone`; each problem with where it is.",
+        ),
+    },
+)
+
+FEED_LIST = dict(
+    operation_id="feeds_list",
+    summary="The user's subscription feeds",
+    description=curl("Every feed of the user; never a secret.",
+                     f'curl "{HOST}/v1/feeds" -H "Authorization: Token token=<key>"'),
+    parameters=[WWW_AUTHENTICATE, ALLOW, RETRY_AFTER],
+    responses={
+        200: OpenApiResponse(FeedSerializer(many=True), description="The feeds, oldest first."),
+        **errors(*TOKEN_ERRORS, 406),
+    },
+)
+FEED_CREATE = dict(
+    operation_id="feeds_create",
+    summary="A new subscription feed",
+    description=curl(
+        "A secret URL that calendar apps subscribe to (they can't send a token): the calendar of "
+        "`/v1/export/google`, or of one group. The URL is shown this once.",
+        f'curl "{HOST}/v1/feeds" -X POST -H "Content-Type: application/json" '
+        f'-H "Authorization: Token token=<key>" -d \'{{"group": "{DEMO_GROUP}"}}\'',
+    ),
+    request=ExportParameters,
+    parameters=[GROUP_QUERY, WWW_AUTHENTICATE, ALLOW, RETRY_AFTER],
+    examples=EXPORT_REQUESTS,
+    responses={
+        201: OpenApiResponse(NewFeed, description="The feed, with its URL."),
+        **errors(400, *TOKEN_ERRORS, 404, 406, 413, 415, 422,
+                 e422="`group` is not a uuid string, or the JSON body is not an object: the body names the field."),
+    },
+)
+FEED_ID = OpenApiParameter("feed_id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The feed's `id`.")
+NOT_THEIRS = "Another user's feed, or no feed with this id."
+FEED_ROTATE = dict(
+    operation_id="feeds_rotate",
+    summary="A new secret URL for a feed",
+    description=curl("The old URL is 404 at once: for a URL that leaked.",
+                     f'curl "{HOST}/v1/feeds/<id>/rotate" -X POST -H "Authorization: Token token=<key>"'),
+    request=None,
+    parameters=[FEED_ID, WWW_AUTHENTICATE, ALLOW, RETRY_AFTER],
+    responses={
+        200: OpenApiResponse(RotatedFeed, description="The feed's new URL."),
+        **errors(*TOKEN_ERRORS, 404, 406, e404=NOT_THEIRS),
+    },
+)
+FEED_DELETE = dict(
+    operation_id="feeds_delete",
+    summary="Revoke a feed",
+    description=curl("Its URL is 404 from now on.",
+                     f'curl "{HOST}/v1/feeds/<id>" -X DELETE -H "Authorization: Token token=<key>"'),
+    parameters=[FEED_ID, WWW_AUTHENTICATE, ALLOW, RETRY_AFTER],
+    responses={204: OpenApiResponse(description="Revoked."), **errors(*TOKEN_ERRORS, 404, 406, e404=NOT_THEIRS)},
+)
+FEED_CALENDAR = dict(
+    operation_id="feed_calendar",
+    summary="A feed's calendar, for calendar apps",
+    description=curl(
+        "No credentials: the secret in the URL is one. The calendar of `/v1/export/google` (or of the "
+        "feed's group) with `REFRESH-INTERVAL` and `X-PUBLISHED-TTL` of an hour; `DTSTAMP` is the feed's "
+        "last change, so one state always gives the same bytes. Revalidate with `If-None-Match` or "
+        "`If-Modified-Since`. `HEAD` answers the same headers without the body.",
+        f'curl "{HOST}/v1/feeds/<secret>.ics"',
+    ),
+    auth=[],
+    parameters=[
+        OpenApiParameter("secret", OpenApiTypes.STR, OpenApiParameter.PATH,
+                         description="The secret part of the feed's `url`."),
+        OpenApiParameter("If-None-Match", OpenApiTypes.STR, OpenApiParameter.HEADER,
+                         description="The `ETag` of the copy the app has."),
+        OpenApiParameter("If-Modified-Since", OpenApiTypes.STR, OpenApiParameter.HEADER,
+                         description="The `Last-Modified` of the copy the app has (an HTTP date)."),
+        *VALIDATORS, ALLOW, RETRY_AFTER,
+    ],
+    responses={
+        200: OpenApiResponse(OpenApiTypes.BINARY, description="The calendar; never compressed."),
+        304: OpenApiResponse(description="The app's copy is current (`If-None-Match`, or `If-Modified-Since`)."),
+        412: OpenApiResponse(description="An `If-Match` or `If-Unmodified-Since` the feed does not meet."),
+        **errors(
+            404, 405, 429, 503,
+            e404='`{"detail": "Not found."}` for an unknown, revoked or rotated-away secret, a group gone or '
+                 "no longer visible to the owner, an inactive owner: the same for all.",
+            e429="Too many requests from this address. `Retry-After` says when to try again.",
+        ),
+    },
+)
+
+
+# Postprocessing hooks (SPECTACULAR_SETTINGS) --------------------------------------------------
+
+
+def head_operations(result, generator, request, public):
+    """drf-spectacular leaves HEAD out; add it where a view answers it: GET's operation, without bodies."""
+    for path, _, _, view in generator.endpoints:
+        operations = result["paths"].get(path, {})
+        if "get" not in operations or "head" not in view.cls.http_method_names:
+            continue
+        head = copy.deepcopy(operations["get"])
+        head["operationId"] += "_head"
+        head["summary"] += " (headers only)"
+        for response in head["responses"].values():
+            response.pop("content", None)
+        operations["head"] = head
+    return result
+
+
+def responses_in_order(result, generator, request, public):
+    """Each operation's answers by status code, as a reader looks them up."""
+    for operations in result["paths"].values():
+        for operation in operations.values():
+            operation["responses"] = dict(sorted(operation["responses"].items()))
+    return result
