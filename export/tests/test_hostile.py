@@ -15,6 +15,9 @@ The hostile cases that live beside the behaviour they guard:
   dates at the edge of the calendar, broken files from other calendar programs.
 - slots/tests/test_admin_security.py: the admin (escaping, no way in with a token, CSRF).
 - export/tests/test_faults.py: the database gone, a client gone, edits during an export.
+- export/tests/test_abuse.py: failed authentications, export rate, concurrent exports and the slot limit,
+  on local memory and on Redis; hostile token bytes over real HTTP through gunicorn.
+- export/tests/test_schema.py and `make fuzz`: every answer as the OpenAPI schema says, none without a token.
 """
 import csv
 import io
