@@ -1,10 +1,12 @@
 """Export benchmark: how close each export path gets to the cost of reading its rows (issue 3).
 
     .venv/bin/python bench/export.py [--slots N] [--runs K] [--reference-slots M] [--json PATH] [--skip-load]
+                                     [--scratch-database NAME]
 
 Everything runs against a scratch database that is dropped at the end, even
-on error: `timeslot_bench`, created anew on the PostgreSQL server of
-DATABASE_URL if it names one, else an SQLite file in a temporary folder. It
+on error: `timeslot_bench` (or --scratch-database), created anew on the
+PostgreSQL server of DATABASE_URL if it names one, else an SQLite file in a
+temporary folder. Two benchmarks on one server need two names. It
 is migrated, then filled in this process with reproducible, realistic slots
 (bench/seed.py): N for the measured user, M for the reference user, none for
 a user whose export measures the command's start-up, and 1,000 for each of
@@ -74,7 +76,7 @@ ROOT = BENCH.parent
 PYTHON = sys.executable
 GUNICORN = str(Path(sys.executable).parent / "gunicorn")
 
-SCRATCH_DATABASE = "timeslot_bench"
+DEFAULT_SCRATCH_DATABASE = "timeslot_bench"
 MAIN_USER = "bench"
 REFERENCE_USER = "bench-reference"
 EMPTY_USER = "bench-empty"
@@ -105,6 +107,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--load-workers", type=int, default=4, help="gunicorn gthread workers in the load run")
     parser.add_argument("--load-threads", type=int, default=4, help="threads of each of those workers")
     parser.add_argument("--seed", type=int, default=3, help="seed of the generated slots (default 3)")
+    parser.add_argument(
+        "--scratch-database", default=DEFAULT_SCRATCH_DATABASE,
+        help="the PostgreSQL database created and dropped for the run (default timeslot_bench)",
+    )
     args = parser.parse_args(argv)
     if min(args.slots, args.reference_slots, args.runs, args.load_seconds, args.load_slots) < 1:
         parser.error("sizes, runs and seconds must be positive")
@@ -137,6 +143,8 @@ class Scratch:
     url: str
     vendor: str
     server: str
+    # The database's name on a PostgreSQL server.
+    name: str = ""
     # psycopg2.connect() arguments for the server's own database (PostgreSQL only).
     admin: dict = field(default_factory=dict)
 
@@ -163,34 +171,34 @@ def postgres_execute(admin: dict, *statements: tuple[str, list]) -> list:
         connection.close()
 
 
-def drop_postgres_database(admin: dict) -> None:
+def drop_postgres_database(admin: dict, name: str) -> None:
     postgres_execute(
         admin,
         (
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
-            [SCRATCH_DATABASE],
+            [name],
         ),
-        (f'DROP DATABASE IF EXISTS "{SCRATCH_DATABASE}"', []),
+        (f'DROP DATABASE IF EXISTS "{name}"', []),
     )
 
 
 @contextlib.contextmanager
-def scratch_database(workdir: Path):
+def scratch_database(workdir: Path, name: str):
     """A new, empty database for the benchmark, dropped on exit; never the developer's own."""
     admin = postgres_admin(os.environ.get("DATABASE_URL", ""))
     if admin is None:
         path = workdir / "bench.sqlite3"
         yield Scratch(url=f"sqlite:///{path}", vendor="sqlite", server=f"SQLite {sqlite3.sqlite_version}")
         return
-    if admin.get("dbname") == SCRATCH_DATABASE:
-        raise SystemExit(f"DATABASE_URL names {SCRATCH_DATABASE}, the scratch database; name another one.")
-    drop_postgres_database(admin)
-    (version,) = postgres_execute(admin, (f'CREATE DATABASE "{SCRATCH_DATABASE}"', []), ("SHOW server_version", []))[0]
-    url = urlsplit(os.environ["DATABASE_URL"])._replace(path=f"/{SCRATCH_DATABASE}").geturl()
+    if admin.get("dbname") == name:
+        raise SystemExit(f"DATABASE_URL names {name}, the scratch database; name another one.")
+    drop_postgres_database(admin, name)
+    (version,) = postgres_execute(admin, (f'CREATE DATABASE "{name}"', []), ("SHOW server_version", []))[0]
+    url = urlsplit(os.environ["DATABASE_URL"])._replace(path=f"/{name}").geturl()
     try:
-        yield Scratch(url=url, vendor="postgresql", server=f"PostgreSQL {version}", admin=admin)
+        yield Scratch(url=url, vendor="postgresql", server=f"PostgreSQL {version}", name=name, admin=admin)
     finally:
-        drop_postgres_database(admin)
+        drop_postgres_database(admin, name)
 
 
 def bench_environment(database_url: str) -> dict[str, str]:
@@ -472,9 +480,9 @@ class ConnectionPoller(threading.Thread):
 
     QUERY = "SELECT count(*), count(*) FILTER (WHERE state = 'active') FROM pg_stat_activity WHERE datname = %s"
 
-    def __init__(self, admin: dict):
+    def __init__(self, admin: dict, database: str):
         super().__init__(daemon=True)
-        self.admin = admin
+        self.admin, self.database = admin, database
         self.stopped = threading.Event()
         self.max_open = self.max_active = 0
         self.error: Exception | None = None
@@ -486,7 +494,7 @@ class ConnectionPoller(threading.Thread):
                 connection.autocommit = True
                 with connection.cursor() as cursor:
                     while not self.stopped.wait(0.1):
-                        cursor.execute(self.QUERY, [SCRATCH_DATABASE])
+                        cursor.execute(self.QUERY, [self.database])
                         opened, active = cursor.fetchone()
                         self.max_open, self.max_active = max(self.max_open, opened), max(self.max_active, active)
             finally:
@@ -524,7 +532,7 @@ def load_run(args: argparse.Namespace, env: dict, tokens: Tokens, scratch: Scrat
         log("load run: warming up")
         wrk(server.port, 3, tokens_file)
         log(f"load run: {args.load_seconds} s")
-        poller = ConnectionPoller(scratch.admin) if scratch.admin else None
+        poller = ConnectionPoller(scratch.admin, scratch.name) if scratch.admin else None
         if poller:
             poller.start()
         try:
@@ -620,7 +628,9 @@ def main(argv=None) -> None:
         raise SystemExit("The load run needs wrk: apt-get install -y wrk, or pass --skip-load.")
     project_on_path()
     stop_on_sigterm()
-    with tempfile.TemporaryDirectory(prefix="timeslot-bench-") as folder, scratch_database(Path(folder)) as scratch:
+    with tempfile.TemporaryDirectory(prefix="timeslot-bench-") as folder, scratch_database(
+        Path(folder), args.scratch_database
+    ) as scratch:
         workdir = Path(folder)
         env = {**os.environ, **bench_environment(scratch.url)}
         # This process seeds the database with Django, which reads its settings from the environment.
