@@ -8,8 +8,9 @@ Django is set up, the user is read and the connection opened before the clock
 starts; then it prints one JSON object: seconds, bytes (reference only), rows
 (floor only) and the peak growth of this process's resident memory in bytes.
 
-- floor: fetch the user's rows as the export reads them (the EVENT_FIELDS, by
-  start then uuid, in chunks of 2,000) and discard them.
+- floor: fetch the user's rows as values_list() hands them over (the fields
+  the export reads, as Python objects, by start then uuid, in chunks of
+  2,000) and discard them.
 - reference: render the user's calendar with django-ical's ICalFeed (bench/reference.py).
 """
 import argparse
@@ -25,11 +26,17 @@ from bench.procfs import PeakGrowth
 FLOOR_CHUNK_SIZE = 2000
 
 
+def event_fields() -> list[str]:
+    """The slot fields behind the export's EVENT_COLUMNS, some of which the database formats as text."""
+    from export.events import EVENT_COLUMNS
+
+    return [column if isinstance(column, str) else column.source_expressions[0].name for column in EVENT_COLUMNS]
+
+
 def floor(user) -> dict:
-    from export.events import EVENT_FIELDS
     from slots.selectors import slot_list
 
-    rows = slot_list(user=user).values_list(*EVENT_FIELDS).iterator(chunk_size=FLOOR_CHUNK_SIZE)
+    rows = slot_list(user=user).values_list(*event_fields()).iterator(chunk_size=FLOOR_CHUNK_SIZE)
     with PeakGrowth() as peak:
         start = perf_counter()
         counted = deque(enumerate(rows, 1), maxlen=1)
