@@ -18,8 +18,9 @@ class UTCDateTimeText(Func):
 
     def as_sqlite(self, compiler, connection, **extra_context):
         # Django stores 'YYYY-MM-DD HH:MM:SS[.ffffff]' in UTC. The fraction goes first: SQLite
-        # reads it to the millisecond, rounded, so 09:59:59.9996 would become 10:00:00.
-        template = "strftime('%%Y%%m%%dT%%H%%M%%SZ', substr(%(expressions)s, 1, 19))"
+        # reads it to the millisecond, rounded, so 09:59:59.9996 would become 10:00:00. A literal %
+        # is %% in Django's SQL (its SQLite cursor and its query log both apply % formatting).
+        template = "strftime('%%%%Y%%%%m%%%%dT%%%%H%%%%M%%%%SZ', substr(%(expressions)s, 1, 19))"
         return self.as_sql(compiler, connection, template=template, **extra_context)
 
 
