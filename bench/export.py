@@ -281,7 +281,7 @@ def probe(name: str, username: str, env: dict) -> dict:
 
 def http_export(port: int, path: str, token: str, worker: int) -> dict:
     """One export over HTTP: its body streamed and discarded, the worker's memory watched."""
-    from bench.procfs import PeakGrowth
+    from bench.procfs import PeakGrowth, cpu_seconds
 
     headers = {"Authorization": f"Token token={token}", "Accept": "text/plain", "Content-Type": "application/json"}
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
@@ -289,20 +289,21 @@ def http_export(port: int, path: str, token: str, worker: int) -> dict:
     size, tail = 0, b""
     try:
         with PeakGrowth(worker) as peak:
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), cpu_seconds(worker)
             connection.request("POST", path, body=b"", headers=headers)
             response = connection.getresponse()
             first_byte = time.perf_counter() - start
             while count := response.readinto(buffer):
                 size += count
                 tail = (tail + buffer[:count][-len(CALENDAR_END):].tobytes())[-len(CALENDAR_END):]
-            seconds = time.perf_counter() - start
+            seconds, cpu = time.perf_counter() - start, cpu_seconds(worker) - cpu
     finally:
         connection.close()
     if response.status != 200 or tail != CALENDAR_END:
         raise RuntimeError(f"POST {path} answered {response.status} with an incomplete calendar ({size} bytes).")
     return {
         "seconds": seconds,
+        "cpu_seconds": cpu,
         "first_byte": first_byte,
         "bytes": size,
         "rss_before": peak.before,
@@ -331,7 +332,10 @@ def command_export(username: str, export_format: str, workdir: Path, env: dict) 
     if not complete:
         raise RuntimeError(f"{' '.join(command)} wrote an incomplete calendar.")
     # ru_maxrss is in KiB on Linux.
-    return {"seconds": seconds, "bytes": size, "max_rss": usage.ru_maxrss * 1024}
+    return {
+        "seconds": seconds, "cpu_seconds": usage.ru_utime + usage.ru_stime, "bytes": size,
+        "max_rss": usage.ru_maxrss * 1024,
+    }
 
 
 # gunicorn
@@ -393,7 +397,68 @@ def listening(port: int) -> bool:
 # ------------------------------------------------------------------------------
 
 
-def measure(args: argparse.Namespace, env: dict, tokens: Tokens, workdir: Path) -> dict[str, list[dict]]:
+class DatabaseCPU:
+    """`with DatabaseCPU(scratch) as database: ...`, then database.seconds is the CPU time that PostgreSQL's
+    backends for the scratch database used during the block (0 on SQLite, which runs in its client).
+
+    The backends are polled every 50 ms: a command's backend ends with it, before the block does.
+    """
+
+    QUERY = "SELECT pid FROM pg_stat_activity WHERE datname = %s AND backend_type = 'client backend'"
+
+    def __init__(self, scratch: Scratch):
+        self.scratch = scratch
+        self.seconds = 0.0
+
+    def __enter__(self) -> "DatabaseCPU":
+        if not self.scratch.admin:
+            return self
+        self.connection = psycopg2.connect(**self.scratch.admin)
+        self.connection.autocommit = True
+        # What the backends already open have used; a backend that opens later counts from 0.
+        self.baseline = self.poll()
+        self.latest = dict(self.baseline)
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self.watch, daemon=True)
+        self.thread.start()
+        return self
+
+    def poll(self) -> dict[int, float]:
+        from bench.procfs import cpu_seconds
+
+        with self.connection.cursor() as cursor:
+            cursor.execute(self.QUERY, [self.scratch.name])
+            return {pid: cpu_seconds(pid) for (pid,) in cursor.fetchall()}
+
+    def watch(self) -> None:
+        while not self.stopped.wait(0.05):
+            self.record(self.poll())
+
+    def record(self, seen: dict[int, float]) -> None:
+        for pid, cpu in seen.items():
+            self.latest[pid] = max(cpu, self.latest.get(pid, 0.0))
+
+    def __exit__(self, *exc_info) -> None:
+        if not self.scratch.admin:
+            return
+        self.stopped.set()
+        self.thread.join()
+        self.record(self.poll())
+        self.connection.close()
+        self.seconds = sum(cpu - self.baseline.get(pid, 0.0) for pid, cpu in self.latest.items())
+
+
+def with_database_cpu(scratch: Scratch, measurement) -> dict:
+    """measurement()'s sample, its cpu_seconds (its client's) and the database's CPU time added up."""
+    with DatabaseCPU(scratch) as database:
+        sample = measurement()
+    cpu = sample["cpu_seconds"] + database.seconds
+    return {**sample, "database_cpu_seconds": database.seconds, "cpu_seconds": cpu}
+
+
+def measure(
+    args: argparse.Namespace, env: dict, tokens: Tokens, scratch: Scratch, workdir: Path
+) -> dict[str, list[dict]]:
     """Every single-client measurement, in K rounds; the samples by name.
 
     Before them the caches are warmed: the database's by reading the rows, the
@@ -412,22 +477,33 @@ def measure(args: argparse.Namespace, env: dict, tokens: Tokens, workdir: Path) 
             http_export(server.port, path, tokens.reference, worker)
         for number in range(1, args.runs + 1):
             log(f"round {number} of {args.runs}")
-            round_samples = {
-                "floor": probe("floor", MAIN_USER, env),
-                **{path: http_export(server.port, path, tokens.main, worker) for path in EXPORT_PATHS},
-                **{f"command {name}": command_export(MAIN_USER, name, workdir, env) for name in COMMAND_FORMATS},
-                "command start-up": command_export(EMPTY_USER, "google", workdir, env),
-                "reference floor": probe("floor", REFERENCE_USER, env),
-                "reference": probe("reference", REFERENCE_USER, env),
+            measurements = {
+                "floor": lambda: probe("floor", MAIN_USER, env),
+                **{
+                    path: lambda path=path: http_export(server.port, path, tokens.main, worker)
+                    for path in EXPORT_PATHS
+                },
+                **{
+                    f"command {name}": lambda name=name: command_export(MAIN_USER, name, workdir, env)
+                    for name in COMMAND_FORMATS
+                },
+                "command start-up": lambda: command_export(EMPTY_USER, "google", workdir, env),
+                "reference floor": lambda: probe("floor", REFERENCE_USER, env),
+                "reference": lambda: probe("reference", REFERENCE_USER, env),
             }
-            for name, sample in round_samples.items():
-                samples.setdefault(name, []).append(sample)
+            for name, measurement in measurements.items():
+                samples.setdefault(name, []).append(with_database_cpu(scratch, measurement))
     return samples
 
 
-def summarise(samples: list[dict], floor: float | None = None, rss_baseline: int = 0) -> dict:
+def summarise(
+    samples: list[dict], floor: float | None = None, rss_baseline: int = 0, cpu_floor: float | None = None
+) -> dict:
     seconds = [sample["seconds"] for sample in samples]
     median = statistics.median(seconds)
+    cpu = [sample["cpu_seconds"] for sample in samples]
+    cpu_median = statistics.median(cpu)
+    cpu_floor = cpu_median if cpu_floor is None else cpu_floor
     first_bytes = [sample["first_byte"] for sample in samples if "first_byte" in sample]
     if "rss_growth" in samples[0]:
         growth = max(sample["rss_growth"] for sample in samples)
@@ -444,28 +520,35 @@ def summarise(samples: list[dict], floor: float | None = None, rss_baseline: int
         "rss_growth_mb": growth / MB,
         "peak_rss_mb": max(sample["max_rss"] for sample in samples) / MB if "max_rss" in samples[0] else None,
         "runs_s": seconds,
+        "cpu_median_s": cpu_median,
+        "cpu_ratio": cpu_median / cpu_floor,
+        "cpu_runs_s": cpu,
+        "database_cpu_runs_s": [sample["database_cpu_seconds"] for sample in samples],
     }
 
 
 def summarise_all(samples: dict[str, list[dict]], args: argparse.Namespace) -> dict[str, dict]:
     """The table's rows by label."""
-    floor = statistics.median(sample["seconds"] for sample in samples["floor"])
+    floor_row = summarise(samples["floor"])
+    floor, cpu_floor = floor_row["median_s"], floor_row["cpu_median_s"]
     start_up = samples["command start-up"]
     baseline = min(sample["max_rss"] for sample in start_up)
     reference_floor = summarise(samples["reference floor"])
-    rows = {"fetch rows only (floor)": summarise(samples["floor"])}
-    rows.update({f"POST {path}": summarise(samples[path], floor) for path in EXPORT_PATHS})
-    start_up_median = statistics.median(sample["seconds"] for sample in start_up)
+    rows = {"fetch rows only (floor)": floor_row}
+    rows.update({f"POST {path}": summarise(samples[path], floor, cpu_floor=cpu_floor) for path in EXPORT_PATHS})
+    start_up_row = summarise(start_up, floor, baseline, cpu_floor)
     for name in COMMAND_FORMATS:
         label = "manage.py export_slots" + ("" if name == "google" else f" --format {name}")
-        row = summarise(samples[f"command {name}"], floor, baseline)
+        row = summarise(samples[f"command {name}"], floor, baseline, cpu_floor)
         # The floor is timed inside a running process; so is the command, less its start-up.
-        row["export_s"] = row["median_s"] - start_up_median
+        row["export_s"] = row["median_s"] - start_up_row["median_s"]
         row["export_ratio"] = row["export_s"] / floor
+        row["export_cpu_s"] = row["cpu_median_s"] - start_up_row["cpu_median_s"]
+        row["export_cpu_ratio"] = row["export_cpu_s"] / cpu_floor
         rows[label] = row
-    rows[START_UP] = summarise(start_up, floor, baseline)
+    rows[START_UP] = start_up_row
     rows[f"django-ical ICalFeed ({args.reference_slots:,} slots)"] = {
-        **summarise(samples["reference"], reference_floor["median_s"]),
+        **summarise(samples["reference"], reference_floor["median_s"], cpu_floor=reference_floor["cpu_median_s"]),
         "floor_rss_growth_mb": reference_floor["rss_growth_mb"],
     }
     return rows
@@ -579,7 +662,7 @@ def cell(value, digits: int) -> str:
 
 
 def table(report: dict) -> str:
-    header = ("", "median s", "min s", "floor s", "ratio", "TTFB ms", "bytes", "RSS +MB")
+    header = ("", "median s", "min s", "floor s", "ratio", "CPU s", "CPU ratio", "TTFB ms", "bytes", "RSS +MB")
     lines = [
         f"Export benchmark: {report['database']}, {report['slots']:,} slots, {report['runs']} runs, "
         f"{report['cpus']} CPUs, Python {report['python']}, commit {report['commit']}",
@@ -589,7 +672,8 @@ def table(report: dict) -> str:
     for label, row in report["rows"].items():
         lines.append(
             f"{label:<40}{cell(row['median_s'], 3):>11}{cell(row['min_s'], 3):>11}{cell(row['floor_s'], 3):>11}"
-            f"{cell(row['ratio'], 2):>11}{cell(row['first_byte_ms'], 1):>11}{cell(row['bytes'], 0):>14}"
+            f"{cell(row['ratio'], 2):>11}{cell(row['cpu_median_s'], 3):>11}{cell(row['cpu_ratio'], 2):>11}"
+            f"{cell(row['first_byte_ms'], 1):>11}{cell(row['bytes'], 0):>14}"
             f"{cell(row['rss_growth_mb'], 1):>9}"
         )
     lines += [
@@ -597,10 +681,13 @@ def table(report: dict) -> str:
         "export_slots: whole processes, start-up included; RSS +MB is their peak beyond the peak of the start-up "
         f"({report['rows'][START_UP]['peak_rss_mb']:.1f} MB).",
         *(
-            f"{label}, less the median start-up: {row['export_s']:.3f} s, {row['export_ratio']:.2f}x the floor"
+            f"{label}, less the median start-up: {row['export_s']:.3f} s, {row['export_ratio']:.2f}x the floor; "
+            f"CPU {row['export_cpu_s']:.3f} s, {row['export_cpu_ratio']:.2f}x the floor's"
             for label, row in report["rows"].items()
             if "export_ratio" in row
         ),
+        "CPU s: the CPU time of the measured process (the worker, the command, the probe) and of its "
+        "PostgreSQL backend, which the machine's other load leaves nearly alone.",
     ]
     load = report.get("load")
     if load:
@@ -638,7 +725,7 @@ def main(argv=None) -> None:
         log(f"scratch database: {scratch.server}, migrating")
         migrate(env)
         tokens = seed_database(args, scratch.vendor)
-        samples = measure(args, env, tokens, workdir)
+        samples = measure(args, env, tokens, scratch, workdir)
         load = None if args.skip_load else load_run(args, env, tokens, scratch, workdir)
     report = {
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
