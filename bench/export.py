@@ -15,9 +15,11 @@ the 50 users of the load run, every user with an API token.
 What is measured, K times, in rounds so that every method sees the same warm
 caches (one unmeasured round warms them first):
 
-- floor: in a fresh process (bench/probes.py), fetching the user's rows as the
-  export reads them, `values_list(*EVENT_FIELDS).iterator(chunk_size=2000)`,
-  and discarding them. Every other time is compared with its median.
+- floor: in a fresh process (bench/probes.py), fetching the fields of the
+  user's slots that the export reads, as Python objects,
+  `values_list(*fields).iterator(chunk_size=2000)`, and discarding them. Every
+  other time is compared with its median. (The export itself has the database
+  write the uuid and the times as text, export/sql_text.py.)
 - POST /v1/export/google and /v1/export/ical through gunicorn (one sync worker,
   DEBUG=0) on a free loopback port, with the seed's headers and an empty body:
   the total time, the time to the response's head (the first chunk comes with
@@ -29,6 +31,11 @@ caches (one unmeasured round warms them first):
   for a user with no slots, whose time is reported as the start-up.
 - The reference, django-ical's ICalFeed (bench/reference.py) rendering M slots
   in a fresh process, with its peak RSS growth, against the floor of those M rows.
+
+Beside each time, its CPU time: the measured process's (the probe, the worker,
+the command) and that of its PostgreSQL backend, polled every 50 ms. Other
+work on the machine stretches wall times but barely CPU times, so the CPU
+ratio is the steadier figure on a shared machine.
 
 Times are medians and minimums of the K runs; memory is the largest growth of
 the K runs; a ratio is the median over the median floor.

@@ -71,13 +71,8 @@ def format_duration(duration: timedelta) -> bytes:
     return f"{sign}P{days}{'T' + time if time else ''}".encode()
 
 
-def time_value(value: datetime | date | str) -> bytes:
-    """What follows the name of a DATE-TIME or DATE property: a UTC date-time (§3.3.5) or a date (§3.3.4).
-
-    A str is a UTC DATE-TIME that the database wrote (export/sql_text.py), taken as it is.
-    """
-    if type(value) is str:
-        return b":" + value.encode()
+def time_value(value: datetime | date) -> bytes:
+    """What follows the name of a DATE-TIME or DATE property: a UTC date-time (§3.3.5) or a date (§3.3.4)."""
     if isinstance(value, datetime):
         return b":" + format_datetime(value)
     return b";VALUE=DATE:%04d%02d%02d" % (value.year, value.month, value.day)
@@ -127,13 +122,34 @@ LineWriter = Callable[[Value | None], bytes]
 
 
 def line_writer(name: str, value_type: str) -> LineWriter:
-    """The writer of one property's lines, its name and the rest encoded once."""
+    """The writer of one property's lines, its name and the rest encoded once.
+
+    A DATE-TIME's value may also be a str: a UTC DATE-TIME that the database
+    wrote (export/sql_text.py), taken as it is. The common cases are spelt out
+    here, not left to content_line(): this runs for every property of every event.
+    """
     prefix = name.encode()
     if value_type == TEXT:
         prefix += b":"
-        return lambda value: b"" if value is None else text_line(prefix, value) + CRLF
+
+        def text(value: str | None) -> bytes:
+            if value is None:
+                return b""
+            line = prefix + escape_text(value)
+            return (line if len(line) <= LINE_OCTETS else fold(line)) + CRLF
+
+        return text
     if value_type == DATE_TIME:
-        return lambda value: b"" if value is None else prefix + time_value(value) + CRLF
+        with_colon = prefix + b":"
+
+        def time(value: datetime | date | str | None) -> bytes:
+            if value is None:
+                return b""
+            if type(value) is str:
+                return with_colon + value.encode() + CRLF
+            return prefix + time_value(value) + CRLF
+
+        return time
     if value_type == DURATION:
         prefix += b":"
         return lambda value: b"" if value is None else prefix + format_duration(value) + CRLF
