@@ -1,10 +1,12 @@
 """Export benchmark: how close each export path gets to the cost of reading its rows (issue 3).
 
     .venv/bin/python bench/export.py [--slots N] [--runs K] [--reference-slots M] [--json PATH] [--skip-load]
+                                     [--scratch-database NAME]
 
 Everything runs against a scratch database that is dropped at the end, even
-on error: `timeslot_bench`, created anew on the PostgreSQL server of
-DATABASE_URL if it names one, else an SQLite file in a temporary folder. It
+on error: `timeslot_bench` (or --scratch-database), created anew on the
+PostgreSQL server of DATABASE_URL if it names one, else an SQLite file in a
+temporary folder. Two benchmarks on one server need two names. It
 is migrated, then filled in this process with reproducible, realistic slots
 (bench/seed.py): N for the measured user, M for the reference user, none for
 a user whose export measures the command's start-up, and 1,000 for each of
@@ -13,9 +15,11 @@ the 50 users of the load run, every user with an API token.
 What is measured, K times, in rounds so that every method sees the same warm
 caches (one unmeasured round warms them first):
 
-- floor: in a fresh process (bench/probes.py), fetching the user's rows as the
-  export reads them, `values_list(*EVENT_FIELDS).iterator(chunk_size=2000)`,
-  and discarding them. Every other time is compared with its median.
+- floor: in a fresh process (bench/probes.py), fetching the fields of the
+  user's slots that the export reads, as Python objects,
+  `values_list(*fields).iterator(chunk_size=2000)`, and discarding them. Every
+  other time is compared with its median. (The export itself has the database
+  write the uuid and the times as text, export/sql_text.py.)
 - POST /v1/export/google and /v1/export/ical through gunicorn (one sync worker,
   DEBUG=0) on a free loopback port, with the seed's headers and an empty body:
   the total time, the time to the response's head (the first chunk comes with
@@ -27,6 +31,11 @@ caches (one unmeasured round warms them first):
   for a user with no slots, whose time is reported as the start-up.
 - The reference, django-ical's ICalFeed (bench/reference.py) rendering M slots
   in a fresh process, with its peak RSS growth, against the floor of those M rows.
+
+Beside each time, its CPU time: the measured process's (the probe, the worker,
+the command) and that of its PostgreSQL backend, polled every 50 ms. Other
+work on the machine stretches wall times but barely CPU times, so the CPU
+ratio is the steadier figure on a shared machine.
 
 Times are medians and minimums of the K runs; memory is the largest growth of
 the K runs; a ratio is the median over the median floor.
@@ -74,7 +83,7 @@ ROOT = BENCH.parent
 PYTHON = sys.executable
 GUNICORN = str(Path(sys.executable).parent / "gunicorn")
 
-SCRATCH_DATABASE = "timeslot_bench"
+DEFAULT_SCRATCH_DATABASE = "timeslot_bench"
 MAIN_USER = "bench"
 REFERENCE_USER = "bench-reference"
 EMPTY_USER = "bench-empty"
@@ -105,6 +114,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--load-workers", type=int, default=4, help="gunicorn gthread workers in the load run")
     parser.add_argument("--load-threads", type=int, default=4, help="threads of each of those workers")
     parser.add_argument("--seed", type=int, default=3, help="seed of the generated slots (default 3)")
+    parser.add_argument(
+        "--scratch-database", default=DEFAULT_SCRATCH_DATABASE,
+        help="the PostgreSQL database created and dropped for the run (default timeslot_bench)",
+    )
     args = parser.parse_args(argv)
     if min(args.slots, args.reference_slots, args.runs, args.load_seconds, args.load_slots) < 1:
         parser.error("sizes, runs and seconds must be positive")
@@ -137,6 +150,8 @@ class Scratch:
     url: str
     vendor: str
     server: str
+    # The database's name on a PostgreSQL server.
+    name: str = ""
     # psycopg2.connect() arguments for the server's own database (PostgreSQL only).
     admin: dict = field(default_factory=dict)
 
@@ -163,34 +178,34 @@ def postgres_execute(admin: dict, *statements: tuple[str, list]) -> list:
         connection.close()
 
 
-def drop_postgres_database(admin: dict) -> None:
+def drop_postgres_database(admin: dict, name: str) -> None:
     postgres_execute(
         admin,
         (
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
-            [SCRATCH_DATABASE],
+            [name],
         ),
-        (f'DROP DATABASE IF EXISTS "{SCRATCH_DATABASE}"', []),
+        (f'DROP DATABASE IF EXISTS "{name}"', []),
     )
 
 
 @contextlib.contextmanager
-def scratch_database(workdir: Path):
+def scratch_database(workdir: Path, name: str):
     """A new, empty database for the benchmark, dropped on exit; never the developer's own."""
     admin = postgres_admin(os.environ.get("DATABASE_URL", ""))
     if admin is None:
         path = workdir / "bench.sqlite3"
         yield Scratch(url=f"sqlite:///{path}", vendor="sqlite", server=f"SQLite {sqlite3.sqlite_version}")
         return
-    if admin.get("dbname") == SCRATCH_DATABASE:
-        raise SystemExit(f"DATABASE_URL names {SCRATCH_DATABASE}, the scratch database; name another one.")
-    drop_postgres_database(admin)
-    (version,) = postgres_execute(admin, (f'CREATE DATABASE "{SCRATCH_DATABASE}"', []), ("SHOW server_version", []))[0]
-    url = urlsplit(os.environ["DATABASE_URL"])._replace(path=f"/{SCRATCH_DATABASE}").geturl()
+    if admin.get("dbname") == name:
+        raise SystemExit(f"DATABASE_URL names {name}, the scratch database; name another one.")
+    drop_postgres_database(admin, name)
+    (version,) = postgres_execute(admin, (f'CREATE DATABASE "{name}"', []), ("SHOW server_version", []))[0]
+    url = urlsplit(os.environ["DATABASE_URL"])._replace(path=f"/{name}").geturl()
     try:
-        yield Scratch(url=url, vendor="postgresql", server=f"PostgreSQL {version}", admin=admin)
+        yield Scratch(url=url, vendor="postgresql", server=f"PostgreSQL {version}", name=name, admin=admin)
     finally:
-        drop_postgres_database(admin)
+        drop_postgres_database(admin, name)
 
 
 def bench_environment(database_url: str, slots: int) -> dict[str, str]:
@@ -277,7 +292,7 @@ def probe(name: str, username: str, env: dict) -> dict:
 
 def http_export(port: int, path: str, token: str, worker: int) -> dict:
     """One export over HTTP: its body streamed and discarded, the worker's memory watched."""
-    from bench.procfs import PeakGrowth
+    from bench.procfs import PeakGrowth, cpu_seconds
 
     headers = {"Authorization": f"Token token={token}", "Accept": "text/plain", "Content-Type": "application/json"}
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
@@ -285,20 +300,21 @@ def http_export(port: int, path: str, token: str, worker: int) -> dict:
     size, tail = 0, b""
     try:
         with PeakGrowth(worker) as peak:
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), cpu_seconds(worker)
             connection.request("POST", path, body=b"", headers=headers)
             response = connection.getresponse()
             first_byte = time.perf_counter() - start
             while count := response.readinto(buffer):
                 size += count
                 tail = (tail + buffer[:count][-len(CALENDAR_END):].tobytes())[-len(CALENDAR_END):]
-            seconds = time.perf_counter() - start
+            seconds, cpu = time.perf_counter() - start, cpu_seconds(worker) - cpu
     finally:
         connection.close()
     if response.status != 200 or tail != CALENDAR_END:
         raise RuntimeError(f"POST {path} answered {response.status} with an incomplete calendar ({size} bytes).")
     return {
         "seconds": seconds,
+        "cpu_seconds": cpu,
         "first_byte": first_byte,
         "bytes": size,
         "rss_before": peak.before,
@@ -327,7 +343,10 @@ def command_export(username: str, export_format: str, workdir: Path, env: dict) 
     if not complete:
         raise RuntimeError(f"{' '.join(command)} wrote an incomplete calendar.")
     # ru_maxrss is in KiB on Linux.
-    return {"seconds": seconds, "bytes": size, "max_rss": usage.ru_maxrss * 1024}
+    return {
+        "seconds": seconds, "cpu_seconds": usage.ru_utime + usage.ru_stime, "bytes": size,
+        "max_rss": usage.ru_maxrss * 1024,
+    }
 
 
 # gunicorn
@@ -389,7 +408,68 @@ def listening(port: int) -> bool:
 # ------------------------------------------------------------------------------
 
 
-def measure(args: argparse.Namespace, env: dict, tokens: Tokens, workdir: Path) -> dict[str, list[dict]]:
+class DatabaseCPU:
+    """`with DatabaseCPU(scratch) as database: ...`, then database.seconds is the CPU time that PostgreSQL's
+    backends for the scratch database used during the block (0 on SQLite, which runs in its client).
+
+    The backends are polled every 50 ms: a command's backend ends with it, before the block does.
+    """
+
+    QUERY = "SELECT pid FROM pg_stat_activity WHERE datname = %s AND backend_type = 'client backend'"
+
+    def __init__(self, scratch: Scratch):
+        self.scratch = scratch
+        self.seconds = 0.0
+
+    def __enter__(self) -> "DatabaseCPU":
+        if not self.scratch.admin:
+            return self
+        self.connection = psycopg2.connect(**self.scratch.admin)
+        self.connection.autocommit = True
+        # What the backends already open have used; a backend that opens later counts from 0.
+        self.baseline = self.poll()
+        self.latest = dict(self.baseline)
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self.watch, daemon=True)
+        self.thread.start()
+        return self
+
+    def poll(self) -> dict[int, float]:
+        from bench.procfs import cpu_seconds
+
+        with self.connection.cursor() as cursor:
+            cursor.execute(self.QUERY, [self.scratch.name])
+            return {pid: cpu_seconds(pid) for (pid,) in cursor.fetchall()}
+
+    def watch(self) -> None:
+        while not self.stopped.wait(0.05):
+            self.record(self.poll())
+
+    def record(self, seen: dict[int, float]) -> None:
+        for pid, cpu in seen.items():
+            self.latest[pid] = max(cpu, self.latest.get(pid, 0.0))
+
+    def __exit__(self, *exc_info) -> None:
+        if not self.scratch.admin:
+            return
+        self.stopped.set()
+        self.thread.join()
+        self.record(self.poll())
+        self.connection.close()
+        self.seconds = sum(cpu - self.baseline.get(pid, 0.0) for pid, cpu in self.latest.items())
+
+
+def with_database_cpu(scratch: Scratch, measurement) -> dict:
+    """measurement()'s sample, its cpu_seconds (its client's) and the database's CPU time added up."""
+    with DatabaseCPU(scratch) as database:
+        sample = measurement()
+    cpu = sample["cpu_seconds"] + database.seconds
+    return {**sample, "database_cpu_seconds": database.seconds, "cpu_seconds": cpu}
+
+
+def measure(
+    args: argparse.Namespace, env: dict, tokens: Tokens, scratch: Scratch, workdir: Path
+) -> dict[str, list[dict]]:
     """Every single-client measurement, in K rounds; the samples by name.
 
     Before them the caches are warmed: the database's by reading the rows, the
@@ -408,22 +488,33 @@ def measure(args: argparse.Namespace, env: dict, tokens: Tokens, workdir: Path) 
             http_export(server.port, path, tokens.reference, worker)
         for number in range(1, args.runs + 1):
             log(f"round {number} of {args.runs}")
-            round_samples = {
-                "floor": probe("floor", MAIN_USER, env),
-                **{path: http_export(server.port, path, tokens.main, worker) for path in EXPORT_PATHS},
-                **{f"command {name}": command_export(MAIN_USER, name, workdir, env) for name in COMMAND_FORMATS},
-                "command start-up": command_export(EMPTY_USER, "google", workdir, env),
-                "reference floor": probe("floor", REFERENCE_USER, env),
-                "reference": probe("reference", REFERENCE_USER, env),
+            measurements = {
+                "floor": lambda: probe("floor", MAIN_USER, env),
+                **{
+                    path: lambda path=path: http_export(server.port, path, tokens.main, worker)
+                    for path in EXPORT_PATHS
+                },
+                **{
+                    f"command {name}": lambda name=name: command_export(MAIN_USER, name, workdir, env)
+                    for name in COMMAND_FORMATS
+                },
+                "command start-up": lambda: command_export(EMPTY_USER, "google", workdir, env),
+                "reference floor": lambda: probe("floor", REFERENCE_USER, env),
+                "reference": lambda: probe("reference", REFERENCE_USER, env),
             }
-            for name, sample in round_samples.items():
-                samples.setdefault(name, []).append(sample)
+            for name, measurement in measurements.items():
+                samples.setdefault(name, []).append(with_database_cpu(scratch, measurement))
     return samples
 
 
-def summarise(samples: list[dict], floor: float | None = None, rss_baseline: int = 0) -> dict:
+def summarise(
+    samples: list[dict], floor: float | None = None, rss_baseline: int = 0, cpu_floor: float | None = None
+) -> dict:
     seconds = [sample["seconds"] for sample in samples]
     median = statistics.median(seconds)
+    cpu = [sample["cpu_seconds"] for sample in samples]
+    cpu_median = statistics.median(cpu)
+    cpu_floor = cpu_median if cpu_floor is None else cpu_floor
     first_bytes = [sample["first_byte"] for sample in samples if "first_byte" in sample]
     if "rss_growth" in samples[0]:
         growth = max(sample["rss_growth"] for sample in samples)
@@ -440,28 +531,35 @@ def summarise(samples: list[dict], floor: float | None = None, rss_baseline: int
         "rss_growth_mb": growth / MB,
         "peak_rss_mb": max(sample["max_rss"] for sample in samples) / MB if "max_rss" in samples[0] else None,
         "runs_s": seconds,
+        "cpu_median_s": cpu_median,
+        "cpu_ratio": cpu_median / cpu_floor,
+        "cpu_runs_s": cpu,
+        "database_cpu_runs_s": [sample["database_cpu_seconds"] for sample in samples],
     }
 
 
 def summarise_all(samples: dict[str, list[dict]], args: argparse.Namespace) -> dict[str, dict]:
     """The table's rows by label."""
-    floor = statistics.median(sample["seconds"] for sample in samples["floor"])
+    floor_row = summarise(samples["floor"])
+    floor, cpu_floor = floor_row["median_s"], floor_row["cpu_median_s"]
     start_up = samples["command start-up"]
     baseline = min(sample["max_rss"] for sample in start_up)
     reference_floor = summarise(samples["reference floor"])
-    rows = {"fetch rows only (floor)": summarise(samples["floor"])}
-    rows.update({f"POST {path}": summarise(samples[path], floor) for path in EXPORT_PATHS})
-    start_up_median = statistics.median(sample["seconds"] for sample in start_up)
+    rows = {"fetch rows only (floor)": floor_row}
+    rows.update({f"POST {path}": summarise(samples[path], floor, cpu_floor=cpu_floor) for path in EXPORT_PATHS})
+    start_up_row = summarise(start_up, floor, baseline, cpu_floor)
     for name in COMMAND_FORMATS:
         label = "manage.py export_slots" + ("" if name == "google" else f" --format {name}")
-        row = summarise(samples[f"command {name}"], floor, baseline)
+        row = summarise(samples[f"command {name}"], floor, baseline, cpu_floor)
         # The floor is timed inside a running process; so is the command, less its start-up.
-        row["export_s"] = row["median_s"] - start_up_median
+        row["export_s"] = row["median_s"] - start_up_row["median_s"]
         row["export_ratio"] = row["export_s"] / floor
+        row["export_cpu_s"] = row["cpu_median_s"] - start_up_row["cpu_median_s"]
+        row["export_cpu_ratio"] = row["export_cpu_s"] / cpu_floor
         rows[label] = row
-    rows[START_UP] = summarise(start_up, floor, baseline)
+    rows[START_UP] = start_up_row
     rows[f"django-ical ICalFeed ({args.reference_slots:,} slots)"] = {
-        **summarise(samples["reference"], reference_floor["median_s"]),
+        **summarise(samples["reference"], reference_floor["median_s"], cpu_floor=reference_floor["cpu_median_s"]),
         "floor_rss_growth_mb": reference_floor["rss_growth_mb"],
     }
     return rows
@@ -476,9 +574,9 @@ class ConnectionPoller(threading.Thread):
 
     QUERY = "SELECT count(*), count(*) FILTER (WHERE state = 'active') FROM pg_stat_activity WHERE datname = %s"
 
-    def __init__(self, admin: dict):
+    def __init__(self, admin: dict, database: str):
         super().__init__(daemon=True)
-        self.admin = admin
+        self.admin, self.database = admin, database
         self.stopped = threading.Event()
         self.max_open = self.max_active = 0
         self.error: Exception | None = None
@@ -490,7 +588,7 @@ class ConnectionPoller(threading.Thread):
                 connection.autocommit = True
                 with connection.cursor() as cursor:
                     while not self.stopped.wait(0.1):
-                        cursor.execute(self.QUERY, [SCRATCH_DATABASE])
+                        cursor.execute(self.QUERY, [self.database])
                         opened, active = cursor.fetchone()
                         self.max_open, self.max_active = max(self.max_open, opened), max(self.max_active, active)
             finally:
@@ -528,7 +626,7 @@ def load_run(args: argparse.Namespace, env: dict, tokens: Tokens, scratch: Scrat
         log("load run: warming up")
         wrk(server.port, 3, tokens_file)
         log(f"load run: {args.load_seconds} s")
-        poller = ConnectionPoller(scratch.admin) if scratch.admin else None
+        poller = ConnectionPoller(scratch.admin, scratch.name) if scratch.admin else None
         if poller:
             poller.start()
         try:
@@ -575,7 +673,7 @@ def cell(value, digits: int) -> str:
 
 
 def table(report: dict) -> str:
-    header = ("", "median s", "min s", "floor s", "ratio", "TTFB ms", "bytes", "RSS +MB")
+    header = ("", "median s", "min s", "floor s", "ratio", "CPU s", "CPU ratio", "TTFB ms", "bytes", "RSS +MB")
     lines = [
         f"Export benchmark: {report['database']}, {report['slots']:,} slots, {report['runs']} runs, "
         f"{report['cpus']} CPUs, Python {report['python']}, commit {report['commit']}",
@@ -585,7 +683,8 @@ def table(report: dict) -> str:
     for label, row in report["rows"].items():
         lines.append(
             f"{label:<40}{cell(row['median_s'], 3):>11}{cell(row['min_s'], 3):>11}{cell(row['floor_s'], 3):>11}"
-            f"{cell(row['ratio'], 2):>11}{cell(row['first_byte_ms'], 1):>11}{cell(row['bytes'], 0):>14}"
+            f"{cell(row['ratio'], 2):>11}{cell(row['cpu_median_s'], 3):>11}{cell(row['cpu_ratio'], 2):>11}"
+            f"{cell(row['first_byte_ms'], 1):>11}{cell(row['bytes'], 0):>14}"
             f"{cell(row['rss_growth_mb'], 1):>9}"
         )
     lines += [
@@ -593,10 +692,13 @@ def table(report: dict) -> str:
         "export_slots: whole processes, start-up included; RSS +MB is their peak beyond the peak of the start-up "
         f"({report['rows'][START_UP]['peak_rss_mb']:.1f} MB).",
         *(
-            f"{label}, less the median start-up: {row['export_s']:.3f} s, {row['export_ratio']:.2f}x the floor"
+            f"{label}, less the median start-up: {row['export_s']:.3f} s, {row['export_ratio']:.2f}x the floor; "
+            f"CPU {row['export_cpu_s']:.3f} s, {row['export_cpu_ratio']:.2f}x the floor's"
             for label, row in report["rows"].items()
             if "export_ratio" in row
         ),
+        "CPU s: the CPU time of the measured process (the worker, the command, the probe) and of its "
+        "PostgreSQL backend, which the machine's other load leaves nearly alone.",
     ]
     load = report.get("load")
     if load:
@@ -624,7 +726,9 @@ def main(argv=None) -> None:
         raise SystemExit("The load run needs wrk: apt-get install -y wrk, or pass --skip-load.")
     project_on_path()
     stop_on_sigterm()
-    with tempfile.TemporaryDirectory(prefix="timeslot-bench-") as folder, scratch_database(Path(folder)) as scratch:
+    with tempfile.TemporaryDirectory(prefix="timeslot-bench-") as folder, scratch_database(
+        Path(folder), args.scratch_database
+    ) as scratch:
         workdir = Path(folder)
         env = {**os.environ, **bench_environment(scratch.url, args.slots)}
         # This process seeds the database with Django, which reads its settings from the environment.
@@ -632,7 +736,7 @@ def main(argv=None) -> None:
         log(f"scratch database: {scratch.server}, migrating")
         migrate(env)
         tokens = seed_database(args, scratch.vendor)
-        samples = measure(args, env, tokens, workdir)
+        samples = measure(args, env, tokens, scratch, workdir)
         load = None if args.skip_load else load_run(args, env, tokens, scratch, workdir)
     report = {
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),

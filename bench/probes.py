@@ -5,18 +5,20 @@
 
 Run from the repository root with DATABASE_URL and DJANGO_SETTINGS_MODULE set.
 Django is set up, the user is read and the connection opened before the clock
-starts; then it prints one JSON object: seconds, bytes (reference only), rows
-(floor only) and the peak growth of this process's resident memory in bytes.
+starts; then it prints one JSON object: seconds, the CPU seconds of this
+process, bytes (reference only), rows (floor only) and the peak growth of this
+process's resident memory in bytes.
 
-- floor: fetch the user's rows as the export reads them (the EVENT_FIELDS, by
-  start then uuid, in chunks of 2,000) and discard them.
+- floor: fetch the user's rows as values_list() hands them over (the fields
+  the export reads, as Python objects, by start then uuid, in chunks of
+  2,000) and discard them.
 - reference: render the user's calendar with django-ical's ICalFeed (bench/reference.py).
 """
 import argparse
 import json
 import sys
 from collections import deque
-from time import perf_counter
+from time import perf_counter, process_time
 
 import django
 
@@ -25,16 +27,22 @@ from bench.procfs import PeakGrowth
 FLOOR_CHUNK_SIZE = 2000
 
 
+def event_fields() -> list[str]:
+    """The slot fields behind the export's EVENT_COLUMNS, some of which the database formats as text."""
+    from export.events import EVENT_COLUMNS
+
+    return [column if isinstance(column, str) else column.source_expressions[0].name for column in EVENT_COLUMNS]
+
+
 def floor(user) -> dict:
-    from export.events import EVENT_FIELDS
     from slots.selectors import slot_list
 
-    rows = slot_list(user=user).values_list(*EVENT_FIELDS).iterator(chunk_size=FLOOR_CHUNK_SIZE)
+    rows = slot_list(user=user).values_list(*event_fields()).iterator(chunk_size=FLOOR_CHUNK_SIZE)
     with PeakGrowth() as peak:
-        start = perf_counter()
+        start, cpu = perf_counter(), process_time()
         counted = deque(enumerate(rows, 1), maxlen=1)
-        seconds = perf_counter() - start
-    return {"seconds": seconds, "rows": counted[0][0] if counted else 0, "rss_growth": peak.bytes}
+        seconds, cpu = perf_counter() - start, process_time() - cpu
+    return {"seconds": seconds, "cpu_seconds": cpu, "rows": counted[0][0] if counted else 0, "rss_growth": peak.bytes}
 
 
 def reference(user) -> dict:
@@ -46,12 +54,12 @@ def reference(user) -> dict:
     request.user = user
     feed = SlotFeed()
     with PeakGrowth() as peak:
-        start = perf_counter()
+        start, cpu = perf_counter(), process_time()
         response = feed(request)
-        seconds = perf_counter() - start
+        seconds, cpu = perf_counter() - start, process_time() - cpu
     if response.status_code != 200 or not response.content.endswith(b"END:VCALENDAR\r\n"):
         raise RuntimeError(f"ICalFeed answered {response.status_code} with an incomplete calendar.")
-    return {"seconds": seconds, "bytes": len(response.content), "rss_growth": peak.bytes}
+    return {"seconds": seconds, "cpu_seconds": cpu, "bytes": len(response.content), "rss_growth": peak.bytes}
 
 
 PROBES = {"floor": floor, "reference": reference}

@@ -1,9 +1,12 @@
-"""Peak resident memory of a process, read from Linux's /proc.
+"""Peak resident memory and CPU time of a process, read from Linux's /proc.
 
 Writing 5 to /proc/<pid>/clear_refs resets the process's high-water mark
 (VmHWM) to its current resident size, so the growth during a block of work is
 VmHWM after it minus VmRSS before it.
 """
+import os
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def memory_kib(pid: int | str = "self") -> dict[str, int]:
@@ -45,3 +48,15 @@ def children(pid: int) -> list[int]:
     """The child processes of pid (of its main thread, which is where gunicorn's master forks)."""
     with open(f"/proc/{pid}/task/{pid}/children") as listing:
         return [int(child) for child in listing.read().split()]
+
+
+def cpu_seconds(pid: int | str = "self") -> float:
+    """The CPU time (user and system) the process has used so far; 0 if it has ended."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            # The fields after the command's name, which is in parentheses and may hold spaces.
+            fields = stat.read().rpartition(")")[2].split()
+    except FileNotFoundError:
+        return 0.0
+    # utime and stime, the 14th and 15th fields of proc(5).
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS

@@ -6,20 +6,39 @@ their reasons in docs/calendar-format.md.
 import zoneinfo
 from datetime import date, datetime, timedelta
 
-from export.ical import Property
+from export.ical import DATE_TIME, DURATION, TEXT, Property, Value
+from export.sql_text import UTCDateTimeText, UUIDText
 from slots.models import Slot
 
-# The columns the mapping reads; the export fetches these and nothing else.
-EVENT_FIELDS = (
-    "uuid", "title", "description", "location", "start", "end", "all_day", "time_zone",
-    "visibility", "created_at", "updated_at",
+# What the export reads of each slot, in the order slot_event() unpacks it
+# (fields before expressions: the order of the SELECT, which Django then need
+# not rearrange). The database writes the uuid and the times as the text the
+# calendar carries: building objects for them and formatting them back cost as
+# much as fetching the rows (docs/performance.md).
+EVENT_COLUMNS = (
+    "title", "description", "location", "all_day", "time_zone", "visibility",
+    UUIDText("uuid"), UTCDateTimeText("start"), UTCDateTimeText("end"),
+    UTCDateTimeText("created_at"), UTCDateTimeText("updated_at"),
 )
 
-# Free-text fields, in the order they are written; empty optional ones are left out.
-TEXT_PROPERTIES = (
-    ("SUMMARY", "title", True),
-    ("DESCRIPTION", "description", False),
-    ("LOCATION", "location", False),
+# A slot's VEVENT, line by line: each property and its value type, in the order
+# written. slot_event() gives the values in this order; None leaves a line out.
+VEVENT = (
+    ("UID", TEXT),
+    ("CREATED", DATE_TIME),
+    ("LAST-MODIFIED", DATE_TIME),
+    ("DTSTART", DATE_TIME),
+    # Exactly one of DTEND and DURATION. An open end is the length §3.6.1 gives
+    # an event without an end (none for a time, one day for a date), said
+    # outright: Exchange refuses events with neither DTEND nor DURATION, and
+    # DURATION tells an import it was open.
+    ("DTEND", DATE_TIME),
+    ("DURATION", DURATION),
+    # Free text; an empty description or location is left out.
+    ("SUMMARY", TEXT),
+    ("DESCRIPTION", TEXT),
+    ("LOCATION", TEXT),
+    ("CLASS", TEXT),
 )
 
 # RFC 5545 §3.8.1.3 knows PUBLIC, PRIVATE and CONFIDENTIAL; "friends" is the
@@ -56,21 +75,17 @@ def every_event(*, stamp: datetime) -> list[Property]:
     return [("DTSTAMP", stamp), ("STATUS", "CONFIRMED"), ("TRANSP", "OPAQUE")]
 
 
-def slot_event(slot) -> list[Property]:
-    """The VEVENT properties of a slot (a Slot or a row with the EVENT_FIELDS), but every_event()'s."""
-    if slot.all_day:
-        (start, end), open_end = all_day_dates(slot.start, slot.end, slot.time_zone), OPEN_END_ALL_DAY
+def slot_event(row: tuple) -> tuple[Value | None, ...]:
+    """The values of a slot's VEVENT, in VEVENT's order, from a row of EVENT_COLUMNS."""
+    title, description, location, all_day, zone, visibility, uid, start, end, created, modified = row
+    if all_day:
+        start, end = all_day_dates(datetime.fromisoformat(start), end and datetime.fromisoformat(end), zone)
+        open_end = OPEN_END_ALL_DAY
     else:
-        start, end, open_end = slot.start, slot.end, OPEN_END
-    return [
-        ("UID", str(slot.uuid)),
-        ("CREATED", slot.created_at),
-        ("LAST-MODIFIED", slot.updated_at),
-        ("DTSTART", start),
-        # An open end is the length §3.6.1 gives an event without an end (none
-        # for a time, one day for a date), said outright: Exchange refuses events
-        # with neither DTEND nor DURATION, and DURATION tells an import it was open.
-        ("DTEND", end) if end is not None else ("DURATION", open_end),
-        *[(name, getattr(slot, field)) for name, field, always in TEXT_PROPERTIES if always or getattr(slot, field)],
-        ("CLASS", CLASS_BY_VISIBILITY.get(slot.visibility, "PRIVATE")),
-    ]
+        open_end = OPEN_END
+    return (
+        uid, created, modified, start,
+        end, open_end if end is None else None,
+        title, description or None, location or None,
+        CLASS_BY_VISIBILITY.get(visibility, "PRIVATE"),
+    )

@@ -31,9 +31,10 @@ class SlotExport:
     def name(self) -> str:
         return self.group.name if self.group else DEFAULT_NAME
 
-    def rows(self, *fields: str) -> Iterator:
-        """The slots' fields as named rows, fetched in chunks so memory stays flat."""
-        rows = self.slots.values_list(*fields, named=True).iterator(chunk_size=settings.EXPORT_CHUNK_SIZE)
+    def rows(self, *columns, named: bool = True) -> Iterator:
+        """The slots' columns (fields or expressions) as rows, named or plain tuples, fetched in chunks so memory
+        stays flat."""
+        rows = self.slots.values_list(*columns, named=named).iterator(chunk_size=settings.EXPORT_CHUNK_SIZE)
         return rows if self.on_row is None else self._counted(rows)
 
     def _counted(self, rows: Iterator) -> Iterator:

@@ -1,14 +1,18 @@
 """A streaming iCalendar (RFC 5545) writer: escape, format, fold, yield chunks.
 
-It knows the format and nothing of slots: components arrive as sequences of
-(name, value) properties, where a value is text, a date, an aware datetime
-or a duration. It works on UTF-8 bytes throughout, because folding counts
-octets and because bytes operations run at C speed: an export is a loop over
-hundreds of thousands of events (docs/performance.md).
+It knows the format and nothing of slots. A calendar's own properties arrive
+as (name, value) pairs, where a value is text, a date, an aware datetime or a
+duration. Its events, written by the hundred thousand, go through a
+ComponentWriter: their lines are laid out once, from the properties' names and
+value types, and each event only fills in its values. It works on UTF-8 bytes
+throughout, because folding counts octets and because bytes operations run at
+C speed: an export is a loop over hundreds of thousands of events
+(docs/performance.md).
 """
 import itertools
+import operator
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import date, datetime, timedelta, timezone
 
 from export.chunks import in_chunks
@@ -67,16 +71,26 @@ def format_duration(duration: timedelta) -> bytes:
     return f"{sign}P{days}{'T' + time if time else ''}".encode()
 
 
+def time_value(value: datetime | date) -> bytes:
+    """What follows the name of a DATE-TIME or DATE property: a UTC date-time (§3.3.5) or a date (§3.3.4)."""
+    if isinstance(value, datetime):
+        return b":" + format_datetime(value)
+    return b";VALUE=DATE:%04d%02d%02d" % (value.year, value.month, value.day)
+
+
+def text_line(prefix: bytes, text: str) -> bytes:
+    """A TEXT property's line: the prefix (its name and ":") and the escaped text, folded if it is too long."""
+    line = prefix + escape_text(text)
+    # Only text can outgrow a line.
+    return line if len(line) <= LINE_OCTETS else fold(line)
+
+
 def content_line(name: str, value: Value) -> bytes:
     """One property as a content line, folded, without its final line break."""
     if isinstance(value, str):
-        line = b"%s:%s" % (name.encode(), escape_text(value))
-        # Only text can outgrow a line.
-        return line if len(line) <= LINE_OCTETS else fold(line)
-    if isinstance(value, datetime):
-        return b"%s:%s" % (name.encode(), format_datetime(value))
+        return text_line(name.encode() + b":", value)
     if isinstance(value, date):
-        return b"%s;VALUE=DATE:%04d%02d%02d" % (name.encode(), value.year, value.month, value.day)
+        return name.encode() + time_value(value)
     if isinstance(value, timedelta):
         parameter = b";VALUE=DURATION" if name in _DURATION_NAMED else b""
         return b"%s%s:%s" % (name.encode(), parameter, format_duration(value))
@@ -99,22 +113,74 @@ def fold(line: bytes) -> bytes:
     return b"\r\n ".join(pieces)
 
 
-def component(kind: bytes, properties: Iterable[Property], *, shared: bytes = b"") -> bytes:
-    """A whole component (BEGIN to END); shared holds lines formatted once for many components."""
-    lines = [content_line(name, value) for name, value in properties]
-    return b"BEGIN:%b\r\n%b%bEND:%b\r\n" % (kind, b"\r\n".join([*lines, b""]), shared, kind)
+# The value types (§3.3) a ComponentWriter's properties can have. DATE-TIME
+# also takes a date, written as a DATE, for the events that last whole days.
+TEXT, DATE_TIME, DURATION = "TEXT", "DATE-TIME", "DURATION"
+
+# A property's line for one value, CRLF included; b"" for None, which leaves the line out.
+LineWriter = Callable[[Value | None], bytes]
 
 
-def calendar_chunks(
-    calendar: Sequence[Property], events: Iterable[Iterable[Property]], *, every_event: Sequence[Property] = ()
-) -> Iterator[bytes]:
-    """A VCALENDAR with these properties around these VEVENTs, yielded in chunks of about 64 KB.
+def line_writer(name: str, value_type: str) -> LineWriter:
+    """The writer of one property's lines, its name and the rest encoded once.
 
-    every_event: properties that all the events carry alike, formatted once.
+    A DATE-TIME's value may also be a str: a UTC DATE-TIME that the database
+    wrote (export/sql_text.py), taken as it is. The common cases are spelt out
+    here, not left to content_line(): this runs for every property of every event.
+    """
+    prefix = name.encode()
+    if value_type == TEXT:
+        prefix += b":"
+
+        def text(value: str | None) -> bytes:
+            if value is None:
+                return b""
+            line = prefix + escape_text(value)
+            return (line if len(line) <= LINE_OCTETS else fold(line)) + CRLF
+
+        return text
+    if value_type == DATE_TIME:
+        with_colon = prefix + b":"
+
+        def time(value: datetime | date | str | None) -> bytes:
+            if value is None:
+                return b""
+            if type(value) is str:
+                return with_colon + value.encode() + CRLF
+            return prefix + time_value(value) + CRLF
+
+        return time
+    if value_type == DURATION:
+        prefix += b":"
+        return lambda value: b"" if value is None else prefix + format_duration(value) + CRLF
+    raise ValueError(f"{name}: no value type {value_type!r}")
+
+
+class ComponentWriter:
+    """Writes many components of one kind, each from its values alone.
+
+    layout: (property name, value type) in the order they are written; a
+    component is then the sequence of its values in that order, None leaving a
+    line out. shared: properties that every component carries alike, formatted
+    once, written after the others.
+    """
+
+    def __init__(self, kind: str, layout: Sequence[tuple[str, str]], *, shared: Sequence[Property] = ()):
+        self.begin = b"BEGIN:%s\r\n" % kind.encode()
+        self.lines = [line_writer(name, value_type) for name, value_type in layout]
+        shared_lines = [content_line(name, value) + CRLF for name, value in shared]
+        self.end = b"".join([*shared_lines, b"END:%s\r\n" % kind.encode()])
+
+    def __call__(self, values: Sequence[Value | None]) -> bytes:
+        # map() hands each value to its property's writer without a loop in Python.
+        return b"".join([self.begin, *map(operator.call, self.lines, values), self.end])
+
+
+def calendar_chunks(calendar: Sequence[Property], components: Iterable[bytes]) -> Iterator[bytes]:
+    """A VCALENDAR with these properties around these written components, yielded in chunks of about 64 KB.
+
     END:VCALENDAR is written last, so a stream cut short by an error is visibly
     incomplete to every client.
     """
-    shared = b"".join(content_line(name, value) + CRLF for name, value in every_event)
     head = [b"BEGIN:VCALENDAR\r\n", *(content_line(name, value) + CRLF for name, value in calendar)]
-    bodies = (component(b"VEVENT", event, shared=shared) for event in events)
-    return in_chunks(itertools.chain(head, bodies, [b"END:VCALENDAR\r\n"]))
+    return in_chunks(itertools.chain(head, components, [b"END:VCALENDAR\r\n"]))

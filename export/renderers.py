@@ -5,9 +5,9 @@ from datetime import timedelta
 from rest_framework.renderers import BaseRenderer
 
 from export import backup, outlook
-from export.events import EVENT_FIELDS, every_event, slot_event
+from export.events import EVENT_COLUMNS, VEVENT, every_event, slot_event
 from export.exports import SlotExport
-from export.ical import Property, calendar_chunks
+from export.ical import ComponentWriter, Property, calendar_chunks
 
 # How often a subscribed calendar app should fetch the feed again.
 FEED_REFRESH = timedelta(hours=1)
@@ -43,8 +43,9 @@ class ICalendarRenderer(StreamingRenderer):
             ("X-WR-CALNAME", export.name),
             *self.extra_calendar_properties,
         ]
-        events = map(slot_event, export.rows(*EVENT_FIELDS))
-        return calendar_chunks(calendar, events, every_event=every_event(stamp=export.stamp))
+        write_event = ComponentWriter("VEVENT", VEVENT, shared=every_event(stamp=export.stamp))
+        events = map(write_event, map(slot_event, export.rows(*EVENT_COLUMNS, named=False)))
+        return calendar_chunks(calendar, events)
 
 
 class ICalendarFeedRenderer(ICalendarRenderer):

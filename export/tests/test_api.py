@@ -397,12 +397,14 @@ def test_the_query_count_does_not_grow_with_the_slots(django_assert_num_queries,
         assert len(uids(response)) == slot_count
 
 
-@pytest.mark.skipif(connection.vendor != "sqlite", reason="a corrupt row is made with SQLite's loose typing")
 def test_a_failure_mid_stream_truncates_the_body_and_is_logged(api, user, caplog):
     SlotFactory.create_batch(300, creator=user, description="long text " * 50)
     last = Slot.objects.filter(creator=user).order_by("start").last()
     with connection.cursor() as cursor:
-        cursor.execute("UPDATE slots_slot SET created_at = 'not a date' WHERE id = %s", [last.pk])
+        # An all-day slot in a zone that does not exist cannot become an event.
+        cursor.execute(
+            "UPDATE slots_slot SET all_day = %s, time_zone = 'Nowhere/Atlantis' WHERE id = %s", [True, last.pk]
+        )
 
     response = post(api)
     received = []
@@ -416,11 +418,13 @@ def test_a_failure_mid_stream_truncates_the_body_and_is_logged(api, user, caplog
     assert any("incomplete file" in record.getMessage() for record in caplog.records)
 
 
-@pytest.mark.skipif(connection.vendor != "sqlite", reason="a corrupt row is made with SQLite's loose typing")
 def test_a_failure_before_the_first_byte_is_a_json_500(api, user):
     slot = SlotFactory(creator=user)
     with connection.cursor() as cursor:
-        cursor.execute("UPDATE slots_slot SET created_at = 'not a date' WHERE id = %s", [slot.pk])
+        # An all-day slot in a zone that does not exist cannot become an event.
+        cursor.execute(
+            "UPDATE slots_slot SET all_day = %s, time_zone = 'Nowhere/Atlantis' WHERE id = %s", [True, slot.pk]
+        )
     api.raise_request_exception = False
 
     response = export(api)

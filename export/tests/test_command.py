@@ -101,11 +101,14 @@ def test_an_unknown_format_is_refused(user, capsys):
     assert "invalid choice: 'pdf'" in capsys.readouterr().err
 
 
-@pytest.mark.skipif(connection.vendor != "sqlite", reason="a corrupt row is made with SQLite's loose typing")
 def test_a_failed_export_leaves_the_previous_file_untouched(user, tmp_path):
     SlotFactory.create_batch(300, creator=user, description="long text " * 50)
+    last = user.slots.last()
     with connection.cursor() as cursor:
-        cursor.execute("UPDATE slots_slot SET created_at = 'not a date' WHERE id = %s", [user.slots.last().pk])
+        # An all-day slot in a zone that does not exist cannot become an event.
+        cursor.execute(
+            "UPDATE slots_slot SET all_day = %s, time_zone = 'Nowhere/Atlantis' WHERE id = %s", [True, last.pk]
+        )
     target = tmp_path / "calendar.ics"
     target.write_bytes(b"yesterday's export")
 

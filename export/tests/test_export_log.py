@@ -75,12 +75,14 @@ def test_a_client_that_goes_away_mid_stream_leaves_a_499_row(user):
     assert 0 < row.slot_count < 300
 
 
-@pytest.mark.skipif(connection.vendor != "sqlite", reason="a corrupt row is made with SQLite's loose typing")
 def test_a_stream_that_breaks_leaves_a_500_row(api, user):
     SlotFactory.create_batch(300, creator=user, description="long text " * 50)
     last = Slot.objects.filter(creator=user).order_by("start").last()
     with connection.cursor() as cursor:
-        cursor.execute("UPDATE slots_slot SET created_at = 'not a date' WHERE id = %s", [last.pk])
+        # An all-day slot in a zone that does not exist cannot become an event.
+        cursor.execute(
+            "UPDATE slots_slot SET all_day = %s, time_zone = 'Nowhere/Atlantis' WHERE id = %s", [True, last.pk]
+        )
 
     response = api.post("/v1/export/google", b"", content_type="application/json")
     received = []

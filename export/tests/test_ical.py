@@ -7,7 +7,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from export.chunks import CHUNK_OCTETS
-from export.ical import calendar_chunks, content_line, escape_text, format_duration
+from export.ical import (
+    DATE_TIME,
+    DURATION,
+    TEXT,
+    ComponentWriter,
+    calendar_chunks,
+    content_line,
+    escape_text,
+    format_duration,
+)
 from export.tests.ical_reader import parse_calendar, parse_events
 
 UTC = timezone.utc
@@ -15,8 +24,18 @@ UTC = timezone.utc
 DROPPED = {chr(c) for c in [*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), *range(0x7F, 0xA0)]}
 
 
+def value_type(value) -> str:
+    return TEXT if isinstance(value, str) else DURATION if isinstance(value, timedelta) else DATE_TIME
+
+
+def written(event, *, shared=()) -> bytes:
+    """An event given as (name, value) pairs, written by a ComponentWriter laid out for them."""
+    writer = ComponentWriter("VEVENT", [(name, value_type(value)) for name, value in event], shared=shared)
+    return writer([value for _, value in event])
+
+
 def write(events, calendar=(("VERSION", "2.0"), ("PRODID", "-//test//EN"))) -> bytes:
-    return b"".join(calendar_chunks(list(calendar), events))
+    return b"".join(calendar_chunks(list(calendar), map(written, events)))
 
 
 def expected_text(text: str) -> str:
@@ -159,16 +178,48 @@ def test_the_calendar_wraps_its_properties_and_events_in_order():
     ]
 
 
-def test_properties_of_every_event_are_written_into_each_event():
+def test_properties_of_every_event_are_written_into_each_event_after_its_own():
     stamp = datetime(2026, 11, 28, 8, tzinfo=UTC)
     events = [[("UID", str(n))] for n in range(3)]
+    shared = [("DTSTAMP", stamp), ("STATUS", "CONFIRMED")]
 
-    data = b"".join(calendar_chunks([], events, every_event=[("DTSTAMP", stamp), ("STATUS", "CONFIRMED")]))
+    data = b"".join(calendar_chunks([], (written(event, shared=shared) for event in events)))
 
     parsed = parse_events(data)
     assert [(str(e["UID"]), e.decoded("DTSTAMP"), str(e["STATUS"])) for e in parsed] == [
         (str(n), stamp, "CONFIRMED") for n in range(3)
     ]
+    assert written(events[0], shared=shared) == (
+        b"BEGIN:VEVENT\r\nUID:0\r\nDTSTAMP:20261128T080000Z\r\nSTATUS:CONFIRMED\r\nEND:VEVENT\r\n"
+    )
+
+
+def test_a_component_leaves_out_the_lines_whose_value_is_none():
+    layout = [("UID", TEXT), ("DTEND", DATE_TIME), ("DURATION", DURATION), ("LOCATION", TEXT)]
+
+    data = ComponentWriter("VEVENT", layout)(["1", None, timedelta(0), None])
+
+    assert data == b"BEGIN:VEVENT\r\nUID:1\r\nDURATION:PT0S\r\nEND:VEVENT\r\n"
+
+
+def test_a_component_writes_a_date_time_as_utc_a_date_as_value_date_and_the_databases_text_as_it_is():
+    writer = ComponentWriter("VEVENT", [("CREATED", DATE_TIME), ("DTSTART", DATE_TIME), ("DTEND", DATE_TIME)])
+
+    berlin = datetime(2026, 7, 1, 9, 30, tzinfo=ZoneInfo("Europe/Berlin"))
+
+    data = writer([berlin, date(2026, 12, 24), "20261225T000000Z"])
+
+    assert data.split(b"\r\n")[1:4] == [
+        b"CREATED:20260701T073000Z", b"DTSTART;VALUE=DATE:20261224", b"DTEND:20261225T000000Z"
+    ]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=300))
+def test_a_components_text_line_is_the_content_line_of_the_same_text(text):
+    writer = ComponentWriter("VEVENT", [("DESCRIPTION", TEXT)])
+
+    assert writer([text]) == b"BEGIN:VEVENT\r\n" + content_line("DESCRIPTION", text) + b"\r\nEND:VEVENT\r\n"
 
 
 def test_an_empty_calendar_is_one_chunk_with_no_event():
@@ -178,7 +229,8 @@ def test_an_empty_calendar_is_one_chunk_with_no_event():
 
 
 def test_large_calendars_stream_in_bounded_chunks_of_whole_events():
-    events = ([("UID", str(n)), ("DESCRIPTION", "d" * 500)] for n in range(1000))
+    writer = ComponentWriter("VEVENT", [("UID", TEXT), ("DESCRIPTION", TEXT)])
+    events = (writer([str(n), "d" * 500]) for n in range(1000))
 
     chunks = list(calendar_chunks([("VERSION", "2.0")], events))
 
