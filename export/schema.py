@@ -63,7 +63,10 @@ FIELD_ERRORS = {
     "type": "object",
     "description": 'Each field at fault with its messages, e.g. `{"group": ["Must be a valid UUID."]}`; '
     "`non_field_errors` for the request as a whole, or `detail`.",
-    "properties": {"detail": {"type": "string"}},
+    "properties": {
+        "detail": {"type": "string"},
+        "max_slots": {"type": "integer", "description": "EXPORT_MAX_SLOTS, when an export is over it."},
+    },
     "additionalProperties": {"type": "array", "items": {"type": "string"}},
 }
 
@@ -441,10 +444,12 @@ FEED_CALENDAR = dict(
         304: OpenApiResponse(description="The app's copy is current (`If-None-Match`, or `If-Modified-Since`)."),
         412: OpenApiResponse(description="An `If-Match` or `If-Unmodified-Since` the feed does not meet."),
         **errors(
-            404, 405, 429, 503,
+            404, 405, 422, 429, 503,
             e404='`{"detail": "Not found."}` for an unknown, revoked or rotated-away secret, a group gone or '
                  "no longer visible to the owner, an inactive owner: the same for all.",
-            e429="Too many requests from this address. `Retry-After` says when to try again.",
+            e422="The feed holds more than the configured slot limit: `detail` and `max_slots` name it.",
+            e429="Too many wrong secrets from this address, or too many of the owner's exports running at "
+                 "once. `Retry-After` says when to try again.",
         ),
     },
 )

@@ -2,12 +2,14 @@
 import json
 import re
 
+import jsonschema
 import pytest
 from django.core.management import call_command
 from openapi_spec_validator import validate
 from rest_framework.test import APIClient
 
 from export import urls
+from export.feeds import create_feed
 from export.schema import DEMO_GROUP
 from slots.tests.factories import SlotFactory, SlotGroupFactory
 
@@ -30,8 +32,8 @@ STATUS_CODES = {
     ("/v1/feeds", "post"): {201, 400, 401, 404, 405, 406, 413, 415, 422, 429, 503},
     ("/v1/feeds/{feed_id}", "delete"): {204, 401, 404, 405, 406, 429, 503},
     ("/v1/feeds/{feed_id}/rotate", "post"): {200, 401, 404, 405, 406, 429, 503},
-    (FEED_CALENDAR, "get"): {200, 304, 404, 405, 412, 429, 503},
-    (FEED_CALENDAR, "head"): {200, 304, 404, 405, 412, 429, 503},
+    (FEED_CALENDAR, "get"): {200, 304, 404, 405, 412, 422, 429, 503},
+    (FEED_CALENDAR, "head"): {200, 304, 404, 405, 412, 422, 429, 503},
 }
 # The seed's description of `group` (../shared/seeds/000_269e1ebf67cd0833.txt), word for word.
 SEEDS_GROUP_WORDING = [
@@ -239,3 +241,48 @@ def test_the_documented_export_requests_get_the_calendar(schema, api, user):
         counts[name] = b"".join(response.streaming_content).count(b"BEGIN:VEVENT")
 
     assert counts == {"All": 2, "Group": 1}
+
+
+# The limits' answers, as sent, against the bodies documented for them ---------------------------
+
+
+def assert_as_documented(schema, path: str, method: str, response) -> None:
+    """The response's status is documented for the operation, and its JSON body valid against the documented schema."""
+    documented = schema["paths"][path][method]["responses"][str(response.status_code)]["content"]["application/json"]
+    # The components travel with the body's schema, so that its "#/components/..." references resolve.
+    jsonschema.validate(response.json(), {**documented["schema"], "components": schema["components"]})
+    if response.status_code in (429, 503):
+        assert int(response["Retry-After"]) > 0
+
+
+@pytest.mark.parametrize("path", EXPORTS)
+def test_an_export_over_the_slot_limit_answers_as_documented(schema, settings, api, user, path):
+    settings.EXPORT_MAX_SLOTS = 1
+    SlotFactory.create_batch(2, creator=user)
+
+    response = api.post(path, b"", content_type="application/json")
+
+    assert response.status_code == 422
+    assert_as_documented(schema, path, "post", response)
+
+
+def test_a_feed_over_the_slot_limit_answers_as_documented(schema, settings, user):
+    settings.EXPORT_MAX_SLOTS = 1
+    SlotFactory.create_batch(2, creator=user)
+    _, secret = create_feed(owner=user, group=None)
+
+    response = APIClient().get(f"/v1/feeds/{secret}.ics")
+
+    assert response.status_code == 422
+    assert_as_documented(schema, FEED_CALENDAR, "get", response)
+
+
+def test_a_throttled_address_answers_as_documented(schema):
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION="Token token=not-a-key")
+    statuses = [client.post("/v1/export/google", b"", content_type="application/json").status_code for _ in range(21)]
+
+    response = client.post("/v1/export/google", b"", content_type="application/json")
+
+    assert statuses == [401] * 20 + [429]
+    assert_as_documented(schema, "/v1/export/google", "post", response)
