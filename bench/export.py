@@ -58,13 +58,10 @@ import http.client
 import json
 import os
 import platform
-import secrets
 import shutil
 import signal
-import socket
 import sqlite3
 import statistics
-import string
 import subprocess
 import sys
 import tempfile
@@ -81,7 +78,6 @@ import psycopg2
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 PYTHON = sys.executable
-GUNICORN = str(Path(sys.executable).parent / "gunicorn")
 
 DEFAULT_SCRATCH_DATABASE = "timeslot_bench"
 MAIN_USER = "bench"
@@ -209,15 +205,11 @@ def scratch_database(workdir: Path, name: str):
 
 
 def bench_environment(database_url: str, slots: int) -> dict[str, str]:
-    """What every process of the benchmark runs with: the scratch database and production-like settings."""
-    alphabet = string.ascii_letters + string.digits + "!#%&()*+-./:<=>?@[]^_{|}~"
+    """What every process of the benchmark runs with: the scratch database and production settings."""
+    from bench.served import production_environment
+
     return {
-        "DATABASE_URL": database_url,
-        "DJANGO_SETTINGS_MODULE": "timeslot.settings",
-        "DEBUG": "0",
-        "SECRET_KEY": "".join(secrets.choice(alphabet) for _ in range(50)),
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "SECURE_SSL_REDIRECT": "0",
+        **production_environment(database_url),
         # The export is measured, not the limits (README, Limits): no slot limit below --slots (its
         # bounded count still runs, as in production), and no rate that the load run's clients reach.
         "EXPORT_MAX_SLOTS": str(max(slots, 250_000)),
@@ -226,14 +218,9 @@ def bench_environment(database_url: str, slots: int) -> dict[str, str]:
 
 
 def migrate(env: dict) -> None:
+    from bench.served import run_checked
+
     run_checked([PYTHON, "manage.py", "migrate", "--noinput"], env)
-
-
-def run_checked(command: list[str], env: dict) -> str:
-    completed = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, stdin=subprocess.DEVNULL)
-    if completed.returncode != 0:
-        raise RuntimeError(f"{' '.join(command)} failed:\n{completed.stderr[-4000:]}")
-    return completed.stdout
 
 
 # The data
@@ -287,6 +274,8 @@ def load_users(seed: int, slots: int) -> list[str]:
 
 def probe(name: str, username: str, env: dict) -> dict:
     """One run of bench/probes.py in a fresh process."""
+    from bench.served import run_checked
+
     return json.loads(run_checked([PYTHON, "-m", "bench.probes", name, username], env))
 
 
@@ -353,55 +342,16 @@ def command_export(username: str, export_format: str, workdir: Path, env: dict) 
 # ------------------------------------------------------------------------------
 
 
-@dataclass
-class Server:
-    port: int
-    pid: int
-
-
-def free_port() -> int:
-    with socket.socket() as probe_socket:
-        probe_socket.bind(("127.0.0.1", 0))
-        return probe_socket.getsockname()[1]
-
-
 @contextlib.contextmanager
 def gunicorn(env: dict, workdir: Path, workers: int, options: list[str]):
-    """gunicorn serving the project on a free loopback port until the block ends."""
+    """gunicorn serving the project on a free loopback port, all its workers started, until the block ends."""
     from bench.procfs import children
+    from bench.served import gunicorn as served
 
-    port = free_port()
-    log_path = workdir / f"gunicorn-{port}.log"
-    command = [
-        GUNICORN, "timeslot.wsgi:application", "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
-        # No shared control socket in ~/.gunicorn; no worker killed during a long export.
-        "--no-control-socket", "--timeout", "600", *options,
-    ]
-    with open(log_path, "wb") as output:
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=output, stderr=output)
-    try:
-        deadline = time.monotonic() + 60
-        while not (listening(port) and len(children(process.pid)) == workers):
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"gunicorn did not start:\n{log_path.read_text()[-4000:]}")
-            time.sleep(0.1)
-        yield Server(port=port, pid=process.pid)
-    finally:
-        # SIGINT is gunicorn's quick shutdown.
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def listening(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-            return True
-    except OSError:
-        return False
+    # No worker killed during a long export.
+    options = ["--workers", str(workers), "--timeout", "600", *options]
+    with served(env, options, log_folder=workdir, ready=lambda pid: len(children(pid)) == workers) as server:
+        yield server
 
 
 # The rounds

@@ -16,54 +16,24 @@ the connection to the last byte of the answer:
 Prints the status codes seen and the median, 99th percentile and maximum in milliseconds.
 """
 import argparse
-import contextlib
 import http.client
 import os
-import secrets
-import signal
-import socket
 import statistics
-import string
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-GUNICORN = str(Path(sys.executable).parent / "gunicorn")
+# Run as `python bench/refusal.py`: the root on the path, for bench.served.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.served import gunicorn, production_environment  # noqa: E402
+
 HEADERS = {
     "64 KB token": "Token " + "a" * 65536,
     "64 KB of separators": ', ; = " ' * 8192,
     "short malformed token (baseline)": "Token token=not-a-key!",
 }
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@contextlib.contextmanager
-def gunicorn(environment: dict, options: list[str]):
-    port = free_port()
-    command = [GUNICORN, "timeslot.wsgi:application", "--bind", f"127.0.0.1:{port}", "--workers", "2",
-               "--worker-class", "gthread", "--threads", "4", "--no-control-socket", *options]
-    process = subprocess.Popen(command, cwd=ROOT, env=environment, stdin=subprocess.DEVNULL,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                break
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("gunicorn did not start")
-            time.sleep(0.1)
-        yield port
-    finally:
-        process.send_signal(signal.SIGINT)
-        process.wait(timeout=15)
 
 
 def refuse(port: int, authorization: str) -> tuple[int, float]:
@@ -83,13 +53,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=200)
     args = parser.parse_args()
-    alphabet = string.ascii_letters + string.digits
     with tempfile.TemporaryDirectory(prefix="timeslot-refusal-") as folder:
-        base = {
-            **os.environ, "DJANGO_SETTINGS_MODULE": "timeslot.settings", "DEBUG": "0",
-            "SECRET_KEY": "".join(secrets.choice(alphabet) for _ in range(50)), "ALLOWED_HOSTS": "127.0.0.1",
-            "SECURE_SSL_REDIRECT": "0", "DATABASE_URL": f"sqlite:///{folder}/empty.sqlite3", "LOG_LEVEL": "ERROR",
-        }
+        base = {**os.environ, **production_environment(f"sqlite:///{folder}/empty.sqlite3"), "LOG_LEVEL": "ERROR"}
         base.pop("REDIS_URL", None)
         setups = [
             ("gunicorn's default header limit", {}, []),
@@ -100,7 +65,9 @@ def main() -> None:
         print(f"{'setup':40} {'header':34} {'statuses':>18} {'median':>8} {'p99':>8} {'max':>8}  (ms)")
         for name, environment, options in setups:
             for header_name, header in HEADERS.items():
-                with gunicorn({**base, **environment}, options) as port:
+                workers = ["--workers", "2", "--worker-class", "gthread", "--threads", "4"]
+                with gunicorn({**base, **environment}, [*workers, *options]) as server:
+                    port = server.port
                     # The first request of a worker imports the views: not what is measured.
                     for _ in range(20):
                         refuse(port, "")

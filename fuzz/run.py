@@ -8,20 +8,18 @@ here and handed to Schemathesis through the environment: it is never printed.
     .venv/bin/python fuzz/run.py [--max-examples N] [--seed N]
 """
 import argparse
-import contextlib
 import os
 import secrets
-import signal
-import socket
-import string
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-BIN = Path(sys.executable).parent
+sys.path.insert(0, str(ROOT))
+
+from bench.served import BIN, gunicorn, production_environment, run_checked  # noqa: E402 (the root is on the path now)
+
 CONFIG = Path(__file__).resolve().parent / "schemathesis.toml"
 
 # What every run checks; the runs without a valid token add that nothing needing one succeeds.
@@ -57,25 +55,12 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def server_environment(database_url: str) -> dict[str, str]:
     """Production settings (DEBUG off: errors are the JSON a client gets) on the scratch database."""
-    alphabet = string.ascii_letters + string.digits
     return {
         **{name: value for name, value in os.environ.items() if not name.startswith("FUZZ_")},
         **GENEROUS_LIMITS,
-        "DATABASE_URL": database_url,
-        "DJANGO_SETTINGS_MODULE": "timeslot.settings",
-        "DEBUG": "0",
-        "SECRET_KEY": "".join(secrets.choice(alphabet) for _ in range(50)),
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "SECURE_SSL_REDIRECT": "0",
+        **production_environment(database_url),
         "LOG_LEVEL": "WARNING",
     }
-
-
-def run_checked(command: list[str], env: dict) -> str:
-    completed = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, stdin=subprocess.DEVNULL)
-    if completed.returncode != 0:
-        raise RuntimeError(f"{' '.join(command)} failed:\n{completed.stderr[-4000:]}")
-    return completed.stdout
 
 
 def demo_database(env: dict) -> str:
@@ -88,47 +73,6 @@ def demo_database(env: dict) -> str:
         "print(Token.objects.create(user=get_user_model().objects.get(username='demo')).key, end='')"
     )
     return run_checked([python, "manage.py", "shell", "--no-imports", "-c", make_token], env)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def listening(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-            return True
-    except OSError:
-        return False
-
-
-@contextlib.contextmanager
-def gunicorn(env: dict, log_path: Path):
-    """The service on a free loopback port until the block ends; its base URL."""
-    port = free_port()
-    command = [
-        str(BIN / "gunicorn"), "timeslot.wsgi:application", "--bind", f"127.0.0.1:{port}",
-        # One worker: SQLite takes one writer at a time, and Schemathesis sends one request at a time.
-        "--workers", "1", "--worker-class", "gthread", "--threads", "2", "--no-control-socket",
-    ]
-    with open(log_path, "wb") as output:
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=output, stderr=output)
-    try:
-        deadline = time.monotonic() + 60
-        while not listening(port):
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"gunicorn did not start:\n{log_path.read_text()[-4000:]}")
-            time.sleep(0.1)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def schemathesis(base_url: str, authorization: str, checks: list[str], max_time: int, args: argparse.Namespace,
@@ -166,11 +110,14 @@ def main(argv=None) -> int:
             ("without a token", "", WITHOUT_TOKEN, args.max_time // 2),
         ]
         failed = []
-        with gunicorn(env, workdir / "gunicorn.log") as base_url:
+        # One worker: SQLite takes one writer at a time, and Schemathesis sends one request at a time.
+        options = ["--workers", "1", "--worker-class", "gthread", "--threads", "2"]
+        with gunicorn(env, options, log_folder=workdir) as server:
             for name, authorization, checks, max_time in runs:
-                if schemathesis(base_url, authorization, checks, max_time, args, workdir, name.replace(" ", "-")) != 0:
+                report = name.replace(" ", "-")
+                if schemathesis(server.url, authorization, checks, max_time, args, workdir, report) != 0:
                     failed.append(name)
-        errors = [line for line in (workdir / "gunicorn.log").read_text().splitlines() if "Traceback" in line]
+        errors = [line for line in server.log.read_text().splitlines() if "Traceback" in line]
     if errors:
         print(f"The server logged {len(errors)} tracebacks.", file=sys.stderr)
     if failed or errors:

@@ -1,0 +1,94 @@
+"""The project served by gunicorn on a free loopback port, for the tools that time it or fuzz it over
+real HTTP (bench/export.py, bench/refusal.py, fuzz/run.py)."""
+import contextlib
+import secrets
+import signal
+import socket
+import string
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+
+def production_environment(database_url: str) -> dict[str, str]:
+    """Settings as in production (DEBUG off: errors are what a client gets) on this database, served
+    over plain HTTP on loopback."""
+    alphabet = string.ascii_letters + string.digits
+    return {
+        "DATABASE_URL": database_url,
+        "DJANGO_SETTINGS_MODULE": "timeslot.settings",
+        "DEBUG": "0",
+        "SECRET_KEY": "".join(secrets.choice(alphabet) for _ in range(50)),
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "SECURE_SSL_REDIRECT": "0",
+    }
+
+
+def run_checked(command: list[str], env: dict) -> str:
+    """A command's standard output; RuntimeError with the end of its standard error if it fails."""
+    completed = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    if completed.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} failed:\n{completed.stderr[-4000:]}")
+    return completed.stdout
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def listening(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+@dataclass
+class Served:
+    port: int
+    pid: int
+    log: Path | None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+@contextlib.contextmanager
+def gunicorn(env: dict, options: list[str], *, log_folder: Path | None = None,
+             ready: Callable[[int], bool] = lambda pid: True):
+    """gunicorn with these options serving the project until the block ends, once it listens and
+    ready(its pid) holds; its output in log_folder/gunicorn-<port>.log, or nowhere."""
+    port = free_port()
+    log = log_folder / f"gunicorn-{port}.log" if log_folder else None
+    command = [
+        str(BIN / "gunicorn"), "timeslot.wsgi:application", "--bind", f"127.0.0.1:{port}",
+        # No shared control socket in ~/.gunicorn.
+        "--no-control-socket", *options,
+    ]
+    with open(log or "/dev/null", "wb") as output:
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=output, stderr=output)
+    try:
+        deadline = time.monotonic() + 60
+        while not (listening(port) and ready(process.pid)):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("gunicorn did not start" + (f":\n{log.read_text()[-4000:]}" if log else ""))
+            time.sleep(0.1)
+        yield Served(port=port, pid=process.pid, log=log)
+    finally:
+        # SIGINT is gunicorn's quick shutdown.
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
