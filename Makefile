@@ -11,7 +11,7 @@ BENCH_ARGS ?=
 # e.g. make fuzz FUZZ_ARGS="--max-time 120 --seed 1"
 FUZZ_ARGS ?=
 
-.PHONY: run test lint bench fuzz clean
+.PHONY: run test redis lint bench fuzz clean
 
 # One virtual environment with runtime and development packages, rebuilt when a requirements file changes.
 $(INSTALLED): requirements/base.txt requirements/dev.txt
@@ -33,8 +33,19 @@ $(CHROMIUM):
 	apt-get update
 	DEBIAN_FRONTEND=noninteractive apt-get install -y chromium
 
+# The throttle tests also run on Redis at 127.0.0.1:6379 (export/tests/test_abuse.py): when nothing answers
+# there, start Debian's redis-server, keeping nothing on disk (installing it with apt-get first, as root, if missing).
+REDIS_ANSWERS := $(PYTHON) -c "import socket; socket.create_connection(('127.0.0.1', 6379), 1).close()" 2>/dev/null
+redis:
+	@$(REDIS_ANSWERS) || { \
+	  echo "The throttle tests need Redis on 127.0.0.1:6379: starting Debian's redis-server."; \
+	  command -v redis-server >/dev/null || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y redis-server; }; \
+	  $(REDIS_ANSWERS) || redis-server --bind 127.0.0.1 --port 6379 --daemonize yes --save "" --appendonly no; \
+	  for i in $$(seq 30); do $(REDIS_ANSWERS) && break; sleep 1; done; \
+	  $(REDIS_ANSWERS); }
+
 # SQLite unless DATABASE_URL points elsewhere (PostgreSQL: see README).
-test: $(INSTALLED) $(CHROMIUM)
+test: $(INSTALLED) $(CHROMIUM) redis
 	$(BIN)/pytest
 
 $(BENCH_INSTALLED): $(INSTALLED) requirements/bench.txt
