@@ -1,4 +1,5 @@
 """What one export is: whose slots, which group, when; shared by the API and the command."""
+import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -52,7 +53,14 @@ class SlotExport:
         whose client went away.
         """
         with transaction.atomic():
-            yield from renderer.stream(self)
+            try:
+                yield from renderer.stream(self)
+            except BaseException as error:
+                # The failed stream's frames still hold the row iterator, whose server-side cursor
+                # would be closed when they are collected, after the rollback, and complain then:
+                # clear them so that it closes here, inside the transaction.
+                traceback.clear_frames(error.__traceback__)
+                raise
 
     def filename(self, extension: str) -> str:
         """The seed's name, or one made safe (ASCII letters, digits, dashes) from the group's name."""
