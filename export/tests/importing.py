@@ -1,4 +1,5 @@
-"""What the import tests share: a POST /v1/import, iCalendar text, and the interop calendars of ../shared."""
+"""What the import tests share: a POST /v1/import and its answers, an export to import again, iCalendar text, and
+the interop calendars of ../shared."""
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,26 @@ def upload(client, content: bytes | str, name: str = "calendar.ics", **fields):
     """POST /v1/import with the content as the multipart `file`, and any other fields."""
     data = content.encode() if isinstance(content, str) else content
     return client.post(IMPORT, {"file": SimpleUploadedFile(name, data), **fields}, format="multipart")
+
+
+def imported(client, content: bytes | str, name: str = "calendar.ics", **fields) -> dict:
+    """upload(), which must succeed: what the import answered (its counts and warnings)."""
+    response = upload(client, content, name, **fields)
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+def problems(client, content: bytes | str, name: str = "calendar.ics") -> list[dict]:
+    """upload(), which must be refused as unprocessable: the problems the answer names."""
+    response = upload(client, content, name)
+    assert response.status_code == 422, response.content
+    return response.json()["problems"]
+
+
+def exported(client, *, format: str) -> bytes:
+    """The client's whole export in this format (POST /v1/export/<format>), to import again."""
+    response = client.post(f"/v1/export/{format}", b"", content_type="application/json")
+    return b"".join(response.streaming_content)
 
 
 def interop(name: str) -> bytes:

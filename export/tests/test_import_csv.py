@@ -1,39 +1,27 @@
 """CSV import: our Outlook export read back, and the same columns as Outlook and Google write them."""
 from datetime import date, datetime, timezone
+from functools import partial
 
 import pytest
 from django.test import override_settings
 
 from export.events import all_day_dates
-from export.tests.importing import upload
+from export.tests import importing
 from slots.models import Slot
 from slots.tests.factories import SlotFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
 UTC = timezone.utc
+# Every file of this module is the Outlook CSV.
+imported = partial(importing.imported, name="calendar.csv")
+problems = partial(importing.problems, name="calendar.csv")
+exported = partial(importing.exported, format="outlook")
 HEADER = "Subject,Start Date,Start Time,End Date,End Time,All Day Event,Description,Location,Private"
-
-
-def exported(client) -> bytes:
-    response = client.post("/v1/export/outlook", b"", content_type="application/json")
-    return b"".join(response.streaming_content)
 
 
 def csv_file(*rows: str, header: str = HEADER) -> str:
     return "\r\n".join([header, *rows, ""])
-
-
-def imported(client, data, **fields) -> dict:
-    response = upload(client, data, name="calendar.csv", **fields)
-    assert response.status_code == 200, response.content
-    return response.json()
-
-
-def problems(client, data) -> list[dict]:
-    response = upload(client, data, name="calendar.csv")
-    assert response.status_code == 422, response.content
-    return response.json()["problems"]
 
 
 @pytest.fixture

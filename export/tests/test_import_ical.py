@@ -1,18 +1,21 @@
 """iCalendar import: our own export read back, and what other clients write (times, zones, repeats)."""
 from datetime import date, datetime, timedelta, timezone
+from functools import partial
 
 import pytest
 from django.test import override_settings
 
 from export.events import all_day_dates
+from export.tests import importing
 from export.tests.ical_reader import parse_events
-from export.tests.importing import calendar, upload
+from export.tests.importing import calendar, imported, upload
 from slots.models import Slot
 from slots.tests.factories import SlotFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
 UTC = timezone.utc
+exported = partial(importing.exported, format="ical")
 CUSTOM_ZONE = """BEGIN:VTIMEZONE
 TZID:Custom Zone
 BEGIN:STANDARD
@@ -21,17 +24,6 @@ TZOFFSETFROM:{offset}
 TZOFFSETTO:{offset}
 END:STANDARD
 END:VTIMEZONE"""
-
-
-def exported(client) -> bytes:
-    response = client.post("/v1/export/ical", b"", content_type="application/json")
-    return b"".join(response.streaming_content)
-
-
-def imported(client, data, **fields) -> dict:
-    response = upload(client, data, **fields)
-    assert response.status_code == 200, response.content
-    return response.json()
 
 
 def only_slot(user=None) -> Slot:

@@ -4,6 +4,7 @@ from datetime import date, datetime, timezone
 import pytest
 
 from export.events import all_day_dates
+from export.tests import importing
 from export.tests.importing import INTEROP, interop, upload
 from slots.models import Slot, SlotGroup
 
@@ -33,9 +34,7 @@ BROKEN = {
 
 
 def imported(api, name: str) -> dict:
-    response = upload(api, interop(name), name=name)
-    assert response.status_code == 200, response.content
-    return response.json()
+    return importing.imported(api, interop(name), name)
 
 
 def the_slot(user, title: str) -> Slot:

@@ -2,15 +2,20 @@
 import json
 import uuid
 from datetime import datetime, timezone
+from functools import partial
 
 import pytest
 from django.test import override_settings
 
-from export.tests.importing import upload
+from export.tests import importing
 from slots.models import Slot, SlotGroup
 from slots.tests.factories import SlotFactory, SlotGroupFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
+
+# Every file of this module is a Timeslot backup.
+imported = partial(importing.imported, name="backup.json")
+problems = partial(importing.problems, name="backup.json")
 
 UTC = timezone.utc
 
@@ -18,12 +23,6 @@ UTC = timezone.utc
 def backup(client) -> bytes:
     response = client.post("/v1/export/timeslot", b"", content_type="application/json")
     return b"".join(response.streaming_content)
-
-
-def imported(client, data, **fields) -> dict:
-    response = upload(client, data, name="backup.json", **fields)
-    assert response.status_code == 200, response.content
-    return response.json()
 
 
 def record(**fields) -> dict:
@@ -40,12 +39,6 @@ def record(**fields) -> dict:
 def document(*records: dict) -> str:
     return json.dumps({"format": "timeslot-export", "version": 1, "exported_at": "2026-11-28T08:00:00Z",
                        "slots": list(records)})
-
-
-def problems(client, data) -> list[dict]:
-    response = upload(client, data, name="backup.json")
-    assert response.status_code == 422, response.content
-    return response.json()["problems"]
 
 
 @pytest.fixture
