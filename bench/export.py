@@ -38,7 +38,9 @@ work on the machine stretches wall times but barely CPU times, so the CPU
 ratio is the steadier figure on a shared machine.
 
 Times are medians and minimums of the K runs; memory is the largest growth of
-the K runs; a ratio is the median over the median floor.
+the K runs; a ratio is the median over the median floor. The ratio by round
+divides each run by the floor of its own round, measured seconds before: its
+median and range hold when the machine's speed drifts between rounds.
 
 The load run (--skip-load leaves it out): wrk (Debian's package) with
 bench/load.lua, 2 threads and 50 connections for --load-seconds, against
@@ -458,7 +460,8 @@ def measure(
 
 
 def summarise(
-    samples: list[dict], floor: float | None = None, rss_baseline: int = 0, cpu_floor: float | None = None
+    samples: list[dict], floor: float | None = None, rss_baseline: int = 0, cpu_floor: float | None = None,
+    round_floors: list[float] | None = None,
 ) -> dict:
     seconds = [sample["seconds"] for sample in samples]
     median = statistics.median(seconds)
@@ -485,31 +488,48 @@ def summarise(
         "cpu_ratio": cpu_median / cpu_floor,
         "cpu_runs_s": cpu,
         "database_cpu_runs_s": [sample["database_cpu_seconds"] for sample in samples],
+        "round_ratios": by_round(seconds, round_floors or seconds),
     }
+
+
+def by_round(seconds: list[float], floors: list[float]) -> list[float]:
+    """Each run over the floor of its own round. A round's runs follow one another within seconds, so
+    these ratios barely move when the machine's speed drifts between rounds, as the medians' ratio does."""
+    return [run / floor for run, floor in zip(seconds, floors)]
 
 
 def summarise_all(samples: dict[str, list[dict]], args: argparse.Namespace) -> dict[str, dict]:
     """The table's rows by label."""
     floor_row = summarise(samples["floor"])
     floor, cpu_floor = floor_row["median_s"], floor_row["cpu_median_s"]
+    floors = floor_row["runs_s"]
     start_up = samples["command start-up"]
     baseline = min(sample["max_rss"] for sample in start_up)
     reference_floor = summarise(samples["reference floor"])
     rows = {"fetch rows only (floor)": floor_row}
-    rows.update({f"POST {path}": summarise(samples[path], floor, cpu_floor=cpu_floor) for path in EXPORT_PATHS})
-    start_up_row = summarise(start_up, floor, baseline, cpu_floor)
+    rows.update({
+        f"POST {path}": summarise(samples[path], floor, cpu_floor=cpu_floor, round_floors=floors)
+        for path in EXPORT_PATHS
+    })
+    start_up_row = summarise(start_up, floor, baseline, cpu_floor, floors)
     for name in COMMAND_FORMATS:
         label = "manage.py export_slots" + ("" if name == "google" else f" --format {name}")
-        row = summarise(samples[f"command {name}"], floor, baseline, cpu_floor)
-        # The floor is timed inside a running process; so is the command, less its start-up.
+        row = summarise(samples[f"command {name}"], floor, baseline, cpu_floor, floors)
+        # The floor is timed inside a running process; so is the command, less its start-up (that of its round).
         row["export_s"] = row["median_s"] - start_up_row["median_s"]
+        row["export_round_ratios"] = by_round(
+            [run - start for run, start in zip(row["runs_s"], start_up_row["runs_s"])], floors
+        )
         row["export_ratio"] = row["export_s"] / floor
         row["export_cpu_s"] = row["cpu_median_s"] - start_up_row["cpu_median_s"]
         row["export_cpu_ratio"] = row["export_cpu_s"] / cpu_floor
         rows[label] = row
     rows[START_UP] = start_up_row
     rows[f"django-ical ICalFeed ({args.reference_slots:,} slots)"] = {
-        **summarise(samples["reference"], reference_floor["median_s"], cpu_floor=reference_floor["cpu_median_s"]),
+        **summarise(
+            samples["reference"], reference_floor["median_s"], cpu_floor=reference_floor["cpu_median_s"],
+            round_floors=reference_floor["runs_s"],
+        ),
         "floor_rss_growth_mb": reference_floor["rss_growth_mb"],
     }
     return rows
@@ -622,20 +642,26 @@ def cell(value, digits: int) -> str:
     return f"{value:,.{digits}f}" if isinstance(value, float) else f"{value:,}"
 
 
+def spread(ratios: list[float]) -> str:
+    """Ratios as their median and range: 1.31 (1.12-1.52)."""
+    return f"{statistics.median(ratios):.2f} ({min(ratios):.2f}-{max(ratios):.2f})"
+
+
 def table(report: dict) -> str:
     header = ("", "median s", "min s", "floor s", "ratio", "CPU s", "CPU ratio", "TTFB ms", "bytes", "RSS +MB")
     lines = [
         f"Export benchmark: {report['database']}, {report['slots']:,} slots, {report['runs']} runs, "
         f"{report['cpus']} CPUs, Python {report['python']}, commit {report['commit']}",
         "",
-        f"{header[0]:<40}" + "".join(f"{title:>11}" for title in header[1:-2]) + f"{header[-2]:>14}{header[-1]:>9}",
+        f"{header[0]:<40}" + "".join(f"{title:>11}" for title in header[1:-2]) + f"{header[-2]:>14}{header[-1]:>9}"
+        + f"{'ratio by round':>22}",
     ]
     for label, row in report["rows"].items():
         lines.append(
             f"{label:<40}{cell(row['median_s'], 3):>11}{cell(row['min_s'], 3):>11}{cell(row['floor_s'], 3):>11}"
             f"{cell(row['ratio'], 2):>11}{cell(row['cpu_median_s'], 3):>11}{cell(row['cpu_ratio'], 2):>11}"
             f"{cell(row['first_byte_ms'], 1):>11}{cell(row['bytes'], 0):>14}"
-            f"{cell(row['rss_growth_mb'], 1):>9}"
+            f"{cell(row['rss_growth_mb'], 1):>9}{spread(row['round_ratios']):>22}"
         )
     lines += [
         "",
@@ -643,12 +669,14 @@ def table(report: dict) -> str:
         f"({report['rows'][START_UP]['peak_rss_mb']:.1f} MB).",
         *(
             f"{label}, less the median start-up: {row['export_s']:.3f} s, {row['export_ratio']:.2f}x the floor; "
-            f"CPU {row['export_cpu_s']:.3f} s, {row['export_cpu_ratio']:.2f}x the floor's"
+            f"CPU {row['export_cpu_s']:.3f} s, {row['export_cpu_ratio']:.2f}x the floor's; "
+            f"by round, less its start-up: {spread(row['export_round_ratios'])}x"
             for label, row in report["rows"].items()
             if "export_ratio" in row
         ),
         "CPU s: the CPU time of the measured process (the worker, the command, the probe) and of its "
         "PostgreSQL backend, which the machine's other load leaves nearly alone.",
+        "ratio by round: each run over the floor measured in the same round, seconds apart; the median and range.",
     ]
     load = report.get("load")
     if load:
