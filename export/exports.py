@@ -11,7 +11,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.text import slugify
 
-from export.read_ahead import read_ahead
+from export import read_ahead
 from slots.models import Slot, SlotGroup
 from slots.selectors import slot_list
 
@@ -35,9 +35,11 @@ class SlotExport:
 
     def rows(self, *columns, named: bool = True) -> Iterator:
         """The slots' columns (fields or expressions) as rows, named or plain tuples, fetched in chunks so memory
-        stays flat, the next chunk while the caller writes this one."""
+        stays flat; from a database server, the next chunk while the caller writes this one."""
         size = settings.EXPORT_CHUNK_SIZE
-        rows = read_ahead(self.slots.values_list(*columns, named=named).iterator(chunk_size=size), batch=size)
+        rows = self.slots.values_list(*columns, named=named).iterator(chunk_size=size)
+        if read_ahead.pays_off(self.slots.db):
+            rows = read_ahead.read_ahead(rows, batch=size)
         return rows if self.on_row is None else self._counted(rows)
 
     def _counted(self, rows: Iterator) -> Iterator:

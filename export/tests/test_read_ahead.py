@@ -125,7 +125,8 @@ def test_an_export_of_many_batches_reads_every_slot_once_in_order_on_the_databas
     with transaction.atomic():
         rows = export.rows("uuid", named=False)
         first = next(rows)
-        assert len(readers()) == 1
+        # PostgreSQL's rows are read ahead; SQLite, in this process, would only compete for the GIL.
+        assert len(readers()) == (0 if connection.vendor == "sqlite" else 1)
         uuids = [first[0], *(row[0] for row in rows)]
 
     assert uuids == expected
