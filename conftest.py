@@ -2,6 +2,7 @@ from pathlib import Path
 
 import pytest
 from django.core.cache import caches
+from django.db import connections
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
@@ -79,6 +80,10 @@ def browser_page(live_server, tmp_path, monkeypatch):
             yield context.new_page()
         finally:
             context.close()
+            # While Playwright's event loop runs in this thread, Django keeps the database connections the
+            # test opens apart from the thread's own (asgiref's Local, per context), and nothing else closes
+            # them: left open, they keep PostgreSQL from dropping the test database at the end.
+            connections.close_all()
 
 
 @pytest.fixture
