@@ -19,6 +19,7 @@ from export.imports.records import (
     Reading,
     SlotRecord,
     content_key,
+    quoted,
 )
 from slots.models import Slot
 
@@ -125,7 +126,7 @@ def flag(value: str, column: str, *, default: bool) -> bool:
     if not value:
         return default
     if value not in (TRUE, FALSE):
-        raise Unreadable(f"{column} must be True or False, not {value!r}.")
+        raise Unreadable(f"{column} must be True or False, not {quoted(value)}.")
     return value == TRUE
 
 
@@ -136,7 +137,7 @@ def day(value: str, column: str) -> date | None:
     try:
         return datetime.strptime(value, DATE_FORMAT).date()
     except ValueError:
-        raise Unreadable(f"{column} must be a date MM/DD/YYYY, not {value!r}.")
+        raise Unreadable(f"{column} must be a date MM/DD/YYYY, not {quoted(value)}.")
 
 
 def clock(value: str, column: str, *, required: bool) -> time | None:
@@ -150,7 +151,7 @@ def clock(value: str, column: str, *, required: bool) -> time | None:
             return datetime.strptime(value.upper(), time_format).time()
         except ValueError:
             continue
-    raise Unreadable(f"{column} must be a time hh:mm AM/PM, not {value!r}.")
+    raise Unreadable(f"{column} must be a time hh:mm AM/PM, not {quoted(value)}.")
 
 
 def at(on: date, clock_time: time, zone: zoneinfo.ZoneInfo) -> datetime:

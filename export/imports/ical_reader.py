@@ -25,6 +25,7 @@ from export.imports.records import (
     Reading,
     SlotRecord,
     content_key,
+    quoted,
     source_uid_for,
 )
 from export.imports.zones import iana_zone, is_iana
@@ -200,7 +201,7 @@ class CalendarZones:
         elif named:
             warnings.append({
                 "where": "file",
-                "warning": f"X-WR-TIMEZONE {named!r} is not a time zone; times without one were read in "
+                "warning": f"X-WR-TIMEZONE {quoted(named)} is not a time zone; times without one were read in "
                 f"{self.zone}.",
             })
 
@@ -242,9 +243,11 @@ class CalendarZones:
                     placed = wall.replace(tzinfo=zone).astimezone(UTC)
                 except (OverflowError, ValueError) as error:
                     # A VTIMEZONE's rules are only run here (dateutil builds them lazily).
-                    raise Unreadable(f"{name} cannot be placed in TZID {tzid!r}: {error}.")
+                    raise Unreadable(f"{name} cannot be placed in TZID {quoted(tzid)}: {error}.")
                 return Moment(placed, *named, False)
-            notes.append(f"{name}'s TZID {tzid!r} is not defined in the file nor a known zone: read in {self.zone}.")
+            notes.append(
+                f"{name}'s TZID {quoted(tzid)} is not defined in the file nor a known zone: read in {self.zone}."
+            )
             value = wall
         if value.tzinfo is not None:
             return Moment(value.astimezone(UTC), self.zone, self.zone_named, False)
@@ -290,7 +293,7 @@ def read_event(
     end = (all_day_end if all_day else timed_end)(event, start, zones, notes)
     title = text(event, "SUMMARY")
     if "RRULE" in event or "RDATE" in event:
-        notes.append(f"{title!r} repeats; only its first occurrence was imported.")
+        notes.append(f"{quoted(title)} repeats; only its first occurrence was imported.")
     recurrence_id = None
     if "RECURRENCE-ID" in event:
         recurrence_id = comparable(zones.moment(single(event, "RECURRENCE-ID"), "RECURRENCE-ID", notes))

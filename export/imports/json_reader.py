@@ -5,7 +5,15 @@ from datetime import datetime, timezone
 from uuid import UUID
 
 from export.backup import FORMAT, VERSION
-from export.imports.records import GroupRecord, ImportProblem, ImportRejected, ReadContext, Reading, SlotRecord
+from export.imports.records import (
+    GroupRecord,
+    ImportProblem,
+    ImportRejected,
+    ReadContext,
+    Reading,
+    SlotRecord,
+    quoted,
+)
 from export.imports.zones import is_iana
 from slots.models import Slot, SlotGroup
 
@@ -42,7 +50,7 @@ def backup_slots(document) -> list:
     if not isinstance(document, dict) or document.get("format") != FORMAT:
         problem = f'Not a Timeslot backup: expected an object with "format": "{FORMAT}".'
     elif type(document.get("version")) is not int or document["version"] != VERSION:
-        problem = f"Backup version {document.get('version')!r} is not one this service reads ({VERSION})."
+        problem = f"Backup version {quoted(document.get('version'))} is not one this service reads ({VERSION})."
     elif not isinstance(document.get("slots"), list):
         problem = 'A backup\'s "slots" must be a list.'
     else:
@@ -61,10 +69,10 @@ def slot_record(record, where: str) -> SlotRecord:
         raise Unreadable("end is before start.")
     visibility = field("visibility", text)
     if visibility not in Slot.Visibility.values:
-        raise Unreadable(f"visibility must be one of {', '.join(Slot.Visibility.values)}, not {visibility!r}.")
+        raise Unreadable(f"visibility must be one of {', '.join(Slot.Visibility.values)}, not {quoted(visibility)}.")
     time_zone = field("time_zone", text)
     if not is_iana(time_zone):
-        raise Unreadable(f"time_zone {time_zone!r} is not an IANA time zone.")
+        raise Unreadable(f"time_zone {quoted(time_zone)} is not an IANA time zone.")
     groups = field("groups", list_of(group))
     return SlotRecord(
         where=where,
@@ -121,7 +129,7 @@ def uuid_text(value) -> str:
     try:
         return str(UUID(text(value)))
     except ValueError:
-        raise ValueError(f"must be a uuid, not {value!r}.")
+        raise ValueError(f"must be a uuid, not {quoted(value)}.")
 
 
 def moment(value) -> datetime:
@@ -129,13 +137,13 @@ def moment(value) -> datetime:
     try:
         parsed = datetime.fromisoformat(text(value))
     except ValueError:
-        raise ValueError(f"must be an ISO 8601 date-time, not {value!r}.")
+        raise ValueError(f"must be an ISO 8601 date-time, not {quoted(value)}.")
     if parsed.tzinfo is None:
-        raise ValueError(f"must carry its offset (Z for UTC), not {value!r}.")
+        raise ValueError(f"must carry its offset (Z for UTC), not {quoted(value)}.")
     try:
         return parsed.astimezone(timezone.utc)
     except OverflowError:
-        raise ValueError(f"is out of range: {value!r}.")
+        raise ValueError(f"is out of range: {quoted(value)}.")
 
 
 def optional(read: Callable) -> Callable:

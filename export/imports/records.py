@@ -12,6 +12,8 @@ from uuid import UUID
 SOURCE_UID_LENGTH = 255
 # A response lists at most this many problems or warnings, then says how many more there were.
 MAX_NOTES = 100
+# What a note repeats of a value it refuses: enough to find it in the file, never a whole hostile one.
+QUOTED_CHARACTERS = 80
 # Python's datetimes end at the years 1 and 9999; a day's margin each side leaves room for any
 # zone's offset and an all-day slot's next midnight, in the import and in every export.
 EARLIEST, LATEST = datetime(2, 1, 1, tzinfo=timezone.utc), datetime(9998, 12, 31, tzinfo=timezone.utc)
@@ -102,6 +104,12 @@ def content_key(prefix: str, parts: list[str], seen: Counter) -> str:
     key = f"{prefix}:{digest}"
     seen[key] += 1
     return key if seen[key] == 1 else f"{key}:{seen[key]}"
+
+
+def quoted(value) -> str:
+    """The value as repr() writes it, cut to QUOTED_CHARACTERS with an ellipsis."""
+    text = repr(value)
+    return text if len(text) <= QUOTED_CHARACTERS else text[: QUOTED_CHARACTERS - 1] + "…"
 
 
 def capped(notes: list[dict], kind: str) -> list[dict]:

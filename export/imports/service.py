@@ -27,6 +27,7 @@ from export.imports.records import (
     ReadContext,
     SlotRecord,
     capped,
+    quoted,
 )
 from export.imports.zones import is_iana
 from export.models import SlotChangeClock
@@ -98,7 +99,7 @@ def import_slots(
 
 def read_context(time_zone: str | None) -> ReadContext:
     if time_zone is not None and not is_iana(time_zone):
-        raise ImportRejected([{"where": "time_zone", "problem": f"{time_zone!r} is not an IANA time zone."}])
+        raise ImportRejected([{"where": "time_zone", "problem": f"{quoted(time_zone)} is not an IANA time zone."}])
     return ReadContext(
         time_zone=time_zone or settings.TIME_ZONE,
         zone_named=time_zone is not None,

@@ -277,7 +277,28 @@ def test_a_malformed_import_time_zone_is_422_naming_it_and_writes_nothing(api, z
     response = upload(api, calendar(EVENT), time_zone=zone)
 
     assert response.status_code == 422
-    assert [problem["where"] for problem in response.json()["problems"]] == ["time_zone"]
+    [problem] = response.json()["problems"]
+    assert problem["where"] == "time_zone"
+    # It names the zone as far as anyone needs to find it, never the whole of a hostile one (a NUL is refused
+    # before the zone is read: "Null characters are not allowed.").
+    assert repr(zone)[:40] in problem["problem"] or "\x00" in zone
+    assert len(problem["problem"]) < 150
+    assert not Slot.objects.exists()
+
+
+def test_a_hostile_value_in_a_file_is_quoted_short_in_the_problems(api):
+    slot = {"uuid": str(uuid.uuid4()), "title": "t", "description": "", "location": "", "visibility": "public",
+            "start": "2026-01-05T09:00:00Z", "end": None, "all_day": False, "time_zone": "z" * 10240,
+            "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z", "groups": []}
+    backup = {"format": "timeslot-export", "version": 1, "exported_at": "2026-01-01T00:00:00Z", "slots": [slot] * 150}
+
+    response = upload(api, json.dumps(backup).encode(), name="backup.json")
+
+    assert response.status_code == 422
+    problems = response.json()["problems"]
+    assert len(problems) == 100
+    assert "'zzzz" in problems[0]["problem"] and "…" in problems[0]["problem"]
+    assert max(len(problem["problem"]) for problem in problems) < 200
     assert not Slot.objects.exists()
 
 
