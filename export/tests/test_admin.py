@@ -113,6 +113,30 @@ def test_the_user_preview_downloads_the_api_bytes(staff_client, api, user):
     assert without_stamp(body_of(response)) == without_stamp(export(api).body)
 
 
+def test_a_long_calendar_is_previewed_by_its_first_events_and_downloaded_whole(staff_client, api, user, monkeypatch):
+    monkeypatch.setattr("export.previews.PREVIEW_EVENTS", 3)
+    SlotFactory.create_batch(5, creator=user)
+
+    page = staff_client.get(reverse("admin:auth_user_export_preview", args=[user.pk]))
+    download = body_of(staff_client.get(reverse("admin:auth_user_export_download", args=[user.pk])))
+
+    everything = parse_events(export(api).body)
+    shown = parse_events(page.context["calendar"].encode())
+    assert [event["UID"] for event in shown] == [event["UID"] for event in everything[:3]]
+    assert page.context["calendar"].endswith("END:VCALENDAR\r\n")
+    assert "The first 3 of 5 events; the download holds them all." in page.content.decode()
+    assert len(parse_events(download)) == 5
+
+
+def test_a_short_calendar_is_previewed_whole_without_a_note(staff_client, user):
+    SlotFactory.create_batch(2, creator=user)
+
+    page = staff_client.get(reverse("admin:auth_user_export_preview", args=[user.pk]))
+
+    assert len(parse_events(page.context["calendar"].encode())) == 2
+    assert b"export-preview-cut" not in page.content
+
+
 def test_the_user_change_page_links_to_the_preview(staff_client, user):
     page = staff_client.get(reverse("admin:auth_user_change", args=[user.pk]))
 
