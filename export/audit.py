@@ -9,6 +9,7 @@ from datetime import timedelta
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
+from rest_framework.settings import api_settings
 
 from export.exports import SlotExport
 from export.models import ExportLog
@@ -44,8 +45,16 @@ def record_export(
 
 
 def client_address(request) -> str | None:
-    """REMOTE_ADDR, the peer's address: X-Forwarded-For is whatever the client chose to write."""
+    """The client's address: REMOTE_ADDR, the peer's, unless the service runs behind NUM_PROXIES proxies of
+    its own; then the address the outermost of them saw, which it appended to X-Forwarded-For. What comes
+    before it in that header is whatever the client chose to write, and is never read."""
     address = request.META.get("REMOTE_ADDR") or ""
+    proxies = api_settings.NUM_PROXIES or 0
+    forwarded = request.META.get("HTTP_X_FORWARDED_FOR")
+    if proxies > 0 and forwarded:
+        # As DRF's throttles read it (SimpleRateThrottle.get_ident): one entry a proxy, counted from the right.
+        hops = forwarded.split(",")
+        address = hops[-min(proxies, len(hops))].strip()
     try:
         return str(ipaddress.ip_address(address))
     except ValueError:

@@ -101,8 +101,8 @@ class FailedAuthenticationThrottle(CountingRateThrottle):
     scope = "failed_authentication"
 
     def get_cache_key(self, request, view=None):
-        # REMOTE_ADDR only: X-Forwarded-For is whatever the client wrote. Requests without a usable
-        # address (a real server always gives one) share one count.
+        # REMOTE_ADDR, or behind NUM_PROXIES proxies the address they saw (export/audit.py). Requests
+        # without a usable address (a real server always gives one) share one count.
         return self.cache_format % {"scope": self.scope, "ident": client_address(request) or "unknown"}
 
     @fails_open(True)

@@ -199,6 +199,9 @@ REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {
     # Exports and imports per user.
     "export": os.environ.get("THROTTLE_EXPORT_RATE", "60/min") or None,
 }
+# How many proxies of ours stand before the service, each appending the address it saw to X-Forwarded-For;
+# 0: the client's address is REMOTE_ADDR and X-Forwarded-For is never read (export/audit.py, client_address).
+REST_FRAMEWORK["NUM_PROXIES"] = int(os.environ.get("NUM_PROXIES", "0"))
 
 # The largest request body (but uploaded files) the service reads; larger is 413 in JSON
 # (timeslot/exceptions.py). Django's default, 2.5 MB.

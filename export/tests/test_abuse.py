@@ -17,6 +17,7 @@ from django.db import close_old_connections
 from django.urls import reverse
 from rest_framework.test import APIClient
 
+from export.models import ExportLog
 from export.tests.importing import calendar, upload
 from slots.tests.factories import SlotFactory, SlotGroupFactory, UserFactory
 
@@ -130,6 +131,33 @@ def test_x_forwarded_for_does_not_change_the_counted_address():
         assert response.status_code == 401
 
     assert_throttled(post(key=UNKNOWN_KEY, address=ATTACKER, HTTP_X_FORWARDED_FOR="192.0.2.200"))
+
+
+@pytest.mark.parametrize("proxies", [1, 2])
+def test_behind_num_proxies_the_address_the_outermost_proxy_saw_is_counted_and_logged(settings, token, proxies):
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": proxies}
+    # What the client wrote itself, then what each of our proxies appended: the address it saw.
+    inner_proxies = ["10.0.0.3"] * (proxies - 1)
+
+    def forwarded_for(client: str, written: str) -> str:
+        return ", ".join([written, client, *inner_proxies])
+
+    for number in range(20):
+        written = forwarded_for(ATTACKER, f"192.0.2.{number}")
+        assert post(key=UNKNOWN_KEY, address="10.0.0.2", HTTP_X_FORWARDED_FOR=written).status_code == 401
+    written = forwarded_for(ATTACKER, "192.0.2.99")
+    assert_throttled(post(key=UNKNOWN_KEY, address="10.0.0.2", HTTP_X_FORWARDED_FOR=written))
+
+    # Another client behind the same proxies is not held back, and its export is logged with its address.
+    response = export(key=token.key, address="10.0.0.2", HTTP_X_FORWARDED_FOR=forwarded_for(NEIGHBOUR, ATTACKER))
+    assert response.status_code == 200
+    assert ExportLog.objects.get().client_address == NEIGHBOUR
+
+
+def test_without_num_proxies_x_forwarded_for_is_not_logged_either(token):
+    assert export(key=token.key, address=NEIGHBOUR, HTTP_X_FORWARDED_FOR="192.0.2.1").status_code == 200
+
+    assert ExportLog.objects.get().client_address == NEIGHBOUR
 
 
 def test_requests_without_a_token_are_401_but_not_counted_as_guesses(token):
