@@ -37,6 +37,13 @@ def api(client_for, user):
     return client_for(user)
 
 
+@pytest.fixture
+def staff_client(client):
+    """Django's test client, logged in as a superuser of the admin."""
+    client.force_login(UserFactory(username="operator", is_staff=True, is_superuser=True))
+    return client
+
+
 @pytest.fixture(autouse=True)
 def fresh_cache(settings):
     """Each test starts with empty throttle counters, in local memory even when REDIS_URL is set

@@ -16,12 +16,6 @@ from slots.tests.factories import SlotFactory, SlotGroupFactory, TokenFactory, U
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def staff_client(client):
-    client.force_login(UserFactory(username="operator", is_staff=True, is_superuser=True))
-    return client
-
-
 def without_stamp(data: bytes) -> list[bytes]:
     return [line for line in data.split(b"\r\n") if not line.startswith(b"DTSTAMP:")]
 

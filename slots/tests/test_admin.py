@@ -7,12 +7,6 @@ from slots.tests.factories import SlotFactory, SlotGroupFactory, UserFactory
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def staff_client(client):
-    client.force_login(UserFactory(username="operator", is_staff=True, is_superuser=True))
-    return client
-
-
 def test_staff_find_a_users_slots_by_username(staff_client):
     nora = UserFactory(username="nora")
     SlotFactory(creator=nora, title="Nora's dentist")

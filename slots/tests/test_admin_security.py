@@ -40,12 +40,6 @@ def hostile():
     return {"user": user, "group": group, "slot": slot, "zoned": zoned}
 
 
-@pytest.fixture
-def staff_client(client):
-    client.force_login(UserFactory(username="operator", is_staff=True, is_superuser=True))
-    return client
-
-
 SLOT_TEXT = ["title", "description", "location"]
 # Each page: its URL name, the object it is about, and the hostile fields it shows.
 PAGES = {
