@@ -12,13 +12,12 @@ from urllib.parse import urlsplit
 
 import pytest
 from django.core.cache import caches
-from django.core.signals import request_finished
-from django.db import close_old_connections
 from django.urls import reverse
 from rest_framework.test import APIClient
 
 from export.models import ExportLog
 from export.tests.importing import calendar, upload
+from export.tests.test_export_log import hang_up
 from slots.tests.factories import SlotFactory, SlotGroupFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -225,16 +224,6 @@ def test_feed_fetches_do_not_count_in_the_export_rate(settings, token):
 
 
 # Concurrent exports per user ----------------------------------------------------------------
-
-
-def hang_up(response) -> None:
-    """What the WSGI server does when the client goes away: close the response. (Without the signal
-    that would also close the test's database connection, as Django's test client does.)"""
-    request_finished.disconnect(close_old_connections)
-    try:
-        response.close()
-    finally:
-        request_finished.connect(close_old_connections)
 
 
 @pytest.fixture

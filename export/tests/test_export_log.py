@@ -22,6 +22,16 @@ from slots.tests.factories import SlotFactory, SlotGroupFactory, UserFactory
 pytestmark = pytest.mark.django_db
 
 
+def hang_up(response) -> None:
+    """What the WSGI server does when the client goes away: close the response. (Without the signal
+    that would also close the test's database connection, as Django's test client does.)"""
+    request_finished.disconnect(close_old_connections)
+    try:
+        response.close()
+    finally:
+        request_finished.connect(close_old_connections)
+
+
 def the_row() -> ExportLog:
     (row,) = ExportLog.objects.all()
     return row
@@ -62,13 +72,7 @@ def test_a_client_that_goes_away_mid_stream_leaves_a_499_row(user):
     stream = iter(response.streaming_content)
     received = next(stream) + next(stream)
 
-    # As the server does when the client goes away, keeping the test's database connection open
-    # through request_finished as the test client does.
-    request_finished.disconnect(close_old_connections)
-    try:
-        response.close()
-    finally:
-        request_finished.connect(close_old_connections)
+    hang_up(response)
 
     row = the_row()
     assert (row.status, row.bytes) == (499, len(received))
