@@ -14,16 +14,19 @@ logger = logging.getLogger(__name__)
 
 
 def fails_open(answer):
-    """When the shared cache cannot be reached, the decorated limit lets the request through with this
-    answer, and says so in the log: Redis down must not take the API down with it."""
+    """When the shared cache cannot be reached, the decorated method of a limit lets the request through
+    with this answer, and says so in the log: Redis down must not take the API down with it."""
 
     def decorate(method):
         @functools.wraps(method)
-        def guarded(*args, **kwargs):
+        def guarded(limit, *args, **kwargs):
             try:
-                return method(*args, **kwargs)
+                return method(limit, *args, **kwargs)
             except RedisError:
-                logger.exception("The cache is unreachable: %s lets the request through.", method.__qualname__)
+                # The limit's own class: a method inherited from a base class says which limit let it through.
+                logger.exception(
+                    "The cache is unreachable: %s.%s lets the request through.", type(limit).__name__, method.__name__
+                )
                 return answer
 
         return guarded
@@ -44,6 +47,18 @@ class CountingRateThrottle(SimpleRateThrottle):
         # Read when the throttle is made, not when DRF's module is imported (its THROTTLE_RATES is):
         # the settings in force apply.
         return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
+
+    @fails_open(True)
+    def allow_request(self, request, view=None):
+        if self.rate is None:
+            return True
+        self.key = self.get_cache_key(request, view)
+        return self.key is None or self.within_rate(self.key)
+
+    def within_rate(self, key: str) -> bool:
+        """Whether a request counted under key may go on: a rate of requests counts it here, the failure
+        rate only reads its count."""
+        raise NotImplementedError
 
     def count(self, key: str) -> int:
         """Count one more against key; the count of its current period."""
@@ -78,12 +93,8 @@ class ExportRateThrottle(CountingRateThrottle):
             return None
         return self.cache_format % {"scope": self.scope, "ident": request.user.pk}
 
-    @fails_open(True)
-    def allow_request(self, request, view):
-        if self.rate is None:
-            return True
-        self.key = self.get_cache_key(request, view)
-        return self.key is None or self.count(self.key) <= self.num_requests
+    def within_rate(self, key: str) -> bool:
+        return self.count(key) <= self.num_requests
 
 
 class AddressThrottled(exceptions.Throttled):
@@ -105,12 +116,8 @@ class FailedAuthenticationThrottle(CountingRateThrottle):
         # without a usable address (a real server always gives one) share one count.
         return self.cache_format % {"scope": self.scope, "ident": client_address(request) or "unknown"}
 
-    @fails_open(True)
-    def allow_request(self, request, view=None):
-        if self.rate is None:
-            return True
-        self.key = self.get_cache_key(request, view)
-        return self.cache.get(self.key, 0) < self.num_requests
+    def within_rate(self, key: str) -> bool:
+        return self.cache.get(key, 0) < self.num_requests
 
     @fails_open(None)
     def failed(self, request) -> None:
