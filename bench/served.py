@@ -1,5 +1,5 @@
-"""The project served by gunicorn on a free loopback port, for the tools that time it or fuzz it over
-real HTTP (bench/export.py, bench/refusal.py, fuzz/run.py)."""
+"""The project served by gunicorn on a free loopback port, for what times it, fuzzes it or tests it over
+real HTTP (bench/export.py, bench/refusal.py, fuzz/run.py, export/tests/test_abuse.py and test_faults.py)."""
 import contextlib
 import secrets
 import signal

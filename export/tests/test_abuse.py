@@ -15,6 +15,7 @@ from django.core.cache import caches
 from django.urls import reverse
 from rest_framework.test import APIClient
 
+from bench import served
 from export.models import ExportLog
 from export.tests.importing import calendar, upload
 from export.tests.test_export_log import hang_up
@@ -398,32 +399,14 @@ def gunicorn(tmp_path_factory):
     """gunicorn serving the project on a free loopback port, as in production (DEBUG=0), with the header limit
     raised so that a 64 KB header reaches the token authentication, and no failure throttle (these tests are
     about the header); on an empty database, which no refusal reads."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
     environment = {
-        **os.environ, "DEBUG": "0", "SECRET_KEY": uuid.uuid4().hex * 2, "ALLOWED_HOSTS": "127.0.0.1",
-        "SECURE_SSL_REDIRECT": "0", "DATABASE_URL": f"sqlite:///{tmp_path_factory.mktemp('gunicorn')}/empty.sqlite3",
+        **os.environ,
+        **served.production_environment(f"sqlite:///{tmp_path_factory.mktemp('gunicorn')}/empty.sqlite3"),
         "THROTTLE_FAILED_AUTH_RATE": "",
     }
     environment.pop("REDIS_URL", None)
-    server = subprocess.Popen(
-        [str(Path(sys.executable).parent / "gunicorn"), "timeslot.wsgi:application", "--bind", f"127.0.0.1:{port}",
-         "--no-control-socket", "--limit-request-field_size", "70000"],
-        cwd=ROOT, env=environment, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while server.poll() is None and time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                break
-            except OSError:
-                time.sleep(0.1)
-        yield port
-    finally:
-        server.terminate()
-        server.wait(timeout=15)
+    with served.gunicorn(environment, ["--limit-request-field_size", "70000"]) as server:
+        yield server.port
 
 
 def raw_export(port: int, authorization: bytes) -> tuple[int, bytes]:

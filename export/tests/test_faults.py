@@ -9,12 +9,9 @@ import logging
 import os
 import random
 import socket
-import subprocess
-import sys
 import threading
 import time
 from datetime import timedelta
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -27,6 +24,7 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from bench import served
 from export.tests.forwarder import DatabasePlug
 from export.tests.ical_reader import parse_events
 from export.tests.importing import calendar
@@ -43,7 +41,6 @@ pytestmark = [
 ]
 
 GOOGLE = "/v1/export/google"
-PROJECT = Path(__file__).resolve().parents[2]
 # Bounded waits for what another process or thread does; never an assertion on how long it took.
 PATIENCE = 10.0
 # The application_name of the servers' connections, to tell their sessions from any other.
@@ -328,17 +325,10 @@ def test_a_backend_killed_mid_stream_truncates_the_body_and_the_next_request_suc
 # A client gone mid-stream ------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture
 def gunicorn(tmp_path):
     """gunicorn serving the app on the test database through a plug: one sync worker keeping its connection
     between requests (CONN_MAX_AGE), so that a transaction it failed to end would stay `idle in transaction`."""
-    port = free_port()
     db = connection.settings_dict
     plug = DatabasePlug(db["HOST"] or "127.0.0.1", int(db["PORT"] or 5432))
     plug.plug()
@@ -350,30 +340,14 @@ def gunicorn(tmp_path):
         # libpq's own variable: the sessions of this server are told apart by it.
         "PGAPPNAME": GUNICORN,
     }
-    log = tmp_path / "gunicorn.log"
-    with log.open("wb") as output:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "timeslot.wsgi:application", "--bind", f"127.0.0.1:{port}",
-             "--workers", "1", "--worker-class", "sync"],
-            cwd=PROJECT, env=env, stdout=output, stderr=subprocess.STDOUT,
-        )
     try:
-        wait_for(lambda: server.poll() is not None or connectable(port), "listening")
-        assert server.poll() is None, log.read_text()
-        yield ("127.0.0.1", port), plug
+        with served.gunicorn(env, ["--workers", "1", "--worker-class", "sync"], log_folder=tmp_path) as server:
+            try:
+                yield ("127.0.0.1", server.port), plug
+            finally:
+                plug.release()
     finally:
-        plug.release()
-        server.terminate()
-        server.wait(PATIENCE)
         plug.pull()
-
-
-def connectable(port: int) -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=1).close()
-        return True
-    except OSError:
-        return False
 
 
 def test_a_client_that_hangs_up_mid_stream_leaves_no_session_idle_in_transaction(gunicorn, user):
