@@ -13,6 +13,7 @@ from typing import NamedTuple
 from icalendar import Calendar
 from icalendar.cal import Component
 from icalendar.parser.content_line import Contentline
+from icalendar.parser.ical.component import ComponentIcalParser
 from icalendar.timezone import tzp
 
 from export.events import OPEN_END, OPEN_END_ALL_DAY
@@ -98,7 +99,7 @@ def read_ical(text: str, context: ReadContext) -> Reading:
         for event in component.walk("VEVENT"):
             source = next(pending, None)
             if source is None:
-                raise cut_short()
+                raise cut_short(text)
             try:
                 read.append(read_event(event, source, zones, keys, warnings))
             except Unreadable as unreadable:
@@ -106,7 +107,7 @@ def read_ical(text: str, context: ReadContext) -> Reading:
             except OverflowError:
                 problems.append({"where": f"line {source.line}", "problem": OUT_OF_RANGE})
     if next(pending, None) is not None:
-        raise cut_short()
+        raise cut_short(text)
     if problems:
         raise ImportRejected(problems)
     return Reading(series_starts(read, warnings), warnings)
@@ -118,7 +119,7 @@ def parsed(text: str) -> list[Component]:
     except Exception as error:
         # Whatever icalendar trips on in a malformed file (ValueError mostly, and also
         # AttributeError or TypeError when END lines close the wrong component) is the file's fault.
-        raise ImportRejected([{"where": "file", "problem": f"Not a readable iCalendar file: {error}"}])
+        raise ImportRejected([{"where": where_unreadable(text), "problem": f"Not a readable iCalendar file: {error}"}])
     finally:
         # icalendar keeps every VTIMEZONE it parses in one table for the whole process, by TZID,
         # first definition wins, never forgotten: one user's file would bend the times of the next
@@ -127,11 +128,58 @@ def parsed(text: str) -> list[Component]:
         tzp.use(tzp.name)
 
 
-def cut_short() -> ImportRejected:
+def cut_short(text: str) -> ImportRejected:
     return ImportRejected([{
-        "where": "file",
+        "where": where_unpaired(text) or "file",
         "problem": "The calendar is cut short, or its BEGIN and END lines do not pair up.",
     }])
+
+
+class LineCountingParser(ComponentIcalParser):
+    """icalendar's own parser, fed one content line at a time, that remembers how far it got."""
+
+    def __init__(self, lines: list[tuple[int, str]]):
+        super().__init__([Contentline(line) for _, line in lines], Calendar._get_component_factory(),
+                         Calendar.types_factory)
+        self.numbers = [number for number, _ in lines]
+        self.read = 0
+
+    def initialize_parsing(self):
+        super().initialize_parsing()
+        self._content_lines_iterator = self.counted(self._content_lines_iterator)
+
+    def counted(self, lines):
+        for self.read, line in enumerate(lines, start=1):
+            yield line
+
+
+def where_unreadable(text: str) -> str:
+    """The line icalendar stopped at, for a file it refused: its own parser again, counting lines, else
+    the first BEGIN or END that does not pair up. Only run on a refused file."""
+    parser = LineCountingParser(list(logical_lines(text)))
+    try:
+        parser.parse()
+    except Exception:
+        if parser.read:
+            return f"line {parser.numbers[parser.read - 1]}"
+    finally:
+        tzp.use(tzp.name)
+    return where_unpaired(text) or "file"
+
+
+def where_unpaired(text: str) -> str | None:
+    """The line of the first END that closes a component never begun, or of a BEGIN never ended."""
+    begun: list[tuple[int, str]] = []
+    for number, line in logical_lines(text):
+        kind = boundary(line)
+        if kind is None:
+            continue
+        verb, name = kind
+        if verb == "BEGIN":
+            begun.append((number, name))
+        elif not begun or begun.pop()[1] != name:
+            return f"line {number}"
+    return f"line {begun[-1][0]}" if begun else None
 
 
 def logical_lines(text: str):

@@ -290,22 +290,24 @@ def test_a_changed_occurrence_without_its_series_is_an_event_of_its_own(api):
 # Broken files ----------------------------------------------------------------------------------
 
 
-def test_a_calendar_cut_short_is_refused(api):
+def test_a_calendar_cut_short_is_refused_naming_the_component_never_ended(api):
     data = calendar("UID:a\nDTSTART:20260707T090000Z")
 
     response = upload(api, data[: data.index("END:VEVENT")])
 
     assert response.status_code == 422
+    # Line 4 is the BEGIN:VEVENT that no END:VEVENT follows.
     assert response.json()["problems"] == [{
-        "where": "file", "problem": "The calendar is cut short, or its BEGIN and END lines do not pair up.",
+        "where": "line 4", "problem": "The calendar is cut short, or its BEGIN and END lines do not pair up.",
     }]
 
 
-def test_an_end_without_begin_is_refused(api):
+def test_an_end_without_begin_is_refused_naming_its_line(api):
     response = upload(api, calendar("UID:a\nDTSTART:20260707T090000Z") + "END:VEVENT\r\n")
 
     assert response.status_code == 422
-    assert response.json()["problems"][0]["where"] == "file"
+    # Line 9 is the END:VEVENT after END:VCALENDAR.
+    assert response.json()["problems"][0]["where"] == "line 9"
 
 
 def test_a_file_defining_too_many_zones_is_refused_before_parsing(api):
