@@ -1,14 +1,14 @@
 """What the import tests share: a POST /v1/import and its answers, an export to import again, iCalendar text, and
-the interop calendars of ../shared."""
-from pathlib import Path
+the calendars from real clients that the icalendar package ships."""
+from importlib.resources import files
 
-import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 IMPORT = "/v1/import"
-# Real exports and broken files from icalendar's test suite (../shared/interop/README.md),
-# read in place: CI checks ../shared out beside the clone.
-INTEROP = Path(__file__).resolve().parents[3] / "shared" / "interop"
+# Real exports (Google Calendar, Thunderbird, Etar, Exchange, Evolution...), broken files and fuzzer finds
+# from icalendar's own test suite, which its wheel installs beside the package: read where pip put them,
+# so that the tests need nothing but what requirements/ installs.
+INTEROP = files("icalendar") / "tests" / "calendars"
 
 
 def upload(client, content: bytes | str, name: str = "calendar.ics", **fields):
@@ -38,10 +38,13 @@ def exported(client, *, format: str) -> bytes:
 
 
 def interop(name: str) -> bytes:
-    path = INTEROP / name
-    if not path.is_file():
-        pytest.fail(f"{path} is missing: the import tests read ../shared/interop beside the clone.")
-    return path.read_bytes()
+    """One of the calendars icalendar ships, as bytes."""
+    return (INTEROP / name).read_bytes()
+
+
+def interop_names() -> list[str]:
+    """Every calendar file icalendar ships (iCalendar and jCal), by name."""
+    return sorted(path.name for path in INTEROP.iterdir() if path.is_file() and path.name.endswith((".ics", ".jcal")))
 
 
 def calendar(*events: str, head: str = "") -> str:

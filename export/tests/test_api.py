@@ -41,7 +41,7 @@ def test_the_seeds_request_gets_the_users_calendar(user, token):
     SlotFactory(title="someone else's")
     client = APIClient()
 
-    # Header for header the request of ../shared/seeds/000_269e1ebf67cd0833.txt.
+    # Header for header the request of the original API documentation (README, "POST /v1/export/google").
     response = export(
         client, HTTP_ACCEPT="text/plain", HTTP_AUTHORIZATION=f"Token token={token.key}",
         HTTP_HOST="example.org", HTTP_COOKIE="",

@@ -1,11 +1,12 @@
-"""Every calendar of ../shared/interop imported through POST /v1/import: real exports in, broken files refused."""
+"""Every calendar that icalendar ships imported through POST /v1/import: real exports in, broken files refused."""
+import re
 from datetime import date, datetime, timezone
 
 import pytest
 
 from export.events import all_day_dates
 from export.tests import importing
-from export.tests.importing import INTEROP, interop, upload
+from export.tests.importing import interop, interop_names, upload
 from slots.models import Slot, SlotGroup
 
 pytestmark = pytest.mark.django_db
@@ -41,12 +42,32 @@ def the_slot(user, title: str) -> Slot:
     return Slot.objects.get(creator=user, title=title)
 
 
-def test_every_interop_file_is_an_import_test():
-    if not INTEROP.is_dir():
-        pytest.fail(f"{INTEROP} is missing: the import tests read ../shared/interop beside the clone.")
-    files = {path.name for path in INTEROP.iterdir() if path.name != "README.md"}
+def test_the_files_tested_one_by_one_are_among_those_icalendar_ships():
+    names = interop_names()
 
-    assert files == set(GOOD) | set(BROKEN)
+    assert len(names) >= 100
+    assert set(GOOD) | set(BROKEN) <= set(names)
+
+
+@pytest.mark.parametrize("name", interop_names())
+def test_every_calendar_icalendar_ships_imports_or_is_refused_naming_a_line(api, user, name):
+    content = interop(name)
+    response = upload(api, content, name=name)
+
+    assert response.status_code in (200, 422), response.content
+    assert response["Content-Type"] == "application/json"
+    if response.status_code == 200:
+        assert Slot.objects.filter(creator=user).count() == response.json()["created"]
+        return
+    assert not Slot.objects.exists() and not SlotGroup.objects.exists()
+    lines = len(content.splitlines())
+    for problem in response.json()["problems"]:
+        if problem["problem"].startswith("Unknown format"):
+            # Not a calendar at all (a fuzzer's bytes, jCal): no line of it is to blame more than another.
+            assert problem["where"] == "file"
+        else:
+            assert re.fullmatch(r"line [1-9][0-9]*", problem["where"]), problem
+            assert int(problem["where"].split()[1]) <= lines
 
 
 @pytest.mark.parametrize("name", sorted(GOOD))

@@ -35,7 +35,7 @@ STATUS_CODES = {
     (FEED_CALENDAR, "get"): {200, 304, 404, 405, 412, 422, 429, 503},
     (FEED_CALENDAR, "head"): {200, 304, 404, 405, 412, 422, 429, 503},
 }
-# The seed's description of `group` (../shared/seeds/000_269e1ebf67cd0833.txt), word for word.
+# The original API documentation's description of `group`, word for word.
 SEEDS_GROUP_WORDING = [
     "Holds the uuid of the slot group which should be exported.",
     "If the parameter group is missing, all Slot will be exported.",

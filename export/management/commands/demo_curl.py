@@ -17,7 +17,7 @@ class Command(BaseCommand):
         except User.DoesNotExist:
             raise CommandError(f"No user named {user!r}: load fixtures/demo.json first.")
         token, _ = Token.objects.get_or_create(user=owner)
-        # The seed's request, header for header (../shared/seeds/000_269e1ebf67cd0833.txt).
+        # The request of the original API documentation, header for header (README, "POST /v1/export/google").
         self.stdout.write(
             f"curl \"{base_url.rstrip('/')}/v1/export/google\" -d '' -X POST "
             '-H "Content-Type: application/json" -H "Accept: text/plain" '
