@@ -59,7 +59,7 @@ def fast_password_hashing(settings):
 
 
 # Debian's chromium, started as this machine's closed network needs: without the
-# background-networking flags its connections are refused (issue 5).
+# background-networking flags its connections are refused.
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

@@ -1,4 +1,4 @@
-"""Export benchmark: how close each export path gets to the cost of reading its rows (issue 3).
+"""Export benchmark: how close each export path gets to the cost of reading its rows.
 
     .venv/bin/python bench/export.py [--slots N] [--runs K] [--reference-slots M] [--json PATH] [--skip-load]
                                      [--scratch-database NAME]
@@ -98,7 +98,7 @@ START_UP = "export_slots start-up (0 slots)"
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        description="Benchmark the calendar export against the cost of reading its rows (issue 3).",
+        description="Benchmark the calendar export against the cost of reading its rows.",
     )
     parser.add_argument("--slots", type=int, default=100_000, help="slots of the measured user (default 100,000)")
     parser.add_argument("--runs", type=int, default=5, help="runs of each measurement (default 5)")

@@ -1,4 +1,4 @@
-"""How fast hostile Authorization headers are refused over real HTTP through gunicorn (issue 6).
+"""How fast hostile Authorization headers are refused over real HTTP through gunicorn.
 
     .venv/bin/python bench/refusal.py [--requests N]
 

@@ -2,7 +2,7 @@
 
 The secret is the only credential a calendar app can send (it has no
 Authorization header), so it is long, random, stored only as a hash, and
-shown to its owner once (issue 5).
+shown to its owner once.
 """
 import hashlib
 import hmac

@@ -1,4 +1,4 @@
-"""The limits on one export (issue 6): how many of a user's run at once, and how many slots one holds."""
+"""The limits on one export: how many of a user's run at once, and how many slots one holds."""
 import logging
 import time
 import uuid

@@ -12,7 +12,7 @@ from slots.models import SlotGroup
 
 
 class CalendarFeed(models.Model):
-    """A secret URL a calendar app subscribes to: its owner's slots, all or one group's (issue 5)."""
+    """A secret URL a calendar app subscribes to: its owner's slots, all or one group's."""
 
     # The public id the API names a feed by; the secret is never stored.
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
@@ -70,7 +70,7 @@ class SlotChangeClock(models.Model):
 
 
 class ExportLog(models.Model):
-    """One export, feed fetch or import, as an operator looks it up (issue 5); written once, at its end."""
+    """One export, feed fetch or import, as an operator looks it up; written once, at its end."""
 
     class Kind(models.TextChoices):
         GOOGLE = "google"
@@ -118,7 +118,7 @@ class ExportLog(models.Model):
 
 class ApiToken(TokenProxy):
     """A user's API token as the admin shows it: a Token's str() is its whole key, which would reach the
-    admin's titles, breadcrumbs and history (issue 5: staff see who has a token, never the key)."""
+    admin's titles, breadcrumbs and history (staff see who has a token, never the key)."""
 
     class Meta:
         proxy = True

@@ -1,4 +1,4 @@
-"""What the OpenAPI schema (/v1/schema/) says that drf-spectacular cannot read from the views (issue 6).
+"""What the OpenAPI schema (/v1/schema/) says that drf-spectacular cannot read from the views.
 
 The token header as the security scheme, the bodies of every answer (the errors included), the
 headers that go with them, and a curl line for each endpoint. The views apply these with
@@ -212,7 +212,7 @@ def curl(description: str, command: str) -> str:
 
 
 def seeds_curl(path: str) -> str:
-    """The seed's request (its documentation, issue 1), to any export."""
+    """The seed's request (the original API documentation), to any export."""
     return (
         f'curl "{HOST}{path}" -d \'\' -X POST \\\n'
         '\t-H "Content-Type: application/json" \\\n'

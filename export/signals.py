@@ -1,7 +1,7 @@
 """Moves a user's SlotChangeClock when their slots change in a way no remaining slot's updated_at shows.
 
 Without it a feed could not tell that a slot went away: its Last-Modified
-comes from the slots still in it (issue 5: deletions must reach subscribers).
+comes from the slots still in it (deletions must reach subscribers).
 """
 from django.contrib.auth import get_user_model
 from django.db.models import QuerySet

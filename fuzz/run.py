@@ -1,4 +1,4 @@
-"""`make fuzz`: Schemathesis against /v1/schema/, served by gunicorn on a scratch SQLite database (issue 6).
+"""`make fuzz`: Schemathesis against /v1/schema/, served by gunicorn on a scratch SQLite database.
 
 Three runs, each bounded: with the demo user's token (no 5xx, every answer as the schema says, and
 every operation that succeeded refuses the same request without a token or with a wrong one), then
@@ -34,7 +34,7 @@ CHECKS = [
 WITH_TOKEN = [*CHECKS, "ignored_auth"]
 WITHOUT_TOKEN = [*CHECKS, "refused_without_a_valid_token"]
 
-# The limits of the throttling the service may have (issue 6), far above what one fuzz run sends:
+# The limits of the throttling the service may have, far above what one fuzz run sends:
 # the runs test the schema, not the limits (they have tests of their own).
 GENEROUS_LIMITS = {
     "THROTTLE_FAILED_AUTH_RATE": "100000/minute",

@@ -46,7 +46,7 @@ def log_database_unavailable(exc: BaseException, request) -> None:
 
 def api_exception_handler(exc, context):
     """DRF's handler; a body over DATA_UPLOAD_MAX_MEMORY_SIZE is 413 in JSON, not Django's 400 page,
-    and a database that cannot be reached is 503 with Retry-After, not a 500 (issue 6)."""
+    and a database that cannot be reached is 503 with Retry-After, not a 500."""
     if isinstance(exc, RequestDataTooBig):
         exc = RequestTooLarge()
     elif is_database_unavailable(exc):

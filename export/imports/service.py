@@ -35,7 +35,7 @@ from slots.models import Slot, SlotGroup
 from slots.selectors import group_visible_to
 
 READERS = {"ical": read_ical, "csv": read_csv, "json": read_json}
-# The group imported slots go to when the import names none (issue 4).
+# The group imported slots go to when the import names none.
 IMPORTS_GROUP = "Imports"
 # What an import sets on a slot; everything else (uuid, creator, created_at) is the slot's own.
 SLOT_FIELDS = ("title", "description", "location", "start", "end", "all_day", "time_zone", "visibility")
@@ -87,7 +87,7 @@ def import_slots(
         try:
             with transaction.atomic():
                 # A backup brings its slots' own groups: also filing them under "Imports"
-                # would restore something other than what was backed up (issue 4's round trip).
+                # would restore something other than what was backed up (the backup's round trip).
                 import_group = target or (None if file_format == "json" else imports_group(user))
                 created, updated = write(user, records, import_group)
         except IntegrityError:

@@ -1,4 +1,4 @@
-"""A loopback TCP forwarder to the database that a test can pull out and plug back in (issue 6).
+"""A loopback TCP forwarder to the database that a test can pull out and plug back in.
 
 The application's connections go through it; the shared PostgreSQL server is never stopped.
 Pulled, the port refuses new connections and every open one is cut, as when the server goes away.

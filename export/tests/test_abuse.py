@@ -1,4 +1,4 @@
-"""Abuse and resource limits (issue 6): throttles on local memory and on a real Redis, the slot limit,
+"""Abuse and resource limits: throttles on local memory and on a real Redis, the slot limit,
 and hostile credentials that must be a 401, never a 500."""
 import logging
 import os

@@ -1,4 +1,4 @@
-"""The operators' screens of issue 5: the export log, previews, the .ics action, feeds and tokens."""
+"""The operators' screens: the export log, previews, the .ics action, feeds and tokens."""
 import html
 from datetime import timedelta
 

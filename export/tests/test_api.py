@@ -1,4 +1,4 @@
-"""POST /v1/export/google and /v1/export/ical, as the seed documents them and as issue 2 sharpens them."""
+"""POST /v1/export/google and /v1/export/ical, as the original API documentation describes them, mended."""
 import logging
 from datetime import datetime, timedelta, timezone
 

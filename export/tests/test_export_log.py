@@ -1,4 +1,4 @@
-"""The export log: one row for every export, feed fetch, import and export_slots run (issue 5)."""
+"""The export log: one row for every export, feed fetch, import and export_slots run."""
 import logging
 from datetime import timedelta
 

@@ -1,4 +1,4 @@
-"""Faults (issue 6): the database gone before the first byte or mid-stream, a client gone mid-stream,
+"""Faults: the database gone before the first byte or mid-stream, a client gone mid-stream,
 and a user editing slots while their export streams; on PostgreSQL, through real HTTP servers.
 
 The database is made unreachable with a forwarder the application's connections go through

@@ -1,4 +1,4 @@
-"""/v1/feeds: subscription feeds, managed with the user's token and fetched with their secret (issue 5)."""
+"""/v1/feeds: subscription feeds, managed with the user's token and fetched with their secret."""
 import hashlib
 import uuid
 from datetime import datetime, timedelta, timezone

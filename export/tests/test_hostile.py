@@ -1,4 +1,4 @@
-"""Hostile input (issue 6), each case a named test: injection into every text field of every format,
+"""Hostile input, each case a named test: injection into every text field of every format,
 read back with the real parser; another user's group and feed; oversize and malformed input of every
 parameter; the Authorization header on every endpoint that takes it.
 

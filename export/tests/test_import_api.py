@@ -1,4 +1,4 @@
-"""POST /v1/import: authentication, parameters, limits, status codes, matching and groups (issue 4)."""
+"""POST /v1/import: authentication, parameters, limits, status codes, matching and groups."""
 import threading
 import uuid
 from datetime import datetime, timezone

@@ -1,4 +1,4 @@
-"""Export, import into a fresh user, export again: the second export equals the first (issue 4).
+"""Export, import into a fresh user, export again: the second export equals the first.
 
 Only what a format must change differs: uuids, the moment of export (DTSTAMP, exported_at) and
 the new slots' own CREATED and LAST-MODIFIED.

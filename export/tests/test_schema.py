@@ -1,4 +1,4 @@
-"""The OpenAPI schema at /v1/schema/ and its page at /v1/docs/ (issue 6): valid, complete, and true to the API."""
+"""The OpenAPI schema at /v1/schema/ and its page at /v1/docs/: valid, complete, and true to the API."""
 import json
 import re
 
@@ -23,7 +23,7 @@ EXPORTS = {
 }
 FEED_CALENDAR = "/v1/feeds/{secret}.ics"
 # Every status code each operation can answer: read from the views, the tests of each endpoint and the
-# README; 429 and 503 come with the throttling and the database-down answer of issue 6.
+# README; 429 and 503 come with the throttling and the database-down answer.
 EXPORT_CODES = {200, 400, 401, 404, 405, 406, 413, 415, 422, 429, 500, 503}
 STATUS_CODES = {
     **{(path, "post"): EXPORT_CODES for path in EXPORTS},

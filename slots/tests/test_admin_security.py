@@ -1,4 +1,4 @@
-"""The admin against hostile data and hostile requests (issue 6): markup in any field is shown as text,
+"""The admin against hostile data and hostile requests: markup in any field is shown as text,
 an API token opens no admin page, and every admin POST needs its CSRF token.
 
 Who may see which admin page at all (staff only) is in slots/tests/test_admin.py and export/tests/test_admin.py.
