@@ -34,11 +34,19 @@ class SlotGroup(models.Model):
     members = models.ManyToManyField(
         settings.AUTH_USER_MODEL, blank=True, related_name="slot_groups"
     )
+    # The uuid a backup gave the group this one was imported as, when that was not a group its
+    # owner could see: the group itself keeps a uuid of the server's choosing (a file must not
+    # choose one, nor learn whether it exists), and re-importing the backup finds this group again.
+    source_uuid = models.UUIDField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ("name", "uuid")
+        constraints = [
+            # Serves the import's lookup of a backup's group it has seen before (NULLs never clash).
+            models.UniqueConstraint(fields=["owner", "source_uuid"], name="slot_group_source_uuid_once_per_owner"),
+        ]
 
     def __str__(self) -> str:
         return self.name

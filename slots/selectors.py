@@ -3,6 +3,7 @@
 Authorisation lives inside these queries: a group the user may not see is
 indistinguishable from one that does not exist.
 """
+from collections.abc import Iterable
 from uuid import UUID
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -13,11 +14,12 @@ from slots.models import Slot, SlotGroup
 
 def group_visible_to(*, user: AbstractBaseUser, uuid: UUID) -> SlotGroup:
     """The group with this uuid if the user owns it or is a member; SlotGroup.DoesNotExist otherwise."""
-    return (
-        SlotGroup.objects.filter(Q(owner=user) | Q(members=user), uuid=uuid)
-        .distinct()
-        .get()
-    )
+    return groups_visible_to(user=user, uuids=[uuid]).get()
+
+
+def groups_visible_to(*, user: AbstractBaseUser, uuids: Iterable[UUID]) -> QuerySet[SlotGroup]:
+    """Those of the groups with these uuids that the user owns or is a member of."""
+    return SlotGroup.objects.filter(Q(owner=user) | Q(members=user), uuid__in=uuids).distinct()
 
 
 def slot_list(*, user: AbstractBaseUser, group: SlotGroup | None = None) -> QuerySet[Slot]:

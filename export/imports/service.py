@@ -9,7 +9,6 @@ from uuid import UUID
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from export.imports.csv_reader import read_csv
@@ -32,7 +31,7 @@ from export.imports.records import (
 from export.imports.zones import is_iana
 from export.models import SlotChangeClock
 from slots.models import Slot, SlotGroup
-from slots.selectors import group_visible_to
+from slots.selectors import group_visible_to, groups_visible_to
 
 READERS = {"ical": read_ical, "csv": read_csv, "json": read_json}
 # The group imported slots go to when the import names none.
@@ -232,39 +231,32 @@ def imports_group(user: AbstractBaseUser) -> SlotGroup:
 def record_groups(user: AbstractBaseUser, records: list[SlotRecord]) -> dict[UUID, SlotGroup]:
     """The group each of the records' groups (JSON backups name them) stands for, for this user.
 
-    A group the user owns or belongs to is itself; a group that exists nowhere is created with its
-    uuid; another user's group becomes the user's own group of that name, so a backup restored into
-    another account keeps its grouping without touching anyone else's groups.
+    A group the user owns or belongs to is itself. Any other uuid, another user's group or one that
+    exists nowhere alike, is looked for among the user's own groups only: the one an import made from
+    it before, else the one of its name, else a new one with a uuid of the server's choosing. So an
+    import neither tells whether a uuid exists nor lets a file choose one.
     """
     wanted: dict[UUID, GroupRecord] = {}
     for record in records:
         for group in record.groups:
             wanted.setdefault(group.uuid, group)
-    if not wanted:
-        return {}
-    visible = {
-        group.uuid: group
-        for group in SlotGroup.objects.filter(Q(owner=user) | Q(members=user), uuid__in=set(wanted)).distinct()
-    }
-    foreign = set(SlotGroup.objects.filter(uuid__in=set(wanted) - set(visible)).values_list("uuid", flat=True))
-    own_by_name: dict[str, SlotGroup] = {}
-    names = {wanted[uuid].name for uuid in foreign}
-    for group in SlotGroup.objects.filter(owner=user, name__in=names).order_by("pk"):
-        own_by_name.setdefault(group.name, group)
+    visible, restored, named = {}, {}, {}
+    for uuids in batches(wanted):
+        visible.update((group.uuid, group) for group in groups_visible_to(user=user, uuids=uuids))
+    unseen = set(wanted) - set(visible)
+    for uuids in batches(unseen):
+        restored.update(
+            (group.source_uuid, group) for group in SlotGroup.objects.filter(owner=user, source_uuid__in=uuids)
+        )
+    for names in batches({wanted[uuid].name for uuid in unseen - set(restored)}):
+        for group in SlotGroup.objects.filter(owner=user, name__in=names).order_by("pk"):
+            named.setdefault(group.name, group)
     groups = {}
     for uuid, group in wanted.items():
-        if uuid in visible:
-            groups[uuid] = visible[uuid]
-        elif uuid in foreign:
-            if group.name not in own_by_name:
-                own_by_name[group.name] = SlotGroup.objects.create(
-                    owner=user, name=group.name, description=group.description
-                )
-            groups[uuid] = own_by_name[group.name]
-        else:
-            groups[uuid] = SlotGroup.objects.create(
-                uuid=uuid, owner=user, name=group.name, description=group.description
-            )
+        found = visible.get(uuid) or restored.get(uuid) or named.get(group.name)
+        groups[uuid] = found or SlotGroup.objects.create(
+            owner=user, source_uuid=uuid, name=group.name, description=group.description
+        )
     return groups
 
 

@@ -12,7 +12,8 @@ The hostile cases that live beside the behaviour they guard:
   secrets answering alike, an API token opening no feed, the feed of an inactive user.
 - export/tests/test_import_api.py and test_import_*.py: files over the size limit (announced and read),
   too many records, not UTF-8, unknown formats, a malformed `group`, an unknown zone, NUL characters,
-  dates at the edge of the calendar, broken files from other calendar programs.
+  dates at the edge of the calendar, broken files from other calendar programs; a backup naming another
+  user's slot and group uuids, answered exactly as uuids that exist nowhere (test_import_json.py).
 - slots/tests/test_admin_security.py: the admin (escaping, no way in with a token, CSRF).
 - export/tests/test_faults.py: the database gone, a client gone, edits during an export.
 - export/tests/test_abuse.py: failed authentications, export rate, concurrent exports and the slot limit,

@@ -1,10 +1,15 @@
 """JSON import: the Timeslot backup restored, into the same account or another, checked field by field."""
 import json
+import re
+import threading
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from functools import partial
 
 import pytest
+from django.db import connection, connections, transaction
 from django.test import override_settings
 
 from export.tests import importing
@@ -15,6 +20,7 @@ pytestmark = pytest.mark.django_db
 
 # Every file of this module is a Timeslot backup.
 imported = partial(importing.imported, name="backup.json")
+upload = partial(importing.upload, name="backup.json")
 problems = partial(importing.problems, name="backup.json")
 
 UTC = timezone.utc
@@ -65,13 +71,21 @@ def comparable(data: bytes) -> list[dict]:
     return records
 
 
+def groups_of(user) -> list[tuple]:
+    """The user's groups, each with the titles of its slots."""
+    return [
+        (group.uuid, group.name, group.description, sorted(group.slots.values_list("title", flat=True)))
+        for group in SlotGroup.objects.filter(owner=user)
+    ]
+
+
 def test_a_backup_restored_into_its_own_account_changes_nothing(api, user, backed_up):
-    before = list(Slot.objects.values())
+    before = list(Slot.objects.values()), groups_of(user)
 
     result = imported(api, backup(api))
 
     assert (result["created"], result["updated"], result["unchanged"]) == (0, 0, 3)
-    assert list(Slot.objects.values()) == before
+    assert (list(Slot.objects.values()), groups_of(user)) == before
 
 
 def test_a_backup_restores_what_changed_since(api, user, backed_up):
@@ -131,15 +145,135 @@ def test_a_group_the_importer_belongs_to_is_used_as_it_is(client_for):
     assert not SlotGroup.objects.filter(owner=member).exists()
 
 
-def test_a_group_that_exists_nowhere_is_created_with_its_uuid(api, user):
+def test_a_group_that_exists_nowhere_is_created_with_a_uuid_of_its_own(api, user):
     group_uuid = uuid.uuid4()
     groups = [{"uuid": str(group_uuid), "name": "Restored", "description": "From a backup"}]
 
     imported(api, document(record(groups=groups)))
 
-    group = SlotGroup.objects.get(uuid=group_uuid)
+    group = SlotGroup.objects.get()
     assert (group.owner, group.name, group.description) == (user, "Restored", "From a backup")
+    assert group.uuid != group_uuid
     assert group.slots.get().title == "Kick-off"
+
+
+@contextmanager
+def statements() -> Iterator[list[str]]:
+    """The SQL run inside the block, with its placeholders and without its savepoints' names
+    (counters): what it does, not whose rows it names."""
+    run: list[str] = []
+
+    def note(execute, sql, params, many, context):
+        run.append(re.sub(r'SAVEPOINT "\w+"', "SAVEPOINT", sql))
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(note):
+        yield run
+
+
+def test_a_uuid_of_another_users_group_or_slot_answers_exactly_like_one_that_exists_nowhere(client_for):
+    """An importer learns nothing of uuids that are not theirs: the same answer, the same statements,
+    the same groups and slots made, and none of them takes a uuid the file chose."""
+    stranger = UserFactory()
+    their_group = SlotGroupFactory(owner=stranger, name="Probe")
+    their_slot = SlotFactory(creator=stranger, groups=[their_group])
+    probes = {"existing": (their_slot.uuid, their_group.uuid), "unknown": (uuid.uuid4(), uuid.uuid4())}
+    answers = {}
+    for case, (slot_uuid, group_uuid) in probes.items():
+        client = client_for(UserFactory(username=case))
+        groups = [{"uuid": str(group_uuid), "name": "Probe", "description": ""}]
+        with statements() as run:
+            response = upload(client, document(record(uuid=str(slot_uuid), groups=groups)))
+        restored = backup(client)
+        assert response.status_code == 200
+        assert str(slot_uuid) not in restored.decode() and str(group_uuid) not in restored.decode()
+        answers[case] = (response.content, run, comparable(restored))
+
+    assert answers["existing"] == answers["unknown"]
+    assert list(their_group.slots.all()) == [their_slot]
+
+
+def test_another_account_gets_the_groups_once_with_uuids_of_its_own(api, client_for, user, backed_up):
+    other = UserFactory(username="ines")
+    data = backup(api)
+    imported(client_for(other), data)
+    first = groups_of(other)
+
+    result = imported(client_for(other), data)
+
+    assert (result["created"], result["updated"], result["unchanged"]) == (0, 0, 3)
+    assert groups_of(other) == first
+    assert [(name, titles) for _, name, _, titles in first] == [
+        ("Family", ["Holidays", "Kick-off"]), ("Team", ["Kick-off"])
+    ]
+    assert not {group_uuid for group_uuid, *_ in first} & {group_uuid for group_uuid, *_ in groups_of(user)}
+
+
+def test_a_group_renamed_after_an_import_is_found_again_by_the_backups_uuid(api, client_for, backed_up):
+    other = UserFactory(username="ines")
+    data = backup(api)
+    imported(client_for(other), data)
+    SlotGroup.objects.filter(owner=other, name="Team").update(name="Core team")
+
+    imported(client_for(other), data)
+
+    assert [name for _, name, *_ in groups_of(other)] == ["Core team", "Family"]
+
+
+def test_a_deleted_group_comes_back_from_its_backup_once_with_a_new_uuid(api, user, backed_up):
+    data = backup(api)
+    team = SlotGroup.objects.get(owner=user, name="Team")
+    team.delete()
+
+    imported(api, data)
+    imported(api, data)
+
+    restored = SlotGroup.objects.get(owner=user, name="Team")
+    assert restored.uuid != team.uuid
+    assert restored.description == "The core team"
+    assert list(restored.slots.values_list("title", flat=True)) == ["Kick-off"]
+
+
+def test_two_groups_of_one_name_in_a_backup_stay_two_groups(api, client_for, user):
+    first, second = SlotGroupFactory(owner=user, name="Team"), SlotGroupFactory(owner=user, name="Team")
+    SlotFactory(creator=user, title="One", groups=[first])
+    SlotFactory(creator=user, title="Two", groups=[second])
+    other = UserFactory(username="ines")
+
+    imported(client_for(other), backup(api))
+    imported(client_for(other), backup(api))
+
+    assert sorted(titles for *_, titles in groups_of(other)) == [["One"], ["Two"]]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="needs concurrent writers: PostgreSQL")
+@pytest.mark.django_db(transaction=True)
+def test_a_concurrent_import_of_the_same_backups_group_is_409_not_a_second_group(client_for):
+    importer, group_uuid = UserFactory(username="ines"), uuid.uuid4()
+    groups = [{"uuid": str(group_uuid), "name": "Team", "description": ""}]
+    written, release = threading.Event(), threading.Event()
+
+    def other_import():
+        # Another request makes the group from the same uuid and commits while this import runs.
+        try:
+            with transaction.atomic():
+                SlotGroupFactory(owner=importer, name="Team", source_uuid=group_uuid)
+                written.set()
+                release.wait(5)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=other_import)
+    thread.start()
+    written.wait(5)
+    threading.Timer(0.5, release.set).start()
+
+    response = upload(client_for(importer), document(record(groups=groups)))
+    thread.join()
+
+    assert response.status_code == 409
+    assert SlotGroup.objects.filter(owner=importer).count() == 1
+    assert not Slot.objects.exists()
 
 
 def test_a_backup_without_a_group_parameter_adds_no_imports_group(api, user):

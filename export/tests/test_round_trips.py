@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from export.tests.importing import upload
+from slots.models import SlotGroup
 from slots.tests.factories import SlotFactory, SlotGroupFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -99,22 +100,30 @@ def backup_without_identity(data: bytes) -> dict:
     return document
 
 
+def group_uuids(data: bytes) -> set[str]:
+    return {group["uuid"] for record in json.loads(data)["slots"] for group in record["groups"]}
+
+
 def test_the_backup_survives_a_round_trip(client_for, original):
     first, second = round_trip(client_for, original, "timeslot")
 
     assert backup_without_identity(second) == backup_without_identity(first)
     assert any(record["groups"] for record in json.loads(second)["slots"])
+    # The other account's groups are its own, not the original's under their uuids.
+    assert group_uuids(first).isdisjoint(group_uuids(second))
 
 
 @pytest.mark.parametrize("fmt", ["google", "outlook", "timeslot"])
 def test_importing_an_export_twice_changes_nothing_the_second_time(client_for, original, fmt):
     data = export(client_for(original), fmt)
-    fresh = client_for(UserFactory(username="fresh"))
-    assert upload(fresh, data, name=f"export.{fmt}", time_zone=ZONE).json()["created"] == len(TEXTS) * 4
+    fresh = UserFactory(username="fresh")
+    assert upload(client_for(fresh), data, name=f"export.{fmt}", time_zone=ZONE).json()["created"] == len(TEXTS) * 4
+    groups = list(SlotGroup.objects.filter(owner=fresh).values())
 
-    counts = upload(fresh, data, name=f"export.{fmt}", time_zone=ZONE).json()
+    counts = upload(client_for(fresh), data, name=f"export.{fmt}", time_zone=ZONE).json()
 
     assert (counts["created"], counts["updated"], counts["unchanged"]) == (0, 0, len(TEXTS) * 4)
+    assert list(SlotGroup.objects.filter(owner=fresh).values()) == groups
 
 
 # A CSV row has no identity to recognise a slot by: its own export comes back as new slots.
