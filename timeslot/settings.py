@@ -46,7 +46,8 @@ USE_I18N = True
 # APPS
 # ------------------------------------------------------------------------------
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # django.contrib.admin, its site the service's own (timeslot/admin_site.py).
+    "timeslot.apps.TimeslotAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
