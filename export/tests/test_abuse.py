@@ -456,7 +456,8 @@ def test_the_limits_and_the_shared_cache_come_from_the_environment():
     environment = {key: value for key, value in os.environ.items() if key not in {"DEBUG", "SECRET_KEY"}}
     environment.update(
         THROTTLE_FAILED_AUTH_RATE="5/hour", THROTTLE_EXPORT_RATE="", EXPORT_MAX_CONCURRENT="2",
-        EXPORT_MAX_SLOTS="1000", REDIS_URL=REDIS_URL,
+        EXPORT_MAX_SLOTS="1000", REDIS_URL=REDIS_URL, THROTTLE_ADMIN_LOGIN_USERNAME_RATE="3/5min",
+        THROTTLE_ADMIN_LOGIN_ADDRESS_RATE="",
     )
     show = (
         "from django.conf import settings as s; print(s.REST_FRAMEWORK['DEFAULT_THROTTLE_RATES'], "
@@ -470,5 +471,6 @@ def test_the_limits_and_the_shared_cache_come_from_the_environment():
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[-1] == (
-        "{'failed_authentication': '5/hour', 'export': None} 2 1000 django.core.cache.backends.redis.RedisCache"
+        "{'failed_authentication': '5/hour', 'export': None, 'admin_login_username': '3/5min', "
+        "'admin_login_address': None} 2 1000 django.core.cache.backends.redis.RedisCache"
     )
