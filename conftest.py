@@ -1,3 +1,6 @@
+import os
+import socket
+import uuid
 from pathlib import Path
 
 import pytest
@@ -50,6 +53,40 @@ def fresh_cache(settings):
     (export/tests/test_abuse.py runs the throttles on Redis too, under keys of its own)."""
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "tests"}}
     caches["default"].clear()
+
+
+# .ci/run starts Redis here; a database number of the tests' own, and a key prefix per test on top.
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/7")
+
+
+@pytest.fixture(params=["local memory", "Redis"])
+def shared_cache(request, settings):
+    """Runs a test on both caches the service runs on: each process's memory, and Redis."""
+    if request.param == "local memory":
+        yield
+        return
+    prefix = f"test-shared-cache-{uuid.uuid4().hex}"
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
+                    "KEY_PREFIX": prefix},
+    }
+    redis = caches["default"]._cache.get_client(write=True)
+    redis.ping()  # Fails the test if Redis is not there: .ci/run starts it.
+    yield
+    for key in redis.scan_iter(f"{prefix}:*"):
+        redis.delete(key)
+
+
+@pytest.fixture
+def unreachable_cache(settings):
+    """The cache is a Redis that nothing answers for: a loopback port just closed."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    settings.CACHES = {"default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": f"redis://127.0.0.1:{closed_port}/0",
+        "OPTIONS": {"socket_connect_timeout": 0.25, "socket_timeout": 0.25},
+    }}
 
 
 @pytest.fixture(autouse=True)

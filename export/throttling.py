@@ -1,7 +1,9 @@
 """The rates one client address or one user may not exceed, counted in the shared cache."""
 import functools
+import hashlib
 import logging
 import math
+import re
 
 from redis.exceptions import RedisError
 from rest_framework import exceptions
@@ -47,6 +49,15 @@ class CountingRateThrottle(SimpleRateThrottle):
         # Read when the throttle is made, not when DRF's module is imported (its THROTTLE_RATES is):
         # the settings in force apply.
         return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
+
+    def parse_rate(self, rate):
+        """DRF's "<count>/<period>", the period also a multiple of its unit: "10/15min"."""
+        if rate is None:
+            return (None, None)
+        count, period = rate.split("/")
+        multiple, unit = re.fullmatch(r"(\d*)(\w+)", period.strip()).groups()
+        num_requests, duration = super().parse_rate(f"{count}/{unit}")
+        return num_requests, duration * int(multiple or 1)
 
     @fails_open(True)
     def allow_request(self, request, view=None):
@@ -132,3 +143,32 @@ def address_throttle(request) -> FailedAuthenticationThrottle:
     if not throttle.allow_request(request):
         raise AddressThrottled(throttle.wait())
     return throttle
+
+
+class FailedAdminLoginThrottle(FailedAuthenticationThrottle):
+    """Failed admin logins per client address (THROTTLE_ADMIN_LOGIN_ADDRESS_RATE), counted apart from the
+    API's failures: a password guess and a token guess are not worth the same."""
+
+    scope = "admin_login_address"
+
+
+class FailedAdminLoginUsernameThrottle(FailedAuthenticationThrottle):
+    """Failed admin logins per username, from any address (THROTTLE_ADMIN_LOGIN_USERNAME_RATE): a guesser
+    with many addresses still has only so many guesses at one password."""
+
+    scope = "admin_login_username"
+
+    def __init__(self, username: str):
+        super().__init__()
+        self.username = username
+
+    def get_cache_key(self, request, view=None):
+        # Hashed: a username is whatever the client typed, a cache key must be short and plain. Folded:
+        # "Boss" and "boss" share one count, whichever of them exists.
+        ident = hashlib.sha256(self.username.casefold().encode()).hexdigest()
+        return self.cache_format % {"scope": self.scope, "ident": ident}
+
+    @fails_open(None)
+    def forget(self, request) -> None:
+        key = self.get_cache_key(request)
+        self.cache.delete_many([key, f"{key}:since"])

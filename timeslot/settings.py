@@ -46,7 +46,8 @@ USE_I18N = True
 # APPS
 # ------------------------------------------------------------------------------
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # django.contrib.admin, its site the service's own (timeslot/admin_site.py).
+    "timeslot.apps.TimeslotAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -190,7 +191,8 @@ SPECTACULAR_SETTINGS = {
 }
 
 # The limits on what one client address or one user may ask (export/throttling.py, export/limits.py).
-# A rate is "<count>/<period>", the period one of s, min, hour, day; an empty value switches it off.
+# A rate is "<count>/<period>", the period one of s, min, hour, day, or a multiple of one (15min); an empty
+# value switches it off.
 # https://www.django-rest-framework.org/api-guide/throttling/
 REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {
     # Failed authentications (a wrong token, a wrong feed secret) per client address; past it, every
@@ -198,6 +200,12 @@ REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {
     "failed_authentication": os.environ.get("THROTTLE_FAILED_AUTH_RATE", "20/min") or None,
     # Exports and imports per user.
     "export": os.environ.get("THROTTLE_EXPORT_RATE", "60/min") or None,
+    # Failed admin logins per username (from any address) and per client address (against any username);
+    # past either, the login refuses them, the right password too, until the period is over
+    # (timeslot/admin_login.py). 10 is more than an operator mistypes, 20 leaves room for a few behind one
+    # office address; with 15 minutes, a password is tried at most 960 times a day.
+    "admin_login_username": os.environ.get("THROTTLE_ADMIN_LOGIN_USERNAME_RATE", "10/15min") or None,
+    "admin_login_address": os.environ.get("THROTTLE_ADMIN_LOGIN_ADDRESS_RATE", "20/15min") or None,
 }
 # How many proxies of ours stand before the service, each appending the address it saw to X-Forwarded-For;
 # 0: the client's address is REMOTE_ADDR and X-Forwarded-For is never read (export/audit.py, client_address).

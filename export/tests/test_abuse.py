@@ -11,45 +11,26 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from django.core.cache import caches
 from django.urls import reverse
 from rest_framework.test import APIClient
 
 from bench import served
+from conftest import REDIS_URL
 from export.models import ExportLog
 from export.tests.importing import calendar, upload
 from export.tests.test_export_log import hang_up
 from slots.tests.factories import SlotFactory, SlotGroupFactory, UserFactory
 
-pytestmark = pytest.mark.django_db
+# Every test here runs on both caches the service runs on: each process's memory, and Redis.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("shared_cache")]
 
 ROOT = Path(__file__).resolve().parents[2]
 GOOGLE = "/v1/export/google"
 EXPORTS = ["/v1/export/google", "/v1/export/ical", "/v1/export/outlook", "/v1/export/timeslot"]
 FEEDS = "/v1/feeds"
-# .ci/run starts Redis here; a database number of these tests' own, and a key prefix per test on top.
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/7")
 ATTACKER = "203.0.113.7"
 NEIGHBOUR = "198.51.100.20"
 UNKNOWN_KEY = "pjZdBUp2D8r4nmWh2LIsIbYe2lo"
-
-
-@pytest.fixture(autouse=True, params=["local memory", "Redis"])
-def shared_cache(request, settings):
-    """Every test here runs on both caches the service runs on: each process's memory, and Redis."""
-    if request.param == "local memory":
-        yield
-        return
-    prefix = f"test-abuse-{uuid.uuid4().hex}"
-    settings.CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
-                    "KEY_PREFIX": prefix},
-    }
-    redis = caches["default"]._cache.get_client(write=True)
-    redis.ping()  # Fails the test if Redis is not there: .ci/run starts it.
-    yield
-    for key in redis.scan_iter(f"{prefix}:*"):
-        redis.delete(key)
 
 
 def post(url=GOOGLE, *, key=None, address="127.0.0.1", client=None, **extra):
@@ -452,14 +433,7 @@ def test_a_nul_non_ascii_or_oversize_feed_secret_is_404_not_500(secret):
 # An unreachable cache --------------------------------------------------------------------------
 
 
-def test_an_unreachable_cache_lets_requests_through_and_says_so_in_the_log(settings, user, token, caplog):
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        closed_port = probe.getsockname()[1]
-    settings.CACHES = {"default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": f"redis://127.0.0.1:{closed_port}/0",
-        "OPTIONS": {"socket_connect_timeout": 0.25, "socket_timeout": 0.25},
-    }}
+def test_an_unreachable_cache_lets_requests_through_and_says_so_in_the_log(unreachable_cache, user, token, caplog):
     SlotFactory(creator=user)
 
     with caplog.at_level(logging.ERROR):
@@ -482,7 +456,8 @@ def test_the_limits_and_the_shared_cache_come_from_the_environment():
     environment = {key: value for key, value in os.environ.items() if key not in {"DEBUG", "SECRET_KEY"}}
     environment.update(
         THROTTLE_FAILED_AUTH_RATE="5/hour", THROTTLE_EXPORT_RATE="", EXPORT_MAX_CONCURRENT="2",
-        EXPORT_MAX_SLOTS="1000", REDIS_URL=REDIS_URL,
+        EXPORT_MAX_SLOTS="1000", REDIS_URL=REDIS_URL, THROTTLE_ADMIN_LOGIN_USERNAME_RATE="3/5min",
+        THROTTLE_ADMIN_LOGIN_ADDRESS_RATE="",
     )
     show = (
         "from django.conf import settings as s; print(s.REST_FRAMEWORK['DEFAULT_THROTTLE_RATES'], "
@@ -496,5 +471,6 @@ def test_the_limits_and_the_shared_cache_come_from_the_environment():
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[-1] == (
-        "{'failed_authentication': '5/hour', 'export': None} 2 1000 django.core.cache.backends.redis.RedisCache"
+        "{'failed_authentication': '5/hour', 'export': None, 'admin_login_username': '3/5min', "
+        "'admin_login_address': None} 2 1000 django.core.cache.backends.redis.RedisCache"
     )
