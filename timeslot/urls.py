@@ -1,13 +1,14 @@
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from export.docs_views import DocsView, SchemaView
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("v1/", include("export.urls")),
     # The API's OpenAPI schema and its Swagger UI page (export/schema.py).
-    path("v1/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("v1/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("v1/schema/", SchemaView.as_view(), name="schema"),
+    path("v1/docs/", DocsView.as_view(url_name="schema"), name="docs"),
 ]
 
 # Unhandled errors answer JSON, like every other error of the API; a database that is down, 503.
