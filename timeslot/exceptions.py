@@ -60,10 +60,14 @@ def api_json(data: dict, *, status: int) -> JsonResponse:
     return JsonResponse(data, status=status, json_dumps_params={"separators": (",", ":")})
 
 
+def is_api(request) -> bool:
+    return request.path_info.startswith("/v1/")
+
+
 def page_not_found(request, exception):
     """Django's handler404: a path under the API that no route takes (a feed id that is not a uuid) in
     DRF's JSON, like every other error of the API; the admin keeps Django's page."""
-    if request.path_info.startswith("/v1/"):
+    if is_api(request):
         return api_json({"detail": "Not found."}, status=status.HTTP_404_NOT_FOUND)
     return django_page_not_found(request, exception)
 

@@ -13,5 +13,5 @@ urlpatterns = [
 
 # Unhandled errors answer JSON, like every other error of the API; a database that is down, 503.
 handler500 = "timeslot.exceptions.server_error"
-# An API path that no route takes is 404 in JSON too.
+# An API path that no route takes is 404 in JSON too (with DEBUG on: timeslot.middleware.APINotFoundMiddleware).
 handler404 = "timeslot.exceptions.page_not_found"
