@@ -62,6 +62,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "timeslot.middleware.AllowedHostsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "timeslot.middleware.LegacySecurityHeadersMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

@@ -13,5 +13,7 @@ urlpatterns = [
 
 # Unhandled errors answer JSON, like every other error of the API; a database that is down, 503.
 handler500 = "timeslot.exceptions.server_error"
-# An API path that no route takes is 404 in JSON too (with DEBUG on: timeslot.middleware.APINotFoundMiddleware).
+# An API path that no route takes is 404 in JSON too (with DEBUG on: timeslot.middleware.APINotFoundMiddleware),
+# and a request Django refuses before DRF reads it (e.g. a Host not in ALLOWED_HOSTS), 400 in JSON.
 handler404 = "timeslot.exceptions.page_not_found"
+handler400 = "timeslot.exceptions.bad_request"
