@@ -2,8 +2,11 @@
 
 Three runs, each bounded: with the demo user's token (no 5xx, every answer as the schema says, and
 every operation that succeeded refuses the same request without a token or with a wrong one), then
-with a wrong token and with none (no operation that needs a token ever succeeds). The token is made
-here and handed to Schemathesis through the environment: it is never printed.
+with a wrong token and with none (no operation that needs a token ever succeeds). Then the hostile
+requests of fuzz/hostile.py, which Schemathesis does not make (the schema and the docs, bodies too deep
+or too many, a wrong Host): each a JSON 4xx with at most one warning line in the server's log. Nothing
+in the log is an error or a traceback. The token is made here and handed to Schemathesis through the
+environment: it is never printed.
 
     .venv/bin/python fuzz/run.py [--max-examples N] [--seed N]
 """
@@ -19,6 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.served import BIN, gunicorn, production_environment, run_checked  # noqa: E402 (the root is on the path now)
+from fuzz import hostile  # noqa: E402
 
 CONFIG = Path(__file__).resolve().parent / "schemathesis.toml"
 
@@ -117,9 +121,17 @@ def main(argv=None) -> int:
                 report = name.replace(" ", "-")
                 if schemathesis(server.url, authorization, checks, max_time, args, workdir, report) != 0:
                     failed.append(name)
-        errors = [line for line in server.log.read_text().splitlines() if "Traceback" in line]
+            print("== hostile requests", flush=True)
+            refused_wrongly = hostile.failures(server.url, runs[0][1], server.log)
+            for failure in refused_wrongly:
+                print(failure, file=sys.stderr)
+            if refused_wrongly:
+                failed.append("the hostile requests")
+            # Read before the server stops: a worker stopped mid-write logs the signal's traceback.
+            errors = [line for line in server.log.read_text().splitlines()
+                      if any(mark in line for mark in ("Traceback", " ERROR ", "[ERROR]"))]
     if errors:
-        print(f"The server logged {len(errors)} tracebacks.", file=sys.stderr)
+        print(f"The server logged {len(errors)} errors or tracebacks.", file=sys.stderr)
     if failed or errors:
         print(f"fuzz: failed {', '.join(failed) or 'on the server log'}", file=sys.stderr)
         return 1

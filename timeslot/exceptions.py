@@ -2,9 +2,18 @@
 import logging
 import sys
 
-from django.core.exceptions import RequestDataTooBig
+from django.conf import settings
+from django.core.exceptions import (
+    DisallowedHost,
+    RequestDataTooBig,
+    SuspiciousOperation,
+    TooManyFieldsSent,
+    TooManyFilesSent,
+)
 from django.db import InterfaceError, OperationalError
 from django.http import JsonResponse
+from django.utils.log import log_response
+from django.views.defaults import bad_request as django_bad_request
 from django.views.defaults import page_not_found as django_page_not_found
 from rest_framework import status
 from rest_framework.exceptions import APIException
@@ -16,12 +25,20 @@ logger = logging.getLogger(__name__)
 # Seconds a client is asked to wait when the database cannot be reached: long enough for a
 # restart or a fail-over, short enough that a calendar app's next try is likely to work.
 DATABASE_RETRY_AFTER = 30
+HOST_NOT_SERVED = "The Host header names no host this service answers to."
 
 
 class RequestTooLarge(APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_detail = "The request body is larger than this service accepts."
     default_code = "request_too_large"
+
+
+class TooManyParts(APIException):
+    """More form fields or files than Django reads (DATA_UPLOAD_MAX_NUMBER_FIELDS, _FILES)."""
+
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_code = "too_many_parts"
 
 
 class DatabaseUnavailable(APIException):
@@ -44,12 +61,39 @@ def log_database_unavailable(exc: BaseException, request) -> None:
                  str(exc).strip(), exc_info=exc)
 
 
-def api_exception_handler(exc, context):
-    """DRF's handler; a body over DATA_UPLOAD_MAX_MEMORY_SIZE is 413 in JSON, not Django's 400 page,
-    and a database that cannot be reached is 503 with Retry-After, not a 500."""
+def log_refused(exc: SuspiciousOperation, request, response, *, where: str = ""):
+    """The response, logged in one warning line on Django's own logger for the refusal (django.security.<its
+    class>), without the traceback Django would log at ERROR: the client's request is at fault, not the code.
+    Django's own line for the response ("Bad Request: <path>") is then left out, as for any logged response."""
+    security_logger = logging.getLogger(f"django.security.{type(exc).__name__}")
+    log_response("%s%s", where, str(exc), response=response, request=request, logger=security_logger)
+    return response
+
+
+def body_refused(exc: SuspiciousOperation) -> APIException | None:
+    """What the API answers for a body Django refuses to read: too large, too many fields, too many files."""
     if isinstance(exc, RequestDataTooBig):
-        exc = RequestTooLarge()
-    elif is_database_unavailable(exc):
+        return RequestTooLarge()
+    if isinstance(exc, TooManyFieldsSent):
+        return TooManyParts(f"The request has more than {settings.DATA_UPLOAD_MAX_NUMBER_FIELDS:,} fields, "
+                            "the most this service reads.")
+    if isinstance(exc, TooManyFilesSent):
+        return TooManyParts(f"The request has more than {settings.DATA_UPLOAD_MAX_NUMBER_FILES:,} files, "
+                            "the most this service reads.")
+    return None
+
+
+def api_exception_handler(exc, context):
+    """DRF's handler; a body Django refuses to read (over DATA_UPLOAD_MAX_MEMORY_SIZE, too many fields or
+    files) is 413 or 400 in JSON, not Django's 400 page, and a database that cannot be reached is 503 with
+    Retry-After, not a 500."""
+    refused = body_refused(exc)
+    if refused is not None:
+        request = context["request"]
+        # The route, not the path: a feed's path holds its secret.
+        route = request.resolver_match.route if request.resolver_match else ""
+        return log_refused(exc, request, exception_handler(refused, context), where=f"{request.method} /{route}: ")
+    if is_database_unavailable(exc):
         log_database_unavailable(exc, context["request"])
         exc = DatabaseUnavailable()
     return exception_handler(exc, context)
@@ -60,12 +104,25 @@ def api_json(data: dict, *, status: int) -> JsonResponse:
     return JsonResponse(data, status=status, json_dumps_params={"separators": (",", ":")})
 
 
+def is_api(request) -> bool:
+    return request.path_info.startswith("/v1/")
+
+
 def page_not_found(request, exception):
     """Django's handler404: a path under the API that no route takes (a feed id that is not a uuid) in
     DRF's JSON, like every other error of the API; the admin keeps Django's page."""
-    if request.path_info.startswith("/v1/"):
+    if is_api(request):
         return api_json({"detail": "Not found."}, status=status.HTTP_404_NOT_FOUND)
     return django_page_not_found(request, exception)
+
+
+def bad_request(request, exception):
+    """Django's handler400 (a request it refuses before or outside DRF, such as a Host that ALLOWED_HOSTS
+    does not name), in JSON under the API; the admin keeps Django's page."""
+    if is_api(request):
+        detail = HOST_NOT_SERVED if isinstance(exception, DisallowedHost) else "Bad request."
+        return api_json({"detail": detail}, status=status.HTTP_400_BAD_REQUEST)
+    return django_bad_request(request, exception)
 
 
 def server_error(request, *args, **kwargs):

@@ -4,6 +4,7 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from uuid import UUID
 
+from export import bounded_json
 from export.backup import FORMAT, VERSION
 from export.imports.records import (
     GroupRecord,
@@ -27,9 +28,11 @@ class Unreadable(Exception):
 def read_json(text: str, context: ReadContext) -> Reading:
     """The backup's slots as records; ImportRejected with every problem found."""
     try:
-        document = json.loads(text)
+        document = bounded_json.loads(text)
     except json.JSONDecodeError as error:
         raise ImportRejected([{"where": f"line {error.lineno}", "problem": f"Not valid JSON: {error.msg}."}])
+    except bounded_json.JSONOutOfBounds as error:
+        raise ImportRejected([{"where": "file", "problem": f"Not a JSON backup this service reads: {error}."}])
     slots = backup_slots(document)
     if len(slots) > context.max_records:
         raise context.too_many()

@@ -252,6 +252,27 @@ def test_broken_json_is_400(api, body):
     assert response["Content-Type"] == "application/json"
 
 
+def test_a_json_body_as_deep_as_the_limit_is_read_and_one_level_deeper_is_400(api):
+    # The body's object is the first level.
+    as_deep = post(api, data=f'{{"group": {"[" * 31}{"]" * 31}}}', format=None, content_type="application/json")
+    deeper = post(api, data=f'{{"group": {"[" * 32}{"]" * 32}}}', format=None, content_type="application/json")
+
+    assert as_deep.status_code == 422
+    assert list(as_deep.json()) == ["group"]
+    assert deeper.status_code == 400
+    assert deeper.json() == {"detail": "JSON parse error - nested deeper than 32 levels"}
+
+
+def test_a_json_integer_of_100_digits_is_read_and_one_of_101_is_400(api):
+    as_long = post(api, data=f'{{"group": {"7" * 100}}}', format=None, content_type="application/json")
+    longer = post(api, data=f'{{"group": {"7" * 101}}}', format=None, content_type="application/json")
+
+    assert as_long.status_code == 422
+    assert list(as_long.json()) == ["group"]
+    assert longer.status_code == 400
+    assert longer.json() == {"detail": "JSON parse error - an integer of more than 100 digits"}
+
+
 @override_settings(DATA_UPLOAD_MAX_MEMORY_SIZE=1024)
 @pytest.mark.parametrize("fmt", ["json", "multipart"])
 def test_a_body_over_the_configured_size_is_413_in_json(api, fmt):

@@ -52,3 +52,34 @@ def test_a_url_outside_the_api_that_matches_no_route_is_still_djangos_page(clien
 
     assert response.status_code == 404
     assert response["Content-Type"].startswith("text/html")
+
+
+@pytest.mark.parametrize("path", ["/v1/nothing", "/v1/feeds/not-a-uuid/rotate", "/v1/", "/v1/schema/nothing"])
+def test_with_debug_on_an_api_url_that_matches_no_route_is_still_404_in_json(settings, api, path):
+    # `make run` has DEBUG on: Django then answers with its technical page, not handler404.
+    settings.DEBUG = True
+
+    response = api.delete(path)
+
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {"detail": "Not found."}
+
+
+def test_with_debug_on_a_url_outside_the_api_keeps_djangos_technical_page(settings, client):
+    settings.DEBUG = True
+
+    response = client.get("/admin-nothing/")
+
+    assert response.status_code == 404
+    assert b"Using the URLconf defined in" in response.content
+
+
+@pytest.mark.parametrize("debug", [True, False], ids=["debug on", "debug off"])
+def test_the_docs_without_their_slash_still_redirect_to_it(settings, client, debug):
+    settings.DEBUG = debug
+
+    response = client.get("/v1/docs")
+
+    assert response.status_code == 301
+    assert response["Location"] == "/v1/docs/"

@@ -23,17 +23,23 @@ The hostile cases that live beside the behaviour they guard:
 import csv
 import io
 import json
+import logging
 import re
 import uuid
 from urllib.parse import quote, urlsplit
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from bench import served
+from export.feeds import create_feed
 from export.models import CalendarFeed
 from export.tests.ical_reader import parse_calendar
 from export.tests.importing import IMPORT, calendar, upload
+from fuzz import hostile
+from fuzz.run import demo_database, server_environment
 from slots.models import Slot
 from slots.tests.factories import SlotFactory, SlotGroupFactory, UserFactory
 
@@ -322,6 +328,112 @@ def test_a_path_no_api_route_takes_is_404_in_json(api, method, path):
     assert response.status_code == 404
     assert response["Content-Type"] == "application/json"
     assert response.json() == {"detail": "Not found."}
+
+
+# Bodies too deep or too many, a wrong Host: a JSON 4xx and one warning line ------------------------------
+
+DEEP_BODIES = {
+    "100,000 [": "[" * 100_000,
+    "nested 100,000 deep": "[" * 100_000 + "]" * 100_000,
+    "a 5,000-digit integer": '{"group": ' + "7" * 5_000 + "}",
+}
+
+
+def warning_lines(caplog) -> list[tuple[str, str]]:
+    """The logger and message of each record at WARNING or above, each a line of its own without a traceback."""
+    logged = [record for record in caplog.records if record.levelno >= logging.WARNING]
+    assert all(record.exc_info is None and "\n" not in record.getMessage() for record in logged)
+    return [(record.name, record.getMessage()) for record in logged]
+
+
+@pytest.mark.parametrize("body", DEEP_BODIES)
+@pytest.mark.parametrize("path", [*EXPORTS.values(), FEEDS])
+def test_a_json_body_too_deep_or_with_a_5000_digit_integer_is_400_in_json_with_one_warning_line(
+    api, caplog, path, body
+):
+    response = api.post(path, DEEP_BODIES[body], content_type="application/json")
+
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/json"
+    assert response.json()["detail"] in ("JSON parse error - nested deeper than 32 levels",
+                                         "JSON parse error - an integer of more than 100 digits")
+    assert warning_lines(caplog) == [("django.request", f"Bad Request: {path}")]
+    assert not CalendarFeed.objects.exists()
+
+
+def crowded(count: int, kind: str):
+    if kind == "form fields":
+        return "&".join(f"field{number}=1" for number in range(count)), {
+            "content_type": "application/x-www-form-urlencoded"}
+    if kind == "multipart parts":
+        return {f"field{number}": "1" for number in range(count)}, {"format": "multipart"}
+    return {f"file{number}": SimpleUploadedFile(f"{number}.ics", calendar(EVENT).encode())
+            for number in range(count)}, {"format": "multipart"}
+
+
+@pytest.mark.parametrize("path, count, kind, refused", [
+    (EXPORTS["google"], 1_100, "form fields", ("TooManyFieldsSent", "1,000 fields")),
+    (EXPORTS["google"], 1_500, "multipart parts", ("TooManyFieldsSent", "1,000 fields")),
+    (FEEDS, 1_100, "form fields", ("TooManyFieldsSent", "1,000 fields")),
+    (IMPORT, 1_500, "multipart parts", ("TooManyFieldsSent", "1,000 fields")),
+    (IMPORT, 150, "files", ("TooManyFilesSent", "100 files")),
+])
+def test_more_fields_or_files_than_django_reads_is_400_in_json_with_one_warning_line(
+    api, caplog, path, count, kind, refused
+):
+    data, how = crowded(count, kind)
+    exception, limit = refused
+
+    response = api.post(path, data, **how)
+
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {"detail": f"The request has more than {limit}, the most this service reads."}
+    [(logger, message)] = warning_lines(caplog)
+    assert logger == f"django.security.{exception}"
+    assert message.startswith(f"POST {path}: The number of ")
+    assert not Slot.objects.exists() and not CalendarFeed.objects.exists()
+
+
+@pytest.mark.parametrize("path", [FEEDS, EXPORTS["google"], "/v1/docs/", "/v1/nothing"])
+def test_a_host_the_service_does_not_answer_to_is_400_in_json_with_one_warning_line(api, caplog, path):
+    response = api.get(path, HTTP_HOST="evil.example")
+
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {"detail": "The Host header names no host this service answers to."}
+    assert warning_lines(caplog) == [("django.security.DisallowedHost", (
+        "Invalid HTTP_HOST header: 'evil.example'. You may need to add 'evil.example' to ALLOWED_HOSTS."))]
+
+
+def test_a_wrong_host_names_no_feed_secret_in_the_log(user, caplog):
+    _, secret = create_feed(owner=user, group=None)
+
+    response = APIClient().get(f"{FEEDS}/{secret}.ics", HTTP_HOST="evil.example\nFORGED")
+
+    assert response.status_code == 400
+    [(_, message)] = warning_lines(caplog)
+    assert secret not in message and "\\nFORGED" in message
+
+
+def test_outside_the_api_a_wrong_host_keeps_djangos_page_with_one_warning_line(client, caplog):
+    response = client.get("/admin/login/", HTTP_HOST="evil.example")
+
+    assert response.status_code == 400
+    assert response["Content-Type"].startswith("text/html")
+    assert [logger for logger, _ in warning_lines(caplog)] == ["django.security.DisallowedHost"]
+
+
+def test_over_real_http_every_hostile_request_is_a_json_4xx_with_at_most_one_warning_line(tmp_path):
+    # fuzz/hostile.py's requests, which `make fuzz` sends too, to gunicorn as in production (DEBUG=0).
+    environment = server_environment(f"sqlite:///{tmp_path / 'hostile.sqlite3'}")
+    environment.pop("REDIS_URL", None)
+    token = demo_database(environment)
+
+    with served.gunicorn(environment, ["--workers", "1"], log_folder=tmp_path) as server:
+        assert hostile.failures(server.url, f"Token token={token}", server.log) == []
+        # Read before the server stops: a worker stopped mid-write logs the signal's traceback.
+        assert "Traceback" not in server.log.read_text()
 
 
 # The Authorization header on every endpoint --------------------------------------------------------------

@@ -1,5 +1,6 @@
 """JSON import: the Timeslot backup restored, into the same account or another, checked field by field."""
 import json
+import logging
 import re
 import threading
 import uuid
@@ -336,6 +337,33 @@ def test_a_record_that_is_not_an_object_is_a_problem(api):
 def test_invalid_json_is_a_problem_at_its_line(api):
     assert problems(api, '{\n  "format": "timeslot-export",\n  "slots": [,]\n}') == [
         {"where": "line 3", "problem": "Not valid JSON: Expecting value."}
+    ]
+
+
+def nested(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+@pytest.mark.parametrize("data, problem", [
+    ('{"format": "timeslot-export", "version": 1, "slots": ' + nested(100_000) + "}", "nested deeper than 32 levels"),
+    ('{"format": "timeslot-export", "version": 1, "slots": [' + "[" * 100_000, "nested deeper than 32 levels"),
+    ('{"format": "timeslot-export", "version": ' + "7" * 5_000 + ', "slots": []}',
+     "an integer of more than 100 digits"),
+], ids=["nested 100,000 deep", "100,000 [ unclosed", "a 5,000-digit version"])
+def test_a_backup_nested_too_deep_or_with_a_5000_digit_integer_is_422_and_logs_no_error(api, caplog, data, problem):
+    assert problems(api, data) == [{"where": "file", "problem": f"Not a JSON backup this service reads: {problem}."}]
+    assert [record.levelname for record in caplog.records if record.levelno >= logging.WARNING] == ["WARNING"]
+    assert not Slot.objects.exists()
+
+
+def test_a_record_as_deep_as_the_limit_is_read_and_one_level_deeper_is_not(api):
+    # The document, "slots", the record and its "groups" are four levels: 28 more make 32.
+    as_deep = problems(api, document(record(groups=[json.loads(nested(28))])))
+    deeper = problems(api, document(record(groups=[json.loads(nested(29))])))
+
+    assert as_deep == [{"where": "record 1", "problem": "groups must hold objects with uuid, name and description."}]
+    assert deeper == [
+        {"where": "file", "problem": "Not a JSON backup this service reads: nested deeper than 32 levels."}
     ]
 
 

@@ -86,6 +86,44 @@ def test_the_schema_and_the_docs_need_no_token():
     assert client.get("/v1/docs/").status_code == 200
 
 
+DOCS = ["/v1/schema/", "/v1/docs/"]
+
+
+@pytest.mark.parametrize("authorization", ["Token token=wrong", None], ids=["a token", "no token"])
+@pytest.mark.parametrize("method", ["options", "post", "put", "patch", "delete"])
+@pytest.mark.parametrize("path", DOCS)
+def test_the_schema_and_the_docs_answer_other_methods_than_get_and_head_with_405_in_json(path, method, authorization):
+    client = APIClient()
+    if authorization:
+        client.credentials(HTTP_AUTHORIZATION=authorization)
+
+    response = getattr(client, method)(path)
+
+    assert response.status_code == 405
+    assert response["Content-Type"] == "application/json"
+    assert response["Allow"] == "GET, HEAD"
+    assert response.json() == {"detail": f'Method "{method.upper()}" not allowed.'}
+
+
+@pytest.mark.parametrize("path", DOCS)
+def test_the_schema_and_the_docs_answer_head(path):
+    response = APIClient().head(path)
+
+    assert response.status_code == 200
+    assert response.content == b""
+
+
+@pytest.mark.parametrize("query, accept, status", [("", "image/png", 406), ("?format=csv", "*/*", 404)],
+                         ids=["an accept they cannot serve", "a format they do not have"])
+@pytest.mark.parametrize("path", DOCS)
+def test_errors_of_the_schema_and_the_docs_are_json(path, query, accept, status):
+    response = APIClient().get(path + query, HTTP_ACCEPT=accept)
+
+    assert response.status_code == status
+    assert response["Content-Type"] == "application/json"
+    assert "detail" in response.json()
+
+
 # Complete ---------------------------------------------------------------------------------------
 
 
