@@ -143,8 +143,11 @@ def test_gunicorns_log_files_named_on_the_command_line_are_redacted_too(tmp_path
 
     logger.access_log.info('"%(r)s" %(s)s', {"r": f"GET {FEEDS}/{SECRET}.ics HTTP/1.1", "s": 429})
     logger.error("Error handling request %s %s", "GET", f"{FEEDS}/{SECRET}.ics?token={KEY}")
-    for handler in [*logger.error_log.handlers, *logger.access_log.handlers]:
-        handler.close()
+    for log in (logger.error_log, logger.access_log):
+        # gunicorn's own, which it marks so.
+        for handler in [handler for handler in log.handlers if getattr(handler, "_gunicorn", False)]:
+            log.removeHandler(handler)
+            handler.close()
 
     assert access.read_text() == f'"GET {FEEDS}/{MASK}.ics HTTP/1.1" 429\n'
     assert errors.read_text().endswith(f"Error handling request GET {FEEDS}/{MASK}.ics?token={MASK}\n")
