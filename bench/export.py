@@ -431,7 +431,8 @@ def measure(
     from bench.procfs import children
 
     samples: dict[str, list[dict]] = {}
-    with gunicorn(env, workdir, 1, []) as server:
+    # One sync worker, as docs/performance.md measures it (production's gunicorn.conf.py says gthread).
+    with gunicorn(env, workdir, 1, ["--worker-class", "sync"]) as server:
         (worker,) = children(server.pid)
         log("warming up")
         probe("floor", MAIN_USER, env)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
+CONFIG = ROOT / "gunicorn.conf.py"
 
 
 def production_environment(database_url: str) -> dict[str, str]:
@@ -66,12 +67,13 @@ class Served:
 @contextlib.contextmanager
 def gunicorn(env: dict, options: list[str], *, log_folder: Path | None = None,
              ready: Callable[[int], bool] = lambda pid: True):
-    """gunicorn with these options serving the project until the block ends, once it listens and
-    ready(its pid) holds; its output in log_folder/gunicorn-<port>.log, or nowhere."""
+    """gunicorn with the production settings (gunicorn.conf.py) and these options on top serving the project
+    until the block ends, once it listens and ready(its pid) holds; its output in log_folder/gunicorn-<port>.log,
+    or nowhere."""
     port = free_port()
     log = log_folder / f"gunicorn-{port}.log" if log_folder else None
     command = [
-        str(BIN / "gunicorn"), "timeslot.wsgi:application", "--bind", f"127.0.0.1:{port}",
+        str(BIN / "gunicorn"), "--config", str(CONFIG), "timeslot.wsgi:application", "--bind", f"127.0.0.1:{port}",
         # No shared control socket in ~/.gunicorn.
         "--no-control-socket", *options,
     ]

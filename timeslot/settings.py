@@ -241,11 +241,16 @@ IMPORT_MAX_RECORDS = int(os.environ.get("IMPORT_MAX_RECORDS", "10000"))
 
 # LOGGING
 # ------------------------------------------------------------------------------
+# Every handler redacts feed secrets and API tokens from what it writes (timeslot/logs.py): Django's
+# request logger writes the path of every 4xx and 5xx, and a feed's path is its secret.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"redact_secrets": {"()": "timeslot.logs.RedactSecrets"}},
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact_secrets"]},
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     # Django's own console handler would print each of its lines a second time.
     "loggers": {"django": {"handlers": [], "propagate": True}},
