@@ -46,6 +46,13 @@ class FeedAPIView(APIView):
         return self.request.build_absolute_uri(reverse("feed-calendar", kwargs={"secret": secret}))
 
 
+def secret_shown(body: dict, **kwargs) -> Response:
+    """An answer that holds a feed's secret URL, its only copy: no cache, the browser's or a proxy's, keeps it."""
+    response = Response(body, **kwargs)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
 class FeedListView(FeedAPIView):
     http_method_names = ("get", "post")
 
@@ -61,7 +68,7 @@ class FeedListView(FeedAPIView):
         # The only time the secret leaves the server.
         body = {"id": shown["id"], "url": self.subscription_url(secret), "group": shown["group"],
                 "created_at": shown["created_at"]}
-        return Response(body, status=status.HTTP_201_CREATED)
+        return secret_shown(body, status=status.HTTP_201_CREATED)
 
 
 class FeedRotateView(FeedAPIView):
@@ -73,7 +80,7 @@ class FeedRotateView(FeedAPIView):
             secret = rotate_feed(owner=request.user, uuid=feed_id)
         except CalendarFeed.DoesNotExist:
             raise exceptions.NotFound()
-        return Response({"id": str(feed_id), "url": self.subscription_url(secret)})
+        return secret_shown({"id": str(feed_id), "url": self.subscription_url(secret)})
 
 
 class FeedDetailView(FeedAPIView):

@@ -152,6 +152,12 @@ RETRY_AFTER = header(
 WWW_AUTHENTICATE = header("WWW-Authenticate", [401], "`Token`: the scheme this API takes.")
 ALLOW = header("Allow", [405], "The methods this URL answers.")
 PRIVATE = header("Cache-Control", [200], "`private`: a person's calendar, for no shared cache.")
+
+
+def secret_not_stored(code: int) -> OpenApiParameter:
+    return header("Cache-Control", [code], "`no-store`: the body holds the only copy of a secret URL.")
+
+
 DOWNLOAD = header(
     "Content-Disposition", [200],
     '`attachment; filename="Timeslot-Export.ical"` (`.csv`, `.json`); with a group, '
@@ -389,7 +395,7 @@ FEED_CREATE = dict(
         f'-H "Authorization: Token token=<key>" -d \'{{"group": "{DEMO_GROUP}"}}\'',
     ),
     request=ExportParameters,
-    parameters=[GROUP_QUERY, WWW_AUTHENTICATE, ALLOW, RETRY_AFTER],
+    parameters=[GROUP_QUERY, secret_not_stored(201), WWW_AUTHENTICATE, ALLOW, RETRY_AFTER],
     examples=EXPORT_REQUESTS,
     responses={
         201: OpenApiResponse(NewFeed, description="The feed, with its URL."),
@@ -405,7 +411,7 @@ FEED_ROTATE = dict(
     description=curl("The old URL is 404 at once: for a URL that leaked.",
                      f'curl "{HOST}/v1/feeds/<id>/rotate" -X POST -H "Authorization: Token token=<key>"'),
     request=None,
-    parameters=[FEED_ID, WWW_AUTHENTICATE, ALLOW, RETRY_AFTER],
+    parameters=[FEED_ID, secret_not_stored(200), WWW_AUTHENTICATE, ALLOW, RETRY_AFTER],
     responses={
         200: OpenApiResponse(RotatedFeed, description="The feed's new URL."),
         **errors(*TOKEN_ERRORS, 404, 406, e404=NOT_THEIRS),

@@ -145,6 +145,14 @@ def test_revoking_is_204_and_the_url_is_404(api, feed_path):
     assert not CalendarFeed.objects.exists()
 
 
+def test_the_answers_that_show_a_secret_url_are_kept_by_no_cache(api):
+    created = create(api)
+    rotated = api.post(f"{FEEDS}/{created.json()['id']}/rotate")
+
+    assert (created.status_code, rotated.status_code) == (201, 200)
+    assert created["Cache-Control"] == rotated["Cache-Control"] == "no-store"
+
+
 def test_an_unknown_feed_id_is_404(api):
     assert api.post(f"{FEEDS}/{uuid.uuid4()}/rotate").status_code == 404
     assert api.delete(f"{FEEDS}/{uuid.uuid4()}").status_code == 404

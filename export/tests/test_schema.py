@@ -160,6 +160,14 @@ def test_429_and_503_carry_retry_after_and_401_www_authenticate_everywhere(schem
         assert "Allow" in responses["405"]["headers"], (path, method)
 
 
+def test_the_answers_that_show_a_secret_url_document_cache_control_no_store(schema):
+    created = schema["paths"]["/v1/feeds"]["post"]["responses"]["201"]
+    rotated = schema["paths"]["/v1/feeds/{feed_id}/rotate"]["post"]["responses"]["200"]
+
+    for answer in (created, rotated):
+        assert "`no-store`" in answer["headers"]["Cache-Control"]["description"]
+
+
 def test_the_feed_calendar_documents_its_validators_and_conditional_headers(schema):
     calendar = schema["paths"][FEED_CALENDAR]["get"]
 
