@@ -30,15 +30,17 @@ from export.parameters import requested_group
 from export.renderers import ICalendarFeedRenderer
 from export.schema import FEED_CALENDAR, FEED_CREATE, FEED_DELETE, FEED_LIST, FEED_ROTATE
 from export.serializers import FeedSerializer
-from export.throttling import address_throttle
+from export.throttling import FeedChangeThrottle, address_throttle
 from export.views import JSONErrorsMixin, streamed_within_limits
 
 
 class FeedAPIView(APIView):
-    """The owner's side: the same token and the same negotiation as the export, answers in JSON."""
+    """The owner's side: the same token and the same negotiation as the export, answers in JSON; each
+    change (a feed created, rotated or deleted) counted in the user's rate of them."""
 
     authentication_classes = (LegacyTokenAuthentication,)
     permission_classes = (IsAuthenticated,)
+    throttle_classes = (FeedChangeThrottle,)
     renderer_classes = (JSONRenderer,)
     content_negotiation_class = ExportNegotiation
 
@@ -55,6 +57,10 @@ def secret_shown(body: dict, **kwargs) -> Response:
 
 class FeedListView(FeedAPIView):
     http_method_names = ("get", "post")
+
+    def get_throttles(self):
+        # The list changes nothing.
+        return super().get_throttles() if self.request.method == "POST" else []
 
     @extend_schema(**FEED_LIST)
     def get(self, request, *args, **kwargs):

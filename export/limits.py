@@ -1,4 +1,5 @@
-"""The limits on one export (issue 6): how many of a user's run at once, and how many slots one holds."""
+"""The limits on one export (issue 6): how many of a user's run at once, and how many slots one holds; how many feeds
+a user may have."""
 import logging
 import time
 import uuid
@@ -34,6 +35,17 @@ class TooManySlots(exceptions.APIException):
         )
         # DRF's handler sends a dict detail as it is; given to APIException, the number would become a string.
         self.detail = {"detail": self.detail, "max_slots": limit}
+
+
+class TooManyFeeds(exceptions.APIException):
+    """409 with a body that names the limit, as a number too: {"detail": "...", "max_feeds": 50}."""
+
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "too_many_feeds"
+
+    def __init__(self, limit: int):
+        super().__init__(f"This user has {limit:,} feeds, the most one user may have. Delete one first.")
+        self.detail = {"detail": self.detail, "max_feeds": limit}
 
 
 class ExportPlace:

@@ -108,6 +108,11 @@ class RotatedFeed(serializers.Serializer):
     url = serializers.URLField(help_text="The new subscription URL; the old one is 404 from now on.")
 
 
+class FeedLimit(serializers.Serializer):
+    detail = serializers.CharField()
+    max_feeds = serializers.IntegerField(help_text="FEED_MAX_PER_USER, the most feeds one user may have.")
+
+
 class BackupGroup(serializers.Serializer):
     uuid = serializers.UUIDField()
     name = serializers.CharField()
@@ -210,6 +215,10 @@ ERRORS = {
 }
 # Every endpoint that takes a token answers these.
 TOKEN_ERRORS = (401, 405, 429, 503)
+FEED_CHANGES_THROTTLED = (
+    "Too many failed authentications from this address, or too many feeds created, rotated or deleted by this "
+    "user (THROTTLE_FEED_CHANGE_RATE). `Retry-After` says when to try again."
+)
 
 
 def curl(description: str, command: str) -> str:
@@ -399,8 +408,12 @@ FEED_CREATE = dict(
     examples=EXPORT_REQUESTS,
     responses={
         201: OpenApiResponse(NewFeed, description="The feed, with its URL."),
-        **errors(400, *TOKEN_ERRORS, 404, 406, 413, 415, 422,
+        **errors(400, *TOKEN_ERRORS, 404, 406, 413, 415, 422, e429=FEED_CHANGES_THROTTLED,
                  e422="`group` is not a uuid string, or the JSON body is not an object: the body names the field."),
+        (409, JSON): OpenApiResponse(
+            FeedLimit, description="The user has FEED_MAX_PER_USER feeds (50 by default): `detail` and `max_feeds` "
+            "name the limit. Delete one first.",
+        ),
     },
 )
 FEED_ID = OpenApiParameter("feed_id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The feed's `id`.")
@@ -414,7 +427,7 @@ FEED_ROTATE = dict(
     parameters=[FEED_ID, secret_not_stored(200), WWW_AUTHENTICATE, ALLOW, RETRY_AFTER],
     responses={
         200: OpenApiResponse(RotatedFeed, description="The feed's new URL."),
-        **errors(*TOKEN_ERRORS, 404, 406, e404=NOT_THEIRS),
+        **errors(*TOKEN_ERRORS, 404, 406, e404=NOT_THEIRS, e429=FEED_CHANGES_THROTTLED),
     },
 )
 FEED_DELETE = dict(
@@ -423,7 +436,10 @@ FEED_DELETE = dict(
     description=curl("Its URL is 404 from now on.",
                      f'curl "{HOST}/v1/feeds/<id>" -X DELETE -H "Authorization: Token token=<key>"'),
     parameters=[FEED_ID, WWW_AUTHENTICATE, ALLOW, RETRY_AFTER],
-    responses={204: OpenApiResponse(description="Revoked."), **errors(*TOKEN_ERRORS, 404, 406, e404=NOT_THEIRS)},
+    responses={
+        204: OpenApiResponse(description="Revoked."),
+        **errors(*TOKEN_ERRORS, 404, 406, e404=NOT_THEIRS, e429=FEED_CHANGES_THROTTLED),
+    },
 )
 FEED_CALENDAR = dict(
     operation_id="feed_calendar",

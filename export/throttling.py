@@ -83,10 +83,8 @@ class CountingRateThrottle(SimpleRateThrottle):
         return max(1, math.ceil(remaining))
 
 
-class ExportRateThrottle(CountingRateThrottle):
-    """Exports and imports per user (THROTTLE_EXPORT_RATE)."""
-
-    scope = "export"
+class UserRateThrottle(CountingRateThrottle):
+    """A rate of the authenticated user's requests."""
 
     def get_cache_key(self, request, view):
         if not request.user.is_authenticated:
@@ -95,6 +93,18 @@ class ExportRateThrottle(CountingRateThrottle):
 
     def within_rate(self, key: str) -> bool:
         return self.count(key) <= self.num_requests
+
+
+class ExportRateThrottle(UserRateThrottle):
+    """Exports and imports per user (THROTTLE_EXPORT_RATE)."""
+
+    scope = "export"
+
+
+class FeedChangeThrottle(UserRateThrottle):
+    """Feeds created, rotated or deleted per user (THROTTLE_FEED_CHANGE_RATE)."""
+
+    scope = "feed_change"
 
 
 class AddressThrottled(exceptions.Throttled):

@@ -198,6 +198,8 @@ REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {
     "failed_authentication": os.environ.get("THROTTLE_FAILED_AUTH_RATE", "20/min") or None,
     # Exports and imports per user.
     "export": os.environ.get("THROTTLE_EXPORT_RATE", "60/min") or None,
+    # Feeds created, rotated or deleted per user.
+    "feed_change": os.environ.get("THROTTLE_FEED_CHANGE_RATE", "60/hour") or None,
 }
 # How many proxies of ours stand before the service, each appending the address it saw to X-Forwarded-For;
 # 0: the client's address is REMOTE_ADDR and X-Forwarded-For is never read (export/audit.py, client_address).
@@ -220,6 +222,11 @@ EXPORT_MAX_CONCURRENT = int(os.environ.get("EXPORT_MAX_CONCURRENT", "4"))
 # How long a running export's place lasts unless the stream renews it: the longest a worker that
 # died mid-export keeps one of its user's places.
 EXPORT_HOLD_SECONDS = int(os.environ.get("EXPORT_HOLD_SECONDS", "60"))
+
+# FEEDS
+# ------------------------------------------------------------------------------
+# The most feeds one user may have; one more is a 409 that names the limit.
+FEED_MAX_PER_USER = int(os.environ.get("FEED_MAX_PER_USER", "50"))
 
 # IMPORT
 # ------------------------------------------------------------------------------

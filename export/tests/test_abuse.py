@@ -71,11 +71,18 @@ def fail_authentication(times: int, address: str = ATTACKER) -> None:
         assert post(key=UNKNOWN_KEY, address=address).status_code == 401
 
 
-def assert_throttled(response) -> None:
+def assert_throttled(response, period: int = 60) -> None:
+    """A 429 in JSON, and Retry-After within the rate's period."""
     assert response.status_code == 429
     assert response["Content-Type"] == "application/json"
-    assert 1 <= int(response["Retry-After"]) <= 60
+    assert 1 <= int(response["Retry-After"]) <= period
     assert "detail" in response.json()
+
+
+def with_rates(settings, **rates: str) -> None:
+    """These throttle rates instead of the configured ones, the others as they are."""
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {
+        **settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], **rates}}
 
 
 def feed_path(token) -> str:
@@ -222,6 +229,25 @@ def test_feed_fetches_do_not_count_in_the_export_rate(settings, token):
         b"".join(response.streaming_content)
 
     assert export(key=token.key).status_code == 200
+
+
+# Feeds ----------------------------------------------------------------------------------------
+
+
+def test_the_61st_feed_change_of_a_user_in_an_hour_is_429_and_listing_changes_nothing(api, client_for):
+    created = [api.post(FEEDS, {}, format="json") for _ in range(20)]
+    assert {response.status_code for response in created} == {201}
+    ids = [response.json()["id"] for response in created]
+    assert {api.post(f"{FEEDS}/{feed_id}/rotate").status_code for feed_id in ids} == {200}
+    assert {api.delete(f"{FEEDS}/{feed_id}").status_code for feed_id in ids[:19]} == {204}
+    assert api.get(FEEDS).status_code == 200
+    assert api.post(FEEDS, {}, format="json").status_code == 201
+
+    assert_throttled(api.post(FEEDS, {}, format="json"), period=3600)
+    assert_throttled(api.post(f"{FEEDS}/{ids[-1]}/rotate"), period=3600)
+    assert_throttled(api.delete(f"{FEEDS}/{ids[-1]}"), period=3600)
+    assert api.get(FEEDS).status_code == 200
+    assert client_for(UserFactory()).post(FEEDS, {}, format="json").status_code == 201
 
 
 # Concurrent exports per user ----------------------------------------------------------------
@@ -472,6 +498,7 @@ def test_an_unreachable_cache_lets_requests_through_and_says_so_in_the_log(setti
     unreachable = [record.getMessage() for record in caplog.records if "cache is unreachable" in record.getMessage()]
     assert any("ExportRateThrottle" in message for message in unreachable)
     assert any("FailedAuthenticationThrottle" in message for message in unreachable)
+    assert any("FeedChangeThrottle" in message for message in unreachable)
     assert any("goes on without a place" in message for message in unreachable)
 
 
@@ -482,11 +509,12 @@ def test_the_limits_and_the_shared_cache_come_from_the_environment():
     environment = {key: value for key, value in os.environ.items() if key not in {"DEBUG", "SECRET_KEY"}}
     environment.update(
         THROTTLE_FAILED_AUTH_RATE="5/hour", THROTTLE_EXPORT_RATE="", EXPORT_MAX_CONCURRENT="2",
-        EXPORT_MAX_SLOTS="1000", REDIS_URL=REDIS_URL,
+        EXPORT_MAX_SLOTS="1000", REDIS_URL=REDIS_URL, THROTTLE_FEED_CHANGE_RATE="3/day", FEED_MAX_PER_USER="7",
     )
     show = (
         "from django.conf import settings as s; print(s.REST_FRAMEWORK['DEFAULT_THROTTLE_RATES'], "
-        "s.EXPORT_MAX_CONCURRENT, s.EXPORT_MAX_SLOTS, s.CACHES['default']['BACKEND'])"
+        "s.EXPORT_MAX_CONCURRENT, s.EXPORT_MAX_SLOTS, s.FEED_MAX_PER_USER, "
+        "s.CACHES['default']['BACKEND'])"
     )
 
     result = subprocess.run(
@@ -496,5 +524,6 @@ def test_the_limits_and_the_shared_cache_come_from_the_environment():
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[-1] == (
-        "{'failed_authentication': '5/hour', 'export': None} 2 1000 django.core.cache.backends.redis.RedisCache"
+        "{'failed_authentication': '5/hour', 'export': None, 'feed_change': '3/day'} "
+        "2 1000 7 django.core.cache.backends.redis.RedisCache"
     )

@@ -153,6 +153,22 @@ def test_the_answers_that_show_a_secret_url_are_kept_by_no_cache(api):
     assert created["Cache-Control"] == rotated["Cache-Control"] == "no-store"
 
 
+def test_a_user_with_the_most_feeds_gets_409_naming_the_limit_until_one_is_deleted(settings, api, client_for):
+    settings.FEED_MAX_PER_USER = 2
+    first, _ = create(api).json(), create(api).json()
+
+    refused = create(api)
+
+    assert refused.status_code == 409
+    assert refused.json() == {
+        "detail": "This user has 2 feeds, the most one user may have. Delete one first.", "max_feeds": 2,
+    }
+    assert CalendarFeed.objects.count() == 2
+    assert create(client_for(UserFactory())).status_code == 201
+    assert api.delete(f"{FEEDS}/{first['id']}").status_code == 204
+    assert create(api).status_code == 201
+
+
 def test_an_unknown_feed_id_is_404(api):
     assert api.post(f"{FEEDS}/{uuid.uuid4()}/rotate").status_code == 404
     assert api.delete(f"{FEEDS}/{uuid.uuid4()}").status_code == 404
