@@ -30,7 +30,12 @@ from export.parameters import requested_group
 from export.renderers import ICalendarFeedRenderer
 from export.schema import FEED_CALENDAR, FEED_CREATE, FEED_DELETE, FEED_LIST, FEED_ROTATE
 from export.serializers import FeedSerializer
-from export.throttling import FeedChangeThrottle, address_throttle
+from export.throttling import (
+    FeedChangeThrottle,
+    address_throttle,
+    refuse_too_many_exports,
+    refuse_too_many_fetches,
+)
 from export.views import JSONErrorsMixin, streamed_within_limits
 
 
@@ -123,11 +128,17 @@ class FeedCalendarView(JSONErrorsMixin, APIView):
             # Unknown, revoked, rotated away, or its group out of reach: one answer for all.
             throttle.failed(request)
             raise exceptions.NotFound()
+        # Every fetch counts, a 304 or HEAD too: each reads the database.
+        refuse_too_many_fetches(feed)
         version = feed_version(feed)
         # HTTP dates count whole seconds; the ETag carries the microseconds.
         response = get_conditional_response(
             request, etag=version.etag, last_modified=int(version.modified.timestamp())
         )
+        if response is None and request.method == "GET":
+            # The calendar sent is an export of its owner's, and counts in their rate: feeds must not be a way
+            # around it. A revalidation sends none, so polling costs the owner's budget next to nothing.
+            refuse_too_many_exports(feed.owner)
         if response is None:
             renderer = request.accepted_renderer
             if request.method == "HEAD":

@@ -470,8 +470,10 @@ FEED_CALENDAR = dict(
             e404='`{"detail": "Not found."}` for an unknown, revoked or rotated-away secret, a group gone or '
                  "no longer visible to the owner, an inactive owner: the same for all.",
             e422="The feed holds more than the configured slot limit: `detail` and `max_slots` name it.",
-            e429="Too many wrong secrets from this address, or too many of the owner's exports running at "
-                 "once. `Retry-After` says when to try again.",
+            e429="Too many wrong secrets from this address; too many fetches of this feed, whatever their "
+                 "answer (THROTTLE_FEED_FETCH_RATE); a calendar to send when its owner is past their export rate "
+                 "(THROTTLE_EXPORT_RATE, which counts the calendars feeds send, not revalidations); or too many "
+                 "of the owner's exports running at once. `Retry-After` says when to try again.",
         ),
     },
 )

@@ -196,10 +196,13 @@ REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {
     # Failed authentications (a wrong token, a wrong feed secret) per client address; past it, every
     # request from the address is refused until the period is over.
     "failed_authentication": os.environ.get("THROTTLE_FAILED_AUTH_RATE", "20/min") or None,
-    # Exports and imports per user.
+    # Exports and imports per user, and the full fetches of the user's feeds.
     "export": os.environ.get("THROTTLE_EXPORT_RATE", "60/min") or None,
     # Feeds created, rotated or deleted per user.
     "feed_change": os.environ.get("THROTTLE_FEED_CHANGE_RATE", "60/hour") or None,
+    # Fetches of one feed, whoever sends them: calendar services poll from a few shared addresses, so the
+    # feed is the unit, not the address.
+    "feed_fetch": os.environ.get("THROTTLE_FEED_FETCH_RATE", "10/min") or None,
 }
 # How many proxies of ours stand before the service, each appending the address it saw to X-Forwarded-For;
 # 0: the client's address is REMOTE_ADDR and X-Forwarded-For is never read (export/audit.py, client_address).

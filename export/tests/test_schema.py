@@ -321,3 +321,15 @@ def test_throttled_feed_changes_answer_as_documented(schema, settings, api):
     for (path, method), response in answers.items():
         assert response.status_code == 429, path
         assert_as_documented(schema, path, method, response)
+
+
+def test_a_throttled_feed_fetch_answers_as_documented(schema, settings, user):
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {
+        **settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "feed_fetch": "1/min"}}
+    _, secret = create_feed(owner=user, group=None)
+    assert APIClient().head(f"/v1/feeds/{secret}.ics").status_code == 200
+
+    response = APIClient().get(f"/v1/feeds/{secret}.ics")
+
+    assert response.status_code == 429
+    assert_as_documented(schema, FEED_CALENDAR, "get", response)
