@@ -24,6 +24,7 @@ from export.feeds import (
     revoke_feed,
     rotate_feed,
 )
+from export.limits import FetchRecord
 from export.models import CalendarFeed, ExportLog
 from export.negotiation import ExportNegotiation, WhateverAccepted
 from export.parameters import requested_group
@@ -139,16 +140,20 @@ class FeedCalendarView(JSONErrorsMixin, APIView):
             # The calendar sent is an export of its owner's, and counts in their rate: feeds must not be a way
             # around it. A revalidation sends none, so polling costs the owner's budget next to nothing.
             refuse_too_many_exports(feed.owner)
+        # Only the first fetch of a feed in each interval writes its log row and last_fetched_at.
+        recorded = FetchRecord(feed).take()
         if response is None:
             renderer = request.accepted_renderer
             if request.method == "HEAD":
                 response = HttpResponse(content_type=f"{renderer.media_type}; charset={renderer.charset}")
             else:
-                # Logged at the end of its stream.
-                response = streamed_within_limits(feed_export(feed, version), renderer, audit=audit)
-        if response.status_code in (status.HTTP_200_OK, status.HTTP_304_NOT_MODIFIED):
+                # Logged at the end of its stream, if recorded.
+                response = streamed_within_limits(
+                    feed_export(feed, version), renderer, audit=audit if recorded else None
+                )
+        if recorded and response.status_code in (status.HTTP_200_OK, status.HTTP_304_NOT_MODIFIED):
             record_fetch(feed)
-        if not response.streaming:
+        if recorded and not response.streaming:
             # A 304, 412 or HEAD: nothing of the calendar was sent.
             audit.record(user=feed.owner, group=feed.group, status=response.status_code)
         response["ETag"] = version.etag

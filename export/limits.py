@@ -1,5 +1,5 @@
-"""The limits on one export (issue 6): how many of a user's run at once, and how many slots one holds; how many feeds
-a user may have."""
+"""The limits on one export (issue 6): how many of a user's run at once, and how many slots one holds; how many
+feeds a user has, and how often a feed's fetches write to the database."""
 import logging
 import time
 import uuid
@@ -11,6 +11,7 @@ from redis.exceptions import RedisError
 from rest_framework import exceptions, status
 
 from export.exports import SlotExport
+from export.models import CalendarFeed
 from export.throttling import fails_open
 
 logger = logging.getLogger(__name__)
@@ -109,3 +110,20 @@ def refuse_too_many_slots(export: SlotExport) -> None:
     limit = settings.EXPORT_MAX_SLOTS
     if export.slots.order_by()[: limit + 1].count() > limit:
         raise TooManySlots(limit)
+
+
+class FetchRecord:
+    """Whether a fetch of a feed writes its export log row and the feed's last_fetched_at: only the first of
+    every FEED_FETCH_RECORD_SECONDS does, so that whoever holds the URL cannot make the database write at
+    the rate they fetch. A key of the feed's in the shared cache marks the interval as recorded."""
+
+    def __init__(self, feed: CalendarFeed):
+        self.key = f"feed_fetch_recorded_{feed.pk}"
+
+    # Redis down: every fetch is recorded, as the rates let every request through then.
+    @fails_open(True)
+    def take(self) -> bool:
+        """The interval's record for this fetch; False if another fetch has it (the add is atomic: of fetches
+        that race, one has it)."""
+        seconds = settings.FEED_FETCH_RECORD_SECONDS
+        return seconds <= 0 or cache.add(self.key, True, seconds)

@@ -230,6 +230,9 @@ EXPORT_HOLD_SECONDS = int(os.environ.get("EXPORT_HOLD_SECONDS", "60"))
 # ------------------------------------------------------------------------------
 # The most feeds one user may have; one more is a 409 that names the limit.
 FEED_MAX_PER_USER = int(os.environ.get("FEED_MAX_PER_USER", "50"))
+# A feed's fetches write its export log row and its last_fetched_at at most once in this many seconds (the
+# first fetch of each interval); 0: every fetch.
+FEED_FETCH_RECORD_SECONDS = int(os.environ.get("FEED_FETCH_RECORD_SECONDS", "60"))
 
 # IMPORT
 # ------------------------------------------------------------------------------

@@ -12,6 +12,8 @@ from urllib.parse import urlsplit
 
 import pytest
 from django.core.cache import caches
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from rest_framework.test import APIClient
 
@@ -275,6 +277,24 @@ def test_the_feed_fetch_rate_is_configurable(settings, token):
     assert_throttled(fetch(path))
 
 
+def test_a_feeds_fetches_write_to_the_database_once_an_interval_whatever_they_answer(token):
+    SlotFactory(creator=token.user)
+    path = feed_path(token)
+
+    # Ten fetches, the feed's rate in a minute: full ones, revalidations, HEADs.
+    with CaptureQueriesContext(connection) as queries:
+        etag = fetch(path)["ETag"]
+        for _ in range(3):
+            assert fetch(path).status_code == 200
+            assert fetch(path, If_None_Match=etag).status_code == 304
+            assert fetch(path, method="head").status_code == 200
+
+    writes = [query["sql"] for query in queries.captured_queries if query["sql"].startswith(("INSERT", "UPDATE"))]
+    # The first fetch's export log row and its last_fetched_at.
+    assert len(writes) == 2
+    assert ExportLog.objects.get().status == 200
+
+
 # Concurrent exports per user ----------------------------------------------------------------
 
 
@@ -525,6 +545,8 @@ def test_an_unreachable_cache_lets_requests_through_and_says_so_in_the_log(setti
     assert any("FeedChangeThrottle" in message for message in unreachable)
     assert any("FeedFetchThrottle" in message for message in unreachable)
     assert any("goes on without a place" in message for message in unreachable)
+    # Without the cache's mark of an interval recorded, every fetch is.
+    assert ExportLog.objects.filter(kind="feed").count() == 2
 
 
 # Configuration ------------------------------------------------------------------------------
@@ -535,11 +557,11 @@ def test_the_limits_and_the_shared_cache_come_from_the_environment():
     environment.update(
         THROTTLE_FAILED_AUTH_RATE="5/hour", THROTTLE_EXPORT_RATE="", EXPORT_MAX_CONCURRENT="2",
         EXPORT_MAX_SLOTS="1000", REDIS_URL=REDIS_URL, THROTTLE_FEED_CHANGE_RATE="3/day",
-        THROTTLE_FEED_FETCH_RATE="", FEED_MAX_PER_USER="7",
+        THROTTLE_FEED_FETCH_RATE="", FEED_MAX_PER_USER="7", FEED_FETCH_RECORD_SECONDS="300",
     )
     show = (
         "from django.conf import settings as s; print(s.REST_FRAMEWORK['DEFAULT_THROTTLE_RATES'], "
-        "s.EXPORT_MAX_CONCURRENT, s.EXPORT_MAX_SLOTS, s.FEED_MAX_PER_USER, "
+        "s.EXPORT_MAX_CONCURRENT, s.EXPORT_MAX_SLOTS, s.FEED_MAX_PER_USER, s.FEED_FETCH_RECORD_SECONDS, "
         "s.CACHES['default']['BACKEND'])"
     )
 
@@ -551,5 +573,5 @@ def test_the_limits_and_the_shared_cache_come_from_the_environment():
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[-1] == (
         "{'failed_authentication': '5/hour', 'export': None, 'feed_change': '3/day', 'feed_fetch': None} "
-        "2 1000 7 django.core.cache.backends.redis.RedisCache"
+        "2 1000 7 300 django.core.cache.backends.redis.RedisCache"
     )

@@ -259,8 +259,20 @@ def test_head_sends_the_headers_without_the_calendar(feed_path):
     assert head["ETag"] == get["ETag"] and head["Last-Modified"] == get["Last-Modified"]
 
 
-def test_each_fetch_is_recorded(user, feed_path):
+def test_the_first_fetch_of_an_interval_is_recorded_and_the_next_in_it_are_not(user, feed_path):
     assert CalendarFeed.objects.get().last_fetched_at is None
+
+    etag = fetch(feed_path)["ETag"]
+    first = CalendarFeed.objects.get().last_fetched_at
+    fetch(feed_path, If_None_Match=etag)
+    fetch(feed_path)
+
+    assert first is not None
+    assert CalendarFeed.objects.get().last_fetched_at == first
+
+
+def test_with_an_interval_of_zero_each_fetch_is_recorded(settings, user, feed_path):
+    settings.FEED_FETCH_RECORD_SECONDS = 0
 
     etag = fetch(feed_path)["ETag"]
     first = CalendarFeed.objects.get().last_fetched_at
@@ -493,7 +505,6 @@ def test_a_revalidation_does_not_read_the_slots(django_assert_num_queries, user,
     SlotFactory.create_batch(5, creator=user)
     etag = fetch(feed_path)["ETag"]
 
-    # Feed, slots' newest change and count, the clock, the fetch's record, and the export log's one
-    # INSERT in a savepoint (the test's transaction turns its BEGIN and COMMIT into one).
-    with django_assert_num_queries(7):
+    # Feed, slots' newest change and count, the clock; nothing written: the first fetch recorded the interval.
+    with django_assert_num_queries(3):
         assert fetch(feed_path, If_None_Match=etag).status_code == 304
