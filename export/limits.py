@@ -1,4 +1,4 @@
-"""The limits on one export (issue 6): how many of a user's run at once, and how many slots one holds; how many
+"""The limits on one export: how many of a user's run at once, and how many slots one holds; how many
 feeds a user has, and how often a feed's fetches write to the database."""
 import logging
 import time

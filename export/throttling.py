@@ -1,4 +1,4 @@
-"""The rates one client address, one user or one feed may not exceed (issue 6), counted in the shared cache."""
+"""The rates one client address, one user or one feed may not exceed, counted in the shared cache."""
 import functools
 import logging
 import math
