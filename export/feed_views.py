@@ -24,21 +24,29 @@ from export.feeds import (
     revoke_feed,
     rotate_feed,
 )
+from export.limits import FetchRecord
 from export.models import CalendarFeed, ExportLog
 from export.negotiation import ExportNegotiation, WhateverAccepted
 from export.parameters import requested_group
 from export.renderers import ICalendarFeedRenderer
 from export.schema import FEED_CALENDAR, FEED_CREATE, FEED_DELETE, FEED_LIST, FEED_ROTATE
 from export.serializers import FeedSerializer
-from export.throttling import address_throttle
+from export.throttling import (
+    FeedChangeThrottle,
+    address_throttle,
+    refuse_too_many_exports,
+    refuse_too_many_fetches,
+)
 from export.views import JSONErrorsMixin, streamed_within_limits
 
 
 class FeedAPIView(APIView):
-    """The owner's side: the same token and the same negotiation as the export, answers in JSON."""
+    """The owner's side: the same token and the same negotiation as the export, answers in JSON; each
+    change (a feed created, rotated or deleted) counted in the user's rate of them."""
 
     authentication_classes = (LegacyTokenAuthentication,)
     permission_classes = (IsAuthenticated,)
+    throttle_classes = (FeedChangeThrottle,)
     renderer_classes = (JSONRenderer,)
     content_negotiation_class = ExportNegotiation
 
@@ -46,8 +54,19 @@ class FeedAPIView(APIView):
         return self.request.build_absolute_uri(reverse("feed-calendar", kwargs={"secret": secret}))
 
 
+def secret_shown(body: dict, **kwargs) -> Response:
+    """An answer that holds a feed's secret URL, its only copy: no cache, the browser's or a proxy's, keeps it."""
+    response = Response(body, **kwargs)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
 class FeedListView(FeedAPIView):
     http_method_names = ("get", "post")
+
+    def get_throttles(self):
+        # The list changes nothing.
+        return super().get_throttles() if self.request.method == "POST" else []
 
     @extend_schema(**FEED_LIST)
     def get(self, request, *args, **kwargs):
@@ -61,7 +80,7 @@ class FeedListView(FeedAPIView):
         # The only time the secret leaves the server.
         body = {"id": shown["id"], "url": self.subscription_url(secret), "group": shown["group"],
                 "created_at": shown["created_at"]}
-        return Response(body, status=status.HTTP_201_CREATED)
+        return secret_shown(body, status=status.HTTP_201_CREATED)
 
 
 class FeedRotateView(FeedAPIView):
@@ -73,7 +92,7 @@ class FeedRotateView(FeedAPIView):
             secret = rotate_feed(owner=request.user, uuid=feed_id)
         except CalendarFeed.DoesNotExist:
             raise exceptions.NotFound()
-        return Response({"id": str(feed_id), "url": self.subscription_url(secret)})
+        return secret_shown({"id": str(feed_id), "url": self.subscription_url(secret)})
 
 
 class FeedDetailView(FeedAPIView):
@@ -110,21 +129,31 @@ class FeedCalendarView(JSONErrorsMixin, APIView):
             # Unknown, revoked, rotated away, or its group out of reach: one answer for all.
             throttle.failed(request)
             raise exceptions.NotFound()
+        # Every fetch counts, a 304 or HEAD too: each reads the database.
+        refuse_too_many_fetches(feed)
         version = feed_version(feed)
         # HTTP dates count whole seconds; the ETag carries the microseconds.
         response = get_conditional_response(
             request, etag=version.etag, last_modified=int(version.modified.timestamp())
         )
+        if response is None and request.method == "GET":
+            # The calendar sent is an export of its owner's, and counts in their rate: feeds must not be a way
+            # around it. A revalidation sends none, so polling costs the owner's budget next to nothing.
+            refuse_too_many_exports(feed.owner)
+        # Only the first fetch of a feed in each interval writes its log row and last_fetched_at.
+        recorded = FetchRecord(feed).take()
         if response is None:
             renderer = request.accepted_renderer
             if request.method == "HEAD":
                 response = HttpResponse(content_type=f"{renderer.media_type}; charset={renderer.charset}")
             else:
-                # Logged at the end of its stream.
-                response = streamed_within_limits(feed_export(feed, version), renderer, audit=audit)
-        if response.status_code in (status.HTTP_200_OK, status.HTTP_304_NOT_MODIFIED):
+                # Logged at the end of its stream, if recorded.
+                response = streamed_within_limits(
+                    feed_export(feed, version), renderer, audit=audit if recorded else None
+                )
+        if recorded and response.status_code in (status.HTTP_200_OK, status.HTTP_304_NOT_MODIFIED):
             record_fetch(feed)
-        if not response.streaming:
+        if recorded and not response.streaming:
             # A 304, 412 or HEAD: nothing of the calendar was sent.
             audit.record(user=feed.owner, group=feed.group, status=response.status_code)
         response["ETag"] = version.etag

@@ -11,11 +11,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
+from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
 from django.db.models import Count, Max
 from django.utils import timezone
 
 from export.exports import SlotExport
+from export.limits import TooManyFeeds
 from export.models import CalendarFeed, SlotChangeClock
 from slots.models import SlotGroup
 from slots.selectors import group_visible_to, slot_list
@@ -32,9 +36,16 @@ def secret_hash(secret: str) -> str:
 
 
 def create_feed(*, owner: AbstractBaseUser, group: SlotGroup | None) -> tuple[CalendarFeed, str]:
-    """A new feed and its secret, which exists nowhere else from now on."""
+    """A new feed and its secret, which exists nowhere else from now on; TooManyFeeds (409) if the owner
+    has FEED_MAX_PER_USER feeds already."""
     secret = new_secret()
-    return CalendarFeed.objects.create(owner=owner, group=group, secret_hash=secret_hash(secret)), secret
+    limit = settings.FEED_MAX_PER_USER
+    with transaction.atomic():
+        # The owner's row locked until the feed is written: two requests at once cannot both take the last place.
+        get_user_model().objects.select_for_update().get(pk=owner.pk)
+        if CalendarFeed.objects.filter(owner=owner).count() >= limit:
+            raise TooManyFeeds(limit)
+        return CalendarFeed.objects.create(owner=owner, group=group, secret_hash=secret_hash(secret)), secret
 
 
 def rotate_feed(*, owner: AbstractBaseUser, uuid: UUID) -> str:

@@ -1,4 +1,5 @@
-"""The limits on one export: how many of a user's run at once, and how many slots one holds."""
+"""The limits on one export: how many of a user's run at once, and how many slots one holds; how many
+feeds a user has, and how often a feed's fetches write to the database."""
 import logging
 import time
 import uuid
@@ -10,6 +11,7 @@ from redis.exceptions import RedisError
 from rest_framework import exceptions, status
 
 from export.exports import SlotExport
+from export.models import CalendarFeed
 from export.throttling import fails_open
 
 logger = logging.getLogger(__name__)
@@ -34,6 +36,17 @@ class TooManySlots(exceptions.APIException):
         )
         # DRF's handler sends a dict detail as it is; given to APIException, the number would become a string.
         self.detail = {"detail": self.detail, "max_slots": limit}
+
+
+class TooManyFeeds(exceptions.APIException):
+    """409 with a body that names the limit, as a number too: {"detail": "...", "max_feeds": 50}."""
+
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "too_many_feeds"
+
+    def __init__(self, limit: int):
+        super().__init__(f"This user has {limit:,} feeds, the most one user may have. Delete one first.")
+        self.detail = {"detail": self.detail, "max_feeds": limit}
 
 
 class ExportPlace:
@@ -97,3 +110,20 @@ def refuse_too_many_slots(export: SlotExport) -> None:
     limit = settings.EXPORT_MAX_SLOTS
     if export.slots.order_by()[: limit + 1].count() > limit:
         raise TooManySlots(limit)
+
+
+class FetchRecord:
+    """Whether a fetch of a feed writes its export log row and the feed's last_fetched_at: only the first of
+    every FEED_FETCH_RECORD_SECONDS does, so that whoever holds the URL cannot make the database write at
+    the rate they fetch. A key of the feed's in the shared cache marks the interval as recorded."""
+
+    def __init__(self, feed: CalendarFeed):
+        self.key = f"feed_fetch_recorded_{feed.pk}"
+
+    # Redis down: every fetch is recorded, as the rates let every request through then.
+    @fails_open(True)
+    def take(self) -> bool:
+        """The interval's record for this fetch; False if another fetch has it (the add is atomic: of fetches
+        that race, one has it)."""
+        seconds = settings.FEED_FETCH_RECORD_SECONDS
+        return seconds <= 0 or cache.add(self.key, True, seconds)

@@ -108,6 +108,11 @@ class RotatedFeed(serializers.Serializer):
     url = serializers.URLField(help_text="The new subscription URL; the old one is 404 from now on.")
 
 
+class FeedLimit(serializers.Serializer):
+    detail = serializers.CharField()
+    max_feeds = serializers.IntegerField(help_text="FEED_MAX_PER_USER, the most feeds one user may have.")
+
+
 class BackupGroup(serializers.Serializer):
     uuid = serializers.UUIDField()
     name = serializers.CharField()
@@ -152,6 +157,12 @@ RETRY_AFTER = header(
 WWW_AUTHENTICATE = header("WWW-Authenticate", [401], "`Token`: the scheme this API takes.")
 ALLOW = header("Allow", [405], "The methods this URL answers.")
 PRIVATE = header("Cache-Control", [200], "`private`: a person's calendar, for no shared cache.")
+
+
+def secret_not_stored(code: int) -> OpenApiParameter:
+    return header("Cache-Control", [code], "`no-store`: the body holds the only copy of a secret URL.")
+
+
 DOWNLOAD = header(
     "Content-Disposition", [200],
     '`attachment; filename="Timeslot-Export.ical"` (`.csv`, `.json`); with a group, '
@@ -204,6 +215,10 @@ ERRORS = {
 }
 # Every endpoint that takes a token answers these.
 TOKEN_ERRORS = (401, 405, 429, 503)
+FEED_CHANGES_THROTTLED = (
+    "Too many failed authentications from this address, or too many feeds created, rotated or deleted by this "
+    "user (THROTTLE_FEED_CHANGE_RATE). `Retry-After` says when to try again."
+)
 
 
 def curl(description: str, command: str) -> str:
@@ -389,12 +404,16 @@ FEED_CREATE = dict(
         f'-H "Authorization: Token token=<key>" -d \'{{"group": "{DEMO_GROUP}"}}\'',
     ),
     request=ExportParameters,
-    parameters=[GROUP_QUERY, WWW_AUTHENTICATE, ALLOW, RETRY_AFTER],
+    parameters=[GROUP_QUERY, secret_not_stored(201), WWW_AUTHENTICATE, ALLOW, RETRY_AFTER],
     examples=EXPORT_REQUESTS,
     responses={
         201: OpenApiResponse(NewFeed, description="The feed, with its URL."),
-        **errors(400, *TOKEN_ERRORS, 404, 406, 413, 415, 422,
+        **errors(400, *TOKEN_ERRORS, 404, 406, 413, 415, 422, e429=FEED_CHANGES_THROTTLED,
                  e422="`group` is not a uuid string, or the JSON body is not an object: the body names the field."),
+        (409, JSON): OpenApiResponse(
+            FeedLimit, description="The user has FEED_MAX_PER_USER feeds (50 by default): `detail` and `max_feeds` "
+            "name the limit. Delete one first.",
+        ),
     },
 )
 FEED_ID = OpenApiParameter("feed_id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The feed's `id`.")
@@ -405,10 +424,10 @@ FEED_ROTATE = dict(
     description=curl("The old URL is 404 at once: for a URL that leaked.",
                      f'curl "{HOST}/v1/feeds/<id>/rotate" -X POST -H "Authorization: Token token=<key>"'),
     request=None,
-    parameters=[FEED_ID, WWW_AUTHENTICATE, ALLOW, RETRY_AFTER],
+    parameters=[FEED_ID, secret_not_stored(200), WWW_AUTHENTICATE, ALLOW, RETRY_AFTER],
     responses={
         200: OpenApiResponse(RotatedFeed, description="The feed's new URL."),
-        **errors(*TOKEN_ERRORS, 404, 406, e404=NOT_THEIRS),
+        **errors(*TOKEN_ERRORS, 404, 406, e404=NOT_THEIRS, e429=FEED_CHANGES_THROTTLED),
     },
 )
 FEED_DELETE = dict(
@@ -417,7 +436,10 @@ FEED_DELETE = dict(
     description=curl("Its URL is 404 from now on.",
                      f'curl "{HOST}/v1/feeds/<id>" -X DELETE -H "Authorization: Token token=<key>"'),
     parameters=[FEED_ID, WWW_AUTHENTICATE, ALLOW, RETRY_AFTER],
-    responses={204: OpenApiResponse(description="Revoked."), **errors(*TOKEN_ERRORS, 404, 406, e404=NOT_THEIRS)},
+    responses={
+        204: OpenApiResponse(description="Revoked."),
+        **errors(*TOKEN_ERRORS, 404, 406, e404=NOT_THEIRS, e429=FEED_CHANGES_THROTTLED),
+    },
 )
 FEED_CALENDAR = dict(
     operation_id="feed_calendar",
@@ -448,8 +470,10 @@ FEED_CALENDAR = dict(
             e404='`{"detail": "Not found."}` for an unknown, revoked or rotated-away secret, a group gone or '
                  "no longer visible to the owner, an inactive owner: the same for all.",
             e422="The feed holds more than the configured slot limit: `detail` and `max_slots` name it.",
-            e429="Too many wrong secrets from this address, or too many of the owner's exports running at "
-                 "once. `Retry-After` says when to try again.",
+            e429="Too many wrong secrets from this address; too many fetches of this feed, whatever their "
+                 "answer (THROTTLE_FEED_FETCH_RATE); a calendar to send when its owner is past their export rate "
+                 "(THROTTLE_EXPORT_RATE, which counts the calendars feeds send, not revalidations); or too many "
+                 "of the owner's exports running at once. `Retry-After` says when to try again.",
         ),
     },
 )

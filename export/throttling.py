@@ -1,4 +1,4 @@
-"""The rates one client address or one user may not exceed, counted in the shared cache."""
+"""The rates one client address, one user or one feed may not exceed, counted in the shared cache."""
 import functools
 import hashlib
 import logging
@@ -66,6 +66,14 @@ class CountingRateThrottle(SimpleRateThrottle):
         self.key = self.get_cache_key(request, view)
         return self.key is None or self.within_rate(self.key)
 
+    @fails_open(True)
+    def allow(self, ident) -> bool:
+        """allow_request() for a count the request does not name: a feed's, or its owner's."""
+        if self.rate is None:
+            return True
+        self.key = self.cache_format % {"scope": self.scope, "ident": ident}
+        return self.within_rate(self.key)
+
     def within_rate(self, key: str) -> bool:
         """Whether a request counted under key may go on: a rate of requests counts it here, the failure
         rate only reads its count."""
@@ -94,15 +102,36 @@ class CountingRateThrottle(SimpleRateThrottle):
         return max(1, math.ceil(remaining))
 
 
-class ExportRateThrottle(CountingRateThrottle):
-    """Exports and imports per user (THROTTLE_EXPORT_RATE)."""
-
-    scope = "export"
+class UserRateThrottle(CountingRateThrottle):
+    """A rate of the authenticated user's requests."""
 
     def get_cache_key(self, request, view):
         if not request.user.is_authenticated:
             return None
         return self.cache_format % {"scope": self.scope, "ident": request.user.pk}
+
+    def within_rate(self, key: str) -> bool:
+        return self.count(key) <= self.num_requests
+
+
+class ExportRateThrottle(UserRateThrottle):
+    """Exports and imports per user (THROTTLE_EXPORT_RATE), and the full fetches of the user's feeds
+    (counted with allow(), under the feed owner's id)."""
+
+    scope = "export"
+
+
+class FeedChangeThrottle(UserRateThrottle):
+    """Feeds created, rotated or deleted per user (THROTTLE_FEED_CHANGE_RATE)."""
+
+    scope = "feed_change"
+
+
+class FeedFetchThrottle(CountingRateThrottle):
+    """Fetches of one feed, whatever their answer and whoever sends them (THROTTLE_FEED_FETCH_RATE), counted
+    with allow() under the feed's id. Not per address: calendar services poll feeds from a few shared ones."""
+
+    scope = "feed_fetch"
 
     def within_rate(self, key: str) -> bool:
         return self.count(key) <= self.num_requests
@@ -172,3 +201,25 @@ class FailedAdminLoginUsernameThrottle(FailedAuthenticationThrottle):
     def forget(self, request) -> None:
         key = self.get_cache_key(request)
         self.cache.delete_many([key, f"{key}:since"])
+
+
+class FeedFetchesThrottled(exceptions.Throttled):
+    default_detail = "Too many fetches of this feed."
+
+
+class OwnerExportsThrottled(exceptions.Throttled):
+    default_detail = "Too many exports of this feed's owner."
+
+
+def refuse_too_many_fetches(feed) -> None:
+    """Count one fetch of the feed; FeedFetchesThrottled (429) past its rate."""
+    throttle = FeedFetchThrottle()
+    if not throttle.allow(feed.pk):
+        raise FeedFetchesThrottled(throttle.wait())
+
+
+def refuse_too_many_exports(user) -> None:
+    """Count one export of the user's (a feed's calendar sent), OwnerExportsThrottled (429) past their rate."""
+    throttle = ExportRateThrottle()
+    if not throttle.allow(user.pk):
+        raise OwnerExportsThrottled(throttle.wait())

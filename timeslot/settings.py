@@ -201,7 +201,7 @@ REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {
     # Failed authentications (a wrong token, a wrong feed secret) per client address; past it, every
     # request from the address is refused until the period is over.
     "failed_authentication": os.environ.get("THROTTLE_FAILED_AUTH_RATE", "20/min") or None,
-    # Exports and imports per user.
+    # Exports and imports per user, and the full fetches of the user's feeds.
     "export": os.environ.get("THROTTLE_EXPORT_RATE", "60/min") or None,
     # Failed admin logins per username (from any address) and per client address (against any username);
     # past either, the login refuses them, the right password too, until the period is over
@@ -209,6 +209,11 @@ REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {
     # office address; with 15 minutes, a password is tried at most 960 times a day.
     "admin_login_username": os.environ.get("THROTTLE_ADMIN_LOGIN_USERNAME_RATE", "10/15min") or None,
     "admin_login_address": os.environ.get("THROTTLE_ADMIN_LOGIN_ADDRESS_RATE", "20/15min") or None,
+    # Feeds created, rotated or deleted per user.
+    "feed_change": os.environ.get("THROTTLE_FEED_CHANGE_RATE", "60/hour") or None,
+    # Fetches of one feed, whoever sends them: calendar services poll from a few shared addresses, so the
+    # feed is the unit, not the address.
+    "feed_fetch": os.environ.get("THROTTLE_FEED_FETCH_RATE", "10/min") or None,
 }
 # How many proxies of ours stand before the service, each appending the address it saw to X-Forwarded-For;
 # 0: the client's address is REMOTE_ADDR and X-Forwarded-For is never read (export/audit.py, client_address).
@@ -231,6 +236,14 @@ EXPORT_MAX_CONCURRENT = int(os.environ.get("EXPORT_MAX_CONCURRENT", "4"))
 # How long a running export's place lasts unless the stream renews it: the longest a worker that
 # died mid-export keeps one of its user's places.
 EXPORT_HOLD_SECONDS = int(os.environ.get("EXPORT_HOLD_SECONDS", "60"))
+
+# FEEDS
+# ------------------------------------------------------------------------------
+# The most feeds one user may have; one more is a 409 that names the limit.
+FEED_MAX_PER_USER = int(os.environ.get("FEED_MAX_PER_USER", "50"))
+# A feed's fetches write its export log row and its last_fetched_at at most once in this many seconds (the
+# first fetch of each interval); 0: every fetch.
+FEED_FETCH_RECORD_SECONDS = int(os.environ.get("FEED_FETCH_RECORD_SECONDS", "60"))
 
 # IMPORT
 # ------------------------------------------------------------------------------

@@ -11,6 +11,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from rest_framework.test import APIClient
 
@@ -19,6 +21,7 @@ from conftest import REDIS_URL
 from export.models import ExportLog
 from export.tests.importing import calendar, upload
 from export.tests.test_export_log import hang_up
+from export.tests.test_feeds import fetch
 from slots.tests.factories import SlotFactory, SlotGroupFactory, UserFactory
 
 # Every test here runs on both caches the service runs on: each process's memory, and Redis.
@@ -52,11 +55,18 @@ def fail_authentication(times: int, address: str = ATTACKER) -> None:
         assert post(key=UNKNOWN_KEY, address=address).status_code == 401
 
 
-def assert_throttled(response) -> None:
+def assert_throttled(response, period: int = 60) -> None:
+    """A 429 in JSON, and Retry-After within the rate's period."""
     assert response.status_code == 429
     assert response["Content-Type"] == "application/json"
-    assert 1 <= int(response["Retry-After"]) <= 60
+    assert 1 <= int(response["Retry-After"]) <= period
     assert "detail" in response.json()
+
+
+def with_rates(settings, **rates: str) -> None:
+    """These throttle rates instead of the configured ones, the others as they are."""
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {
+        **settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], **rates}}
 
 
 def feed_path(token) -> str:
@@ -193,16 +203,77 @@ def test_imports_count_in_the_same_rate_as_exports(settings, api):
     assert_throttled(post(client=api))
 
 
-def test_feed_fetches_do_not_count_in_the_export_rate(settings, token):
-    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {
-        **settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "export": "2/min"}}
+def test_the_calendars_feeds_send_count_in_their_owners_export_rate_and_revalidations_do_not(settings, token):
+    with_rates(settings, export="3/min")
     path = feed_path(token)
-    for _ in range(3):
-        response = APIClient().get(path)
-        assert response.status_code == 200
-        b"".join(response.streaming_content)
-
+    etag = fetch(path)["ETag"]
+    assert fetch(path, If_None_Match=etag).status_code == 304
+    assert fetch(path, method="head").status_code == 200
     assert export(key=token.key).status_code == 200
+    # Another feed of the same owner's: one rate for all.
+    assert fetch(feed_path(token)).status_code == 200
+
+    assert_throttled(fetch(path))
+    assert_throttled(post(key=token.key))
+    assert fetch(path, If_None_Match=etag).status_code == 304
+
+
+# Feeds ----------------------------------------------------------------------------------------
+
+
+def test_the_61st_feed_change_of_a_user_in_an_hour_is_429_and_listing_changes_nothing(api, client_for):
+    created = [api.post(FEEDS, {}, format="json") for _ in range(20)]
+    assert {response.status_code for response in created} == {201}
+    ids = [response.json()["id"] for response in created]
+    assert {api.post(f"{FEEDS}/{feed_id}/rotate").status_code for feed_id in ids} == {200}
+    assert {api.delete(f"{FEEDS}/{feed_id}").status_code for feed_id in ids[:19]} == {204}
+    assert api.get(FEEDS).status_code == 200
+    assert api.post(FEEDS, {}, format="json").status_code == 201
+
+    assert_throttled(api.post(FEEDS, {}, format="json"), period=3600)
+    assert_throttled(api.post(f"{FEEDS}/{ids[-1]}/rotate"), period=3600)
+    assert_throttled(api.delete(f"{FEEDS}/{ids[-1]}"), period=3600)
+    assert api.get(FEEDS).status_code == 200
+    assert client_for(UserFactory()).post(FEEDS, {}, format="json").status_code == 201
+
+
+def test_the_11th_fetch_of_a_feed_in_a_minute_is_429_from_any_address_and_other_feeds_are_not_held_back(token):
+    SlotFactory(creator=token.user)
+    path, other = feed_path(token), feed_path(token)
+    etag = fetch(path)["ETag"]
+    for number in range(9):
+        answer = fetch(path, APIClient(REMOTE_ADDR=f"192.0.2.{number}"), **[{}, {"If_None_Match": etag}][number % 2])
+        assert answer.status_code in (200, 304)
+
+    assert_throttled(fetch(path, APIClient(REMOTE_ADDR=NEIGHBOUR)))
+    assert fetch(path, If_None_Match=etag).status_code == fetch(path, method="head").status_code == 429
+    assert fetch(other).body.count(b"BEGIN:VEVENT") == 1
+
+
+def test_the_feed_fetch_rate_is_configurable(settings, token):
+    with_rates(settings, feed_fetch="2/min")
+    path = feed_path(token)
+    assert [fetch(path).status_code for _ in range(2)] == [200, 200]
+
+    assert_throttled(fetch(path))
+
+
+def test_a_feeds_fetches_write_to_the_database_once_an_interval_whatever_they_answer(token):
+    SlotFactory(creator=token.user)
+    path = feed_path(token)
+
+    # Ten fetches, the feed's rate in a minute: full ones, revalidations, HEADs.
+    with CaptureQueriesContext(connection) as queries:
+        etag = fetch(path)["ETag"]
+        for _ in range(3):
+            assert fetch(path).status_code == 200
+            assert fetch(path, If_None_Match=etag).status_code == 304
+            assert fetch(path, method="head").status_code == 200
+
+    writes = [query["sql"] for query in queries.captured_queries if query["sql"].startswith(("INSERT", "UPDATE"))]
+    # The first fetch's export log row and its last_fetched_at.
+    assert len(writes) == 2
+    assert ExportLog.objects.get().status == 200
 
 
 # Concurrent exports per user ----------------------------------------------------------------
@@ -439,14 +510,17 @@ def test_an_unreachable_cache_lets_requests_through_and_says_so_in_the_log(unrea
     with caplog.at_level(logging.ERROR):
         assert export(key=token.key).body.count(b"BEGIN:VEVENT") == 1
         assert post(key=UNKNOWN_KEY).status_code == 401
-        response = APIClient().get(feed_path(token))
-        assert response.status_code == 200
-        b"".join(response.streaming_content)
+        path = feed_path(token)
+        assert [fetch(path).body.count(b"BEGIN:VEVENT") for _ in range(2)] == [1, 1]
 
     unreachable = [record.getMessage() for record in caplog.records if "cache is unreachable" in record.getMessage()]
     assert any("ExportRateThrottle" in message for message in unreachable)
     assert any("FailedAuthenticationThrottle" in message for message in unreachable)
+    assert any("FeedChangeThrottle" in message for message in unreachable)
+    assert any("FeedFetchThrottle" in message for message in unreachable)
     assert any("goes on without a place" in message for message in unreachable)
+    # Without the cache's mark of an interval recorded, every fetch is.
+    assert ExportLog.objects.filter(kind="feed").count() == 2
 
 
 # Configuration ------------------------------------------------------------------------------
@@ -457,11 +531,13 @@ def test_the_limits_and_the_shared_cache_come_from_the_environment():
     environment.update(
         THROTTLE_FAILED_AUTH_RATE="5/hour", THROTTLE_EXPORT_RATE="", EXPORT_MAX_CONCURRENT="2",
         EXPORT_MAX_SLOTS="1000", REDIS_URL=REDIS_URL, THROTTLE_ADMIN_LOGIN_USERNAME_RATE="3/5min",
-        THROTTLE_ADMIN_LOGIN_ADDRESS_RATE="",
+        THROTTLE_ADMIN_LOGIN_ADDRESS_RATE="", THROTTLE_FEED_CHANGE_RATE="3/day", THROTTLE_FEED_FETCH_RATE="",
+        FEED_MAX_PER_USER="7", FEED_FETCH_RECORD_SECONDS="300",
     )
     show = (
         "from django.conf import settings as s; print(s.REST_FRAMEWORK['DEFAULT_THROTTLE_RATES'], "
-        "s.EXPORT_MAX_CONCURRENT, s.EXPORT_MAX_SLOTS, s.CACHES['default']['BACKEND'])"
+        "s.EXPORT_MAX_CONCURRENT, s.EXPORT_MAX_SLOTS, s.FEED_MAX_PER_USER, s.FEED_FETCH_RECORD_SECONDS, "
+        "s.CACHES['default']['BACKEND'])"
     )
 
     result = subprocess.run(
@@ -472,5 +548,6 @@ def test_the_limits_and_the_shared_cache_come_from_the_environment():
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[-1] == (
         "{'failed_authentication': '5/hour', 'export': None, 'admin_login_username': '3/5min', "
-        "'admin_login_address': None} 2 1000 django.core.cache.backends.redis.RedisCache"
+        "'admin_login_address': None, 'feed_change': '3/day', 'feed_fetch': None} "
+        "2 1000 7 300 django.core.cache.backends.redis.RedisCache"
     )

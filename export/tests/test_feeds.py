@@ -145,6 +145,30 @@ def test_revoking_is_204_and_the_url_is_404(api, feed_path):
     assert not CalendarFeed.objects.exists()
 
 
+def test_the_answers_that_show_a_secret_url_are_kept_by_no_cache(api):
+    created = create(api)
+    rotated = api.post(f"{FEEDS}/{created.json()['id']}/rotate")
+
+    assert (created.status_code, rotated.status_code) == (201, 200)
+    assert created["Cache-Control"] == rotated["Cache-Control"] == "no-store"
+
+
+def test_a_user_with_the_most_feeds_gets_409_naming_the_limit_until_one_is_deleted(settings, api, client_for):
+    settings.FEED_MAX_PER_USER = 2
+    first, _ = create(api).json(), create(api).json()
+
+    refused = create(api)
+
+    assert refused.status_code == 409
+    assert refused.json() == {
+        "detail": "This user has 2 feeds, the most one user may have. Delete one first.", "max_feeds": 2,
+    }
+    assert CalendarFeed.objects.count() == 2
+    assert create(client_for(UserFactory())).status_code == 201
+    assert api.delete(f"{FEEDS}/{first['id']}").status_code == 204
+    assert create(api).status_code == 201
+
+
 def test_an_unknown_feed_id_is_404(api):
     assert api.post(f"{FEEDS}/{uuid.uuid4()}/rotate").status_code == 404
     assert api.delete(f"{FEEDS}/{uuid.uuid4()}").status_code == 404
@@ -235,8 +259,20 @@ def test_head_sends_the_headers_without_the_calendar(feed_path):
     assert head["ETag"] == get["ETag"] and head["Last-Modified"] == get["Last-Modified"]
 
 
-def test_each_fetch_is_recorded(user, feed_path):
+def test_the_first_fetch_of_an_interval_is_recorded_and_the_next_in_it_are_not(user, feed_path):
     assert CalendarFeed.objects.get().last_fetched_at is None
+
+    etag = fetch(feed_path)["ETag"]
+    first = CalendarFeed.objects.get().last_fetched_at
+    fetch(feed_path, If_None_Match=etag)
+    fetch(feed_path)
+
+    assert first is not None
+    assert CalendarFeed.objects.get().last_fetched_at == first
+
+
+def test_with_an_interval_of_zero_each_fetch_is_recorded(settings, user, feed_path):
+    settings.FEED_FETCH_RECORD_SECONDS = 0
 
     etag = fetch(feed_path)["ETag"]
     first = CalendarFeed.objects.get().last_fetched_at
@@ -469,7 +505,6 @@ def test_a_revalidation_does_not_read_the_slots(django_assert_num_queries, user,
     SlotFactory.create_batch(5, creator=user)
     etag = fetch(feed_path)["ETag"]
 
-    # Feed, slots' newest change and count, the clock, the fetch's record, and the export log's one
-    # INSERT in a savepoint (the test's transaction turns its BEGIN and COMMIT into one).
-    with django_assert_num_queries(7):
+    # Feed, slots' newest change and count, the clock; nothing written: the first fetch recorded the interval.
+    with django_assert_num_queries(3):
         assert fetch(feed_path, If_None_Match=etag).status_code == 304

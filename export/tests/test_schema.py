@@ -29,7 +29,7 @@ STATUS_CODES = {
     **{(path, "post"): EXPORT_CODES for path in EXPORTS},
     ("/v1/import", "post"): {200, 400, 401, 404, 405, 409, 413, 415, 422, 429, 503},
     ("/v1/feeds", "get"): {200, 401, 405, 406, 429, 503},
-    ("/v1/feeds", "post"): {201, 400, 401, 404, 405, 406, 413, 415, 422, 429, 503},
+    ("/v1/feeds", "post"): {201, 400, 401, 404, 405, 406, 409, 413, 415, 422, 429, 503},
     ("/v1/feeds/{feed_id}", "delete"): {204, 401, 404, 405, 406, 429, 503},
     ("/v1/feeds/{feed_id}/rotate", "post"): {200, 401, 404, 405, 406, 429, 503},
     (FEED_CALENDAR, "get"): {200, 304, 404, 405, 412, 422, 429, 503},
@@ -198,6 +198,14 @@ def test_429_and_503_carry_retry_after_and_401_www_authenticate_everywhere(schem
         assert "Allow" in responses["405"]["headers"], (path, method)
 
 
+def test_the_answers_that_show_a_secret_url_document_cache_control_no_store(schema):
+    created = schema["paths"]["/v1/feeds"]["post"]["responses"]["201"]
+    rotated = schema["paths"]["/v1/feeds/{feed_id}/rotate"]["post"]["responses"]["200"]
+
+    for answer in (created, rotated):
+        assert "`no-store`" in answer["headers"]["Cache-Control"]["description"]
+
+
 def test_the_feed_calendar_documents_its_validators_and_conditional_headers(schema):
     calendar = schema["paths"][FEED_CALENDAR]["get"]
 
@@ -324,3 +332,42 @@ def test_a_throttled_address_answers_as_documented(schema):
 
     assert statuses == [401] * 20 + [429]
     assert_as_documented(schema, "/v1/export/google", "post", response)
+
+
+def test_a_user_at_the_feed_limit_answers_as_documented(schema, settings, api):
+    settings.FEED_MAX_PER_USER = 1
+    assert api.post("/v1/feeds", {}, format="json").status_code == 201
+
+    response = api.post("/v1/feeds", {}, format="json")
+
+    assert response.status_code == 409
+    assert response.json()["max_feeds"] == 1
+    assert_as_documented(schema, "/v1/feeds", "post", response)
+
+
+def test_throttled_feed_changes_answer_as_documented(schema, settings, api):
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {
+        **settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "feed_change": "1/hour"}}
+    feed = api.post("/v1/feeds", {}, format="json").json()
+
+    answers = {
+        ("/v1/feeds", "post"): api.post("/v1/feeds", {}, format="json"),
+        ("/v1/feeds/{feed_id}/rotate", "post"): api.post(f"/v1/feeds/{feed['id']}/rotate"),
+        ("/v1/feeds/{feed_id}", "delete"): api.delete(f"/v1/feeds/{feed['id']}"),
+    }
+
+    for (path, method), response in answers.items():
+        assert response.status_code == 429, path
+        assert_as_documented(schema, path, method, response)
+
+
+def test_a_throttled_feed_fetch_answers_as_documented(schema, settings, user):
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {
+        **settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "feed_fetch": "1/min"}}
+    _, secret = create_feed(owner=user, group=None)
+    assert APIClient().head(f"/v1/feeds/{secret}.ics").status_code == 200
+
+    response = APIClient().get(f"/v1/feeds/{secret}.ics")
+
+    assert response.status_code == 429
+    assert_as_documented(schema, FEED_CALENDAR, "get", response)
