@@ -1,8 +1,11 @@
 """What the import tests share: a POST /v1/import and its answers, an export to import again, iCalendar text, and
 the calendars from real clients that the icalendar package ships."""
+import threading
+from contextlib import contextmanager
 from importlib.resources import files
 
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connections, transaction
 
 IMPORT = "/v1/import"
 # Real exports (Google Calendar, Thunderbird, Etar, Exchange, Evolution...), broken files and fuzzer finds
@@ -53,3 +56,28 @@ def calendar(*events: str, head: str = "") -> str:
     for event in events:
         lines += ["BEGIN:VEVENT", *event.strip().splitlines(), "END:VEVENT"]
     return "\r\n".join([*lines, "END:VCALENDAR", ""])
+
+
+@contextmanager
+def committed_meanwhile(write):
+    """Runs write() in another thread's transaction, which commits half a second after the body of the
+    with-statement begins: another request that gets to the same rows first (PostgreSQL only)."""
+    written, release = threading.Event(), threading.Event()
+
+    def other_request():
+        try:
+            with transaction.atomic():
+                write()
+                written.set()
+                release.wait(5)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=other_request)
+    thread.start()
+    written.wait(5)
+    threading.Timer(0.5, release.set).start()
+    try:
+        yield
+    finally:
+        thread.join()

@@ -1,14 +1,13 @@
 """POST /v1/import: authentication, parameters, limits, status codes, matching and groups."""
-import threading
 import uuid
 from datetime import datetime, timezone
 
 import pytest
-from django.db import connection, connections, transaction
+from django.db import connection
 from django.test import override_settings
 from rest_framework.test import APIClient
 
-from export.tests.importing import IMPORT, calendar, interop, upload
+from export.tests.importing import IMPORT, calendar, committed_meanwhile, interop, upload
 from slots.models import Slot, SlotGroup
 from slots.tests.factories import SlotFactory, SlotGroupFactory, UserFactory
 
@@ -328,26 +327,13 @@ def test_a_uid_longer_than_the_column_is_remembered_by_its_digest(api, user):
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="needs concurrent writers: PostgreSQL")
 @pytest.mark.django_db(transaction=True)
 def test_a_concurrent_import_of_the_same_event_is_409_not_a_crash(api, user):
-    written, release = threading.Event(), threading.Event()
+    def first_import():
+        slot = SlotFactory(creator=user, title="First")
+        Slot.objects.filter(pk=slot.pk).update(source_uid="event-1@example.com")
 
-    def other_import():
-        # Another request creates the slot of the same UID and commits while this import runs.
-        try:
-            with transaction.atomic():
-                slot = SlotFactory(creator=user, title="First")
-                Slot.objects.filter(pk=slot.pk).update(source_uid="event-1@example.com")
-                written.set()
-                release.wait(5)
-        finally:
-            connections.close_all()
-
-    thread = threading.Thread(target=other_import)
-    thread.start()
-    written.wait(5)
-    threading.Timer(0.5, release.set).start()
-
-    response = upload(api, calendar(event()))
-    thread.join()
+    # Another request creates the slot of the same UID and commits while this import runs.
+    with committed_meanwhile(first_import):
+        response = upload(api, calendar(event()))
 
     assert response.status_code == 409
     assert Slot.objects.get().title == "First"

@@ -2,7 +2,6 @@
 import json
 import logging
 import re
-import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -10,7 +9,7 @@ from datetime import datetime, timezone
 from functools import partial
 
 import pytest
-from django.db import connection, connections, transaction
+from django.db import connection
 from django.test import override_settings
 
 from export.tests import importing
@@ -252,25 +251,11 @@ def test_two_groups_of_one_name_in_a_backup_stay_two_groups(api, client_for, use
 def test_a_concurrent_import_of_the_same_backups_group_is_409_not_a_second_group(client_for):
     importer, group_uuid = UserFactory(username="ines"), uuid.uuid4()
     groups = [{"uuid": str(group_uuid), "name": "Team", "description": ""}]
-    written, release = threading.Event(), threading.Event()
-
-    def other_import():
-        # Another request makes the group from the same uuid and commits while this import runs.
-        try:
-            with transaction.atomic():
-                SlotGroupFactory(owner=importer, name="Team", source_uuid=group_uuid)
-                written.set()
-                release.wait(5)
-        finally:
-            connections.close_all()
-
-    thread = threading.Thread(target=other_import)
-    thread.start()
-    written.wait(5)
-    threading.Timer(0.5, release.set).start()
-
-    response = upload(client_for(importer), document(record(groups=groups)))
-    thread.join()
+    # Another request makes the group from the same uuid and commits while this import runs.
+    with importing.committed_meanwhile(
+        lambda: SlotGroupFactory(owner=importer, name="Team", source_uuid=group_uuid)
+    ):
+        response = upload(client_for(importer), document(record(groups=groups)))
 
     assert response.status_code == 409
     assert SlotGroup.objects.filter(owner=importer).count() == 1
