@@ -6,6 +6,7 @@ clients write (TZID and VTIMEZONE, Windows zone names, X-WR-TIMEZONE, floating t
 import re
 import zoneinfo
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone, tzinfo
 from typing import NamedTuple
@@ -136,16 +137,23 @@ def cut_short() -> ImportRejected:
 
 def logical_lines(text: str):
     """(number of the line it begins on, unfolded content line), for every content line."""
-    number, current = 0, None
-    for number, line in enumerate(LINE_BREAK.split(text), start=1):
-        if line.startswith(FOLD_STARTS) and current is not None:
-            current[1] += line[1:]
+    return unfolded(LINE_BREAK.split(text))
+
+
+def unfolded(lines: Iterable[str]):
+    """logical_lines() of the file's physical lines."""
+    # A line's pieces are joined once it is complete: adding each fold to the line built so far
+    # would copy that line again for every fold, a time that grows with the square of its length.
+    start, pieces = 0, []
+    for number, line in enumerate(lines, start=1):
+        if line.startswith(FOLD_STARTS) and pieces:
+            pieces.append(line[1:])
         elif line:
-            if current is not None:
-                yield tuple(current)
-            current = [number, line]
-    if current is not None:
-        yield tuple(current)
+            if pieces:
+                yield start, "".join(pieces)
+            start, pieces = number, [line]
+    if pieces:
+        yield start, "".join(pieces)
 
 
 def boundary(line: str) -> tuple[str, str] | None:
