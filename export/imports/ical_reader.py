@@ -6,6 +6,7 @@ clients write (TZID and VTIMEZONE, Windows zone names, X-WR-TIMEZONE, floating t
 import re
 import zoneinfo
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone, tzinfo
 from typing import NamedTuple
@@ -28,6 +29,13 @@ from export.imports.records import (
     content_key,
     quoted,
     source_uid_for,
+)
+from export.imports.zone_rules import (
+    MAX_ZONE_CHARACTERS,
+    ZoneWork,
+    ZoneWorkExhausted,
+    bounded,
+    observance_problem,
 )
 from export.imports.zones import iana_zone, is_iana
 from slots.models import Slot
@@ -78,9 +86,13 @@ class ReadEvent(NamedTuple):
     recurrence_id: datetime | None
 
 
-def read_ical(text: str, context: ReadContext) -> Reading:
-    """The events of an iCalendar file as slot records; ImportRejected with every problem found."""
-    sources, zone_count = scan(text)
+def read_ical(text: str, context: ReadContext, work: ZoneWork | None = None) -> Reading:
+    """The events of an iCalendar file as slot records; ImportRejected with every problem found.
+
+    work counts the steps the file's zone rules take (a new ZoneWork, unless one is given).
+    """
+    work = ZoneWork() if work is None else work
+    sources, zone_count, zone_problems = scan(text)
     if len(sources) > context.max_records:
         raise context.too_many()
     if zone_count > MAX_TIME_ZONES:
@@ -89,13 +101,15 @@ def read_ical(text: str, context: ReadContext) -> Reading:
             "problem": f"The file defines {zone_count:,} time zones (VTIMEZONE); an import takes at most "
             f"{MAX_TIME_ZONES}.",
         }])
+    if zone_problems:
+        raise ImportRejected(zone_problems)
     warnings: list[ImportWarning] = []
     problems: list[ImportProblem] = []
     read: list[ReadEvent] = []
     keys: Counter = Counter()
     pending = iter(sources)
     for component in parsed(text):
-        zones = CalendarZones(component, context, warnings)
+        zones = CalendarZones(component, context, warnings, work)
         for event in component.walk("VEVENT"):
             source = next(pending, None)
             if source is None:
@@ -106,6 +120,12 @@ def read_ical(text: str, context: ReadContext) -> Reading:
                 problems.extend({"where": f"line {source.line}", "problem": reason} for reason in unreadable.args)
             except OverflowError:
                 problems.append({"where": f"line {source.line}", "problem": OUT_OF_RANGE})
+            except ZoneWorkExhausted:
+                raise ImportRejected([*problems, {
+                    "where": f"line {source.line}",
+                    "problem": f"Placing this event's times in the file's time zones (VTIMEZONE) takes more "
+                    f"than the {work.steps:,} steps of their rules an import may take.",
+                }])
     if next(pending, None) is not None:
         raise cut_short(text)
     if problems:
@@ -184,16 +204,23 @@ def where_unpaired(text: str) -> str | None:
 
 def logical_lines(text: str):
     """(number of the line it begins on, unfolded content line), for every content line."""
-    number, current = 0, None
-    for number, line in enumerate(LINE_BREAK.split(text), start=1):
-        if line.startswith(FOLD_STARTS) and current is not None:
-            current[1] += line[1:]
+    return unfolded(LINE_BREAK.split(text))
+
+
+def unfolded(lines: Iterable[str]):
+    """logical_lines() of the file's physical lines."""
+    # A line's pieces are joined once it is complete: adding each fold to the line built so far
+    # would copy that line again for every fold, a time that grows with the square of its length.
+    start, pieces = 0, []
+    for number, line in enumerate(lines, start=1):
+        if line.startswith(FOLD_STARTS) and pieces:
+            pieces.append(line[1:])
         elif line:
-            if current is not None:
-                yield tuple(current)
-            current = [number, line]
-    if current is not None:
-        yield tuple(current)
+            if pieces:
+                yield start, "".join(pieces)
+            start, pieces = number, [line]
+    if pieces:
+        yield start, "".join(pieces)
 
 
 def boundary(line: str) -> tuple[str, str] | None:
@@ -211,15 +238,18 @@ def boundary(line: str) -> tuple[str, str] | None:
     return name.upper(), value.upper()
 
 
-def scan(text: str) -> tuple[list[EventSource], int]:
-    """Every VEVENT's first line and content, and the number of VTIMEZONEs.
+def scan(text: str) -> tuple[list[EventSource], int, list[ImportProblem]]:
+    """Every VEVENT's first line and content, the number of VTIMEZONEs, and what their rules break.
 
     icalendar gives no line numbers, so problems are placed by this scan, which finds
-    the events in the same order icalendar's walk does.
+    the events in the same order icalendar's walk does. It also refuses, before icalendar
+    builds any zone, the zones whose rules could not be run at a bounded cost (zone_rules).
     """
     sources: list[EventSource] = []
+    problems: list[ImportProblem] = []
     zones = 0
     current: EventSource | None = None
+    zone: ZoneSource | None = None
     for number, line in logical_lines(text):
         kind = boundary(line)
         if kind == ("BEGIN", "VEVENT"):
@@ -227,17 +257,51 @@ def scan(text: str) -> tuple[list[EventSource], int]:
             sources.append(current)
         elif kind == ("BEGIN", "VTIMEZONE"):
             zones += 1
+            zone = ZoneSource(number)
         if current is not None:
             current.lines.append(line)
+        if zone is not None:
+            problems.extend(zone.read(number, line, kind))
+            if kind == ("END", "VTIMEZONE"):
+                zone = None
         if kind == ("END", "VEVENT"):
             current = None
-    return sources, zones
+    return sources, zones, problems
+
+
+@dataclass
+class ZoneSource:
+    """A VTIMEZONE as the scan reads it: its size, and its observances' rules."""
+
+    line: int
+    characters: int = 0
+    observance: bool = False
+
+    def read(self, number: int, line: str, kind: tuple[str, str] | None) -> list[ImportProblem]:
+        """The problems of one of the zone's lines."""
+        problems: list[ImportProblem] = []
+        before, self.characters = self.characters, self.characters + len(line)
+        if before <= MAX_ZONE_CHARACTERS < self.characters:
+            problems.append({
+                "where": f"line {self.line}",
+                "problem": f"A time zone (VTIMEZONE) takes at most {MAX_ZONE_CHARACTERS:,} characters; "
+                "this one is longer.",
+            })
+        if kind is not None:
+            self.observance = kind[0] == "BEGIN" and kind[1] in ("STANDARD", "DAYLIGHT")
+        elif self.observance:
+            name, _, value = line.partition(":")
+            problem = observance_problem(name.partition(";")[0].upper(), value)
+            if problem:
+                problems.append({"where": f"line {number}", "problem": problem})
+        return problems
 
 
 class CalendarZones:
     """Where one calendar's times live: its VTIMEZONEs, IANA and Windows names, X-WR-TIMEZONE."""
 
-    def __init__(self, calendar: Component, context: ReadContext, warnings: list[ImportWarning]):
+    def __init__(self, calendar: Component, context: ReadContext, warnings: list[ImportWarning], work: ZoneWork):
+        self.work = work
         self.definitions = {str(zone["TZID"]): zone for zone in calendar.walk("VTIMEZONE") if "TZID" in zone}
         self.built: dict[str, tzinfo | None] = {}
         # Google and Apple name the calendar's zone in X-WR-TIMEZONE: floating times and
@@ -260,7 +324,9 @@ class CalendarZones:
         if tzid in self.definitions:
             if tzid not in self.built:
                 try:
-                    self.built[tzid] = self.definitions[tzid].to_tz(lookup_tzid=False)
+                    self.built[tzid] = bounded(self.definitions[tzid].to_tz(lookup_tzid=False), self.work)
+                except ZoneWorkExhausted:
+                    raise
                 except Exception:
                     # A definition icalendar cannot build (a broken RRULE, a missing offset):
                     # the TZID is read as if the file had not defined it.

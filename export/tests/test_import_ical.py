@@ -319,7 +319,7 @@ def test_a_file_defining_too_many_zones_is_refused_before_parsing(api):
     assert "101 time zones" in response.json()["problems"][0]["problem"]
 
 
-def test_a_zone_whose_rules_cannot_be_run_is_a_problem_of_the_event(api):
+def test_a_zone_rule_with_an_interval_no_rule_can_have_is_refused_at_its_line(api):
     # issue_165_missing_event.ics's zone, with an interval no rule can have.
     broken = "\n".join([
         "BEGIN:VTIMEZONE", "TZID:Custom Zone",
@@ -333,6 +333,24 @@ def test_a_zone_whose_rules_cannot_be_run_is_a_problem_of_the_event(api):
     response = upload(api, calendar("UID:a\nDTSTART;TZID=Custom Zone:20260107T120000", head=broken))
 
     assert response.status_code == 422
+    assert response.json()["problems"] == [{
+        "where": "line 10", "problem": "A time zone's observance repeats every year (INTERVAL=1).",
+    }]
+
+
+def test_a_zone_whose_rules_cannot_be_run_is_a_problem_of_the_event(api):
+    # Leap days only, a thousand of them: the rule runs past the year 9999 before it ends.
+    broken = "\n".join([
+        "BEGIN:VTIMEZONE", "TZID:Custom Zone",
+        "BEGIN:STANDARD", "DTSTART:16010101T030000", "TZOFFSETFROM:+0200", "TZOFFSETTO:+0100", "END:STANDARD",
+        "BEGIN:DAYLIGHT", "DTSTART:16040229T020000", "TZOFFSETFROM:+0100", "TZOFFSETTO:+0200",
+        "RRULE:FREQ=YEARLY;COUNT=1000;BYMONTH=2;BYMONTHDAY=29", "END:DAYLIGHT",
+        "END:VTIMEZONE",
+    ])
+
+    response = upload(api, calendar("UID:a\nDTSTART;TZID=Custom Zone:99980107T120000", head=broken))
+
+    assert response.status_code == 422
     (problem,) = response.json()["problems"]
-    assert problem["where"] == "line 19"
+    assert problem["where"] == "line 18"
     assert problem["problem"].startswith("DTSTART cannot be placed in TZID 'Custom Zone'")
