@@ -4,8 +4,8 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from uuid import UUID
 
-from export import bounded_json
 from export.backup import FORMAT, VERSION
+from export.formats import bounded_json
 from export.imports.records import (
     GroupRecord,
     ImportProblem,

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from export.chunks import CHUNK_OCTETS
+from export.formats.chunks import CHUNK_OCTETS
 from export.ical import (
     DATE_TIME,
     DURATION,
