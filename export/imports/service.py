@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from export.formats.ical.reader import read_ical
 from export.formats.ical.zones import is_iana
-from export.imports.csv_reader import read_csv
+from export.formats.outlook.reader import read_csv
 from export.imports.detect import detect
 from export.imports.json_reader import read_json
 from export.imports.records import (
