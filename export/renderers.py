@@ -4,8 +4,8 @@ from datetime import timedelta
 
 from rest_framework.renderers import BaseRenderer
 
-from export import backup
 from export.exports import SlotExport
+from export.formats.backup import writer as backup
 from export.formats.ical.mapping import EVENT_COLUMNS, VEVENT, every_event, slot_event
 from export.formats.ical.writer import ComponentWriter, Property, calendar_chunks
 from export.formats.outlook import writer as outlook

@@ -11,11 +11,11 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from export.formats.backup.reader import read_json
 from export.formats.ical.reader import read_ical
 from export.formats.ical.zones import is_iana
 from export.formats.outlook.reader import read_csv
 from export.imports.detect import detect
-from export.imports.json_reader import read_json
 from export.imports.records import (
     EARLIEST,
     LATEST,

@@ -4,8 +4,8 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from uuid import UUID
 
-from export.backup import FORMAT, VERSION
 from export.formats import bounded_json
+from export.formats.backup.writer import FORMAT, VERSION
 from export.formats.ical.zones import is_iana
 from export.imports.records import (
     GroupRecord,
