@@ -19,7 +19,7 @@ caches (one unmeasured round warms them first):
   user's slots that the export reads, as Python objects,
   `values_list(*fields).iterator(chunk_size=2000)`, and discarding them. Every
   other time is compared with its median. (The export itself has the database
-  write the uuid and the times as text, export/sql_text.py.)
+  write the uuid and the times as text, export/formats/sql_text.py.)
 - POST /v1/export/google and /v1/export/ical through gunicorn (one sync worker,
   DEBUG=0) on a free loopback port, with the seed's headers and an empty body:
   the total time, the time to the response's head (the first chunk comes with

@@ -71,9 +71,9 @@ def main(argv=None) -> None:
     import django
 
     django.setup()
-    from export.imports.ical_reader import read_ical, scan
+    from export.formats.ical.reader import read_ical, scan
+    from export.formats.ical.zone_rules import ZoneWork
     from export.imports.records import ImportRejected, ReadContext
-    from export.imports.zone_rules import ZoneWork
 
     text = folded_file(args.folds)
     seconds = [cpu_seconds(lambda: scan(text))[0] for _ in range(args.runs)]

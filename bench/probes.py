@@ -29,7 +29,7 @@ FLOOR_CHUNK_SIZE = 2000
 
 def event_fields() -> list[str]:
     """The slot fields behind the export's EVENT_COLUMNS, some of which the database formats as text."""
-    from export.events import EVENT_COLUMNS
+    from export.formats.ical.mapping import EVENT_COLUMNS
 
     return [column if isinstance(column, str) else column.source_expressions[0].name for column in EVENT_COLUMNS]
 

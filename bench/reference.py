@@ -2,7 +2,7 @@
 
 ICalFeed is how a Django project usually serves a calendar: it loads the
 slots as model instances, builds an icalendar.Calendar of them and renders
-it into one HttpResponse. It maps the fields as export.events does (an open
+it into one HttpResponse. It maps the fields as export.formats.ical.mapping does (an open
 end as a DURATION); the syndication framework also adds a URL property to
 every event, which the project's export does not write. It is used by the benchmark only and is on
 none of the project's URLs.
@@ -10,8 +10,8 @@ none of the project's URLs.
 from django.utils import timezone
 from django_ical.views import ICalFeed
 
-from export.events import CLASS_BY_VISIBILITY, OPEN_END, OPEN_END_ALL_DAY, all_day_dates
 from export.exports import DEFAULT_NAME, FILENAME_STEM
+from export.formats.ical.mapping import CLASS_BY_VISIBILITY, OPEN_END, OPEN_END_ALL_DAY, all_day_dates
 from slots.selectors import slot_list
 
 

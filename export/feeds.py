@@ -18,8 +18,8 @@ from django.db import transaction
 from django.db.models import Count, Max
 from django.utils import timezone
 
+from export.api.limits import TooManyFeeds
 from export.exports import SlotExport
-from export.limits import TooManyFeeds
 from export.models import CalendarFeed, SlotChangeClock
 from slots.models import SlotGroup
 from slots.selectors import group_visible_to, slot_list

@@ -99,7 +99,7 @@ class ExportLog(models.Model):
     duration = models.DurationField()
     # The HTTP status; for the export_slots command its exit status, 0 or 1.
     status = models.PositiveSmallIntegerField()
-    # REMOTE_ADDR, or behind NUM_PROXIES proxies the address they saw (export/audit.py). None for the command.
+    # REMOTE_ADDR, or behind NUM_PROXIES proxies the address they saw (export/api/audit.py). None for the command.
     client_address = models.GenericIPAddressField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, editable=False)
 

@@ -11,9 +11,9 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.http import content_disposition_header
 
+from export.api.views import streamed
 from export.exports import SlotExport
 from export.renderers import ICalendarRenderer
-from export.views import streamed
 
 # The page shows the calendar's first events only: a user's 100,000 would make a page of 67 MB.
 PREVIEW_EVENTS = 200

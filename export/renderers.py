@@ -4,10 +4,11 @@ from datetime import timedelta
 
 from rest_framework.renderers import BaseRenderer
 
-from export import backup, outlook
-from export.events import EVENT_COLUMNS, VEVENT, every_event, slot_event
 from export.exports import SlotExport
-from export.ical import ComponentWriter, Property, calendar_chunks
+from export.formats.backup import writer as backup
+from export.formats.ical.mapping import EVENT_COLUMNS, VEVENT, every_event, slot_event
+from export.formats.ical.writer import ComponentWriter, Property, calendar_chunks
+from export.formats.outlook import writer as outlook
 
 # How often a subscribed calendar app should fetch the feed again.
 FEED_REFRESH = timedelta(hours=1)

@@ -1,6 +1,6 @@
 """The admin login takes so many wrong passwords per username and per client address, then none.
 
-Counted in the shared cache (export/throttling.py): failed logins per username from any address, and per
+Counted in the shared cache (export/api/throttling.py): failed logins per username from any address, and per
 address against any username. Past either, a login is refused before its password is checked, the right
 one too, until the period that began with the first failure is over; the page says for how long.
 A successful login forgets its username's failures (only someone with the password can do that), never
@@ -12,7 +12,7 @@ from django.contrib.admin.forms import AdminAuthenticationForm
 from django.core.exceptions import ValidationError
 from django.utils.translation import ngettext
 
-from export.throttling import FailedAdminLoginThrottle, FailedAdminLoginUsernameThrottle
+from export.api.throttling import FailedAdminLoginThrottle, FailedAdminLoginUsernameThrottle
 
 
 class LoginLimits:

@@ -128,7 +128,7 @@ if os.environ.get("REDIS_URL"):
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": os.environ["REDIS_URL"],
             # An unreachable Redis costs a request at most this long: the limits then let it through
-            # (export/throttling.py, fails_open) rather than wait for the operating system's timeouts.
+            # (export/api/throttling.py, fails_open) rather than wait for the operating system's timeouts.
             "OPTIONS": {"socket_connect_timeout": 0.25, "socket_timeout": 0.25},
         }
     }
@@ -157,19 +157,19 @@ if env_bool("SECURE_PROXY_SSL_HEADER", False):
 # ------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "timeslot.exceptions.api_exception_handler",
-    "DEFAULT_AUTHENTICATION_CLASSES": ["export.authentication.LegacyTokenAuthentication"],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["export.api.authentication.LegacyTokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [
-        # DRF's, bounded in nesting depth and integer digits (export/bounded_json.py).
-        "export.parsers.BoundedJSONParser",
+        # DRF's, bounded in nesting depth and integer digits (export/formats/bounded_json.py).
+        "export.api.parsers.BoundedJSONParser",
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
 
-# The OpenAPI schema at /v1/schema/ and its Swagger UI page at /v1/docs/ (export/schema.py documents
+# The OpenAPI schema at /v1/schema/ and its Swagger UI page at /v1/docs/ (export/api/schema.py documents
 # each endpoint). https://drf-spectacular.readthedocs.io/en/latest/settings.html
 SPECTACULAR_SETTINGS = {
     "TITLE": "Timeslot Export API",
@@ -188,12 +188,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None, "displayRequestDuration": True},
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "export.schema.head_operations",
-        "export.schema.responses_in_order",
+        "export.api.schema.head_operations",
+        "export.api.schema.responses_in_order",
     ],
 }
 
-# The limits on what one client address or one user may ask (export/throttling.py, export/limits.py).
+# The limits on what one client address or one user may ask (export/api/throttling.py, export/api/limits.py).
 # A rate is "<count>/<period>", the period one of s, min, hour, day, or a multiple of one (15min); an empty
 # value switches it off.
 # https://www.django-rest-framework.org/api-guide/throttling/
@@ -216,7 +216,7 @@ REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {
     "feed_fetch": os.environ.get("THROTTLE_FEED_FETCH_RATE", "10/min") or None,
 }
 # How many proxies of ours stand before the service, each appending the address it saw to X-Forwarded-For;
-# 0: the client's address is REMOTE_ADDR and X-Forwarded-For is never read (export/audit.py, client_address).
+# 0: the client's address is REMOTE_ADDR and X-Forwarded-For is never read (export/api/audit.py, client_address).
 REST_FRAMEWORK["NUM_PROXIES"] = int(os.environ.get("NUM_PROXIES", "0"))
 
 # The largest request body (but uploaded files) the service reads; larger is 413 in JSON

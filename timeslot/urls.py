@@ -1,12 +1,12 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from export.docs_views import DocsView, SchemaView
+from export.api.docs_views import DocsView, SchemaView
 
 urlpatterns = [
     path("admin/", admin.site.urls),
-    path("v1/", include("export.urls")),
-    # The API's OpenAPI schema and its Swagger UI page (export/schema.py).
+    path("v1/", include("export.api.urls")),
+    # The API's OpenAPI schema and its Swagger UI page (export/api/schema.py).
     path("v1/schema/", SchemaView.as_view(), name="schema"),
     path("v1/docs/", DocsView.as_view(url_name="schema"), name="docs"),
 ]

@@ -11,10 +11,11 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from export.imports.csv_reader import read_csv
+from export.formats.backup.reader import read_json
+from export.formats.ical.reader import read_ical
+from export.formats.ical.zones import is_iana
+from export.formats.outlook.reader import read_csv
 from export.imports.detect import detect
-from export.imports.ical_reader import read_ical
-from export.imports.json_reader import read_json
 from export.imports.records import (
     EARLIEST,
     LATEST,
@@ -28,7 +29,6 @@ from export.imports.records import (
     capped,
     quoted,
 )
-from export.imports.zones import is_iana
 from export.models import SlotChangeClock
 from slots.models import Slot, SlotGroup
 from slots.selectors import group_visible_to, groups_visible_to

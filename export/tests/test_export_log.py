@@ -10,12 +10,12 @@ from django.core.signals import request_finished
 from django.db import close_old_connections, connection
 from rest_framework.test import APIClient, APIRequestFactory, force_authenticate
 
-from export.audit import record_export
+from export.api.audit import record_export
+from export.api.views import SlotExportView
 from export.models import ExportLog
 from export.tests.importing import IMPORT, calendar, upload
 from export.tests.test_api import export
 from export.tests.test_feeds import create, fetch, path_of
-from export.views import SlotExportView
 from slots.models import Slot
 from slots.tests.factories import SlotFactory, SlotGroupFactory, UserFactory
 

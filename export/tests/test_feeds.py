@@ -8,7 +8,7 @@ import pytest
 from django.utils.http import parse_http_date
 from rest_framework.test import APIClient
 
-from export.feed_views import announced_last_modified
+from export.api.feed_views import announced_last_modified
 from export.imports.service import import_slots
 from export.models import CalendarFeed
 from export.tests.ical_reader import parse_calendar, parse_events

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from export.chunks import CHUNK_OCTETS
-from export.ical import (
+from export.formats.chunks import CHUNK_OCTETS
+from export.formats.ical.writer import (
     DATE_TIME,
     DURATION,
     TEXT,

@@ -6,9 +6,9 @@ from datetime import datetime, timezone
 
 import pytest
 
-from export.imports.ical_reader import read_ical, unfolded
+from export.formats.ical.reader import read_ical, unfolded
+from export.formats.ical.zone_rules import CYCLE_YEARS, MAX_RULE_YEARS, MAX_ZONE_CHARACTERS, ZONE_WORK_STEPS, ZoneWork
 from export.imports.records import ImportRejected, ReadContext
-from export.imports.zone_rules import CYCLE_YEARS, MAX_RULE_YEARS, MAX_ZONE_CHARACTERS, ZONE_WORK_STEPS, ZoneWork
 from export.tests.importing import calendar, imported, upload
 
 UTC = timezone.utc

@@ -5,7 +5,7 @@ from functools import partial
 import pytest
 from django.test import override_settings
 
-from export.events import all_day_dates
+from export.formats.ical.mapping import all_day_dates
 from export.tests import importing
 from slots.models import Slot
 from slots.tests.factories import SlotFactory, UserFactory

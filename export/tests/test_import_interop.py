@@ -4,7 +4,7 @@ from datetime import date, datetime, timezone
 
 import pytest
 
-from export.events import all_day_dates
+from export.formats.ical.mapping import all_day_dates
 from export.tests import importing
 from export.tests.importing import interop, interop_names, upload
 from slots.models import Slot, SlotGroup

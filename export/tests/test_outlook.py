@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from export.outlook import HEADER, csv_chunks, guarded, slot_row
+from export.formats.outlook.writer import HEADER, csv_chunks, guarded, slot_row
 from slots.models import Slot
 from slots.tests.factories import SlotFactory, SlotGroupFactory
 

@@ -5,8 +5,8 @@ import pytest
 from django.db import connection, transaction
 from django.test import override_settings
 
-from export.events import EVENT_COLUMNS
 from export.exports import export_for
+from export.formats.ical.mapping import EVENT_COLUMNS
 from export.read_ahead import read_ahead
 from slots.tests.factories import SlotFactory
 

@@ -16,9 +16,9 @@ from zoneinfo import ZoneInfo
 import icalendar
 import pytest
 
-from export.events import EVENT_COLUMNS, VEVENT, every_event, slot_event
 from export.exports import export_for
-from export.ical import DATE_TIME
+from export.formats.ical.mapping import EVENT_COLUMNS, VEVENT, every_event, slot_event
+from export.formats.ical.writer import DATE_TIME
 from export.renderers import ICalendarRenderer
 from export.tests.ical_reader import parse_events
 from slots.models import Slot

@@ -8,9 +8,9 @@ from django.core.management import call_command
 from openapi_spec_validator import validate
 from rest_framework.test import APIClient
 
-from export import urls
+from export.api import urls
+from export.api.schema import DEMO_GROUP
 from export.feeds import create_feed
-from export.schema import DEMO_GROUP
 from slots.tests.factories import SlotFactory, SlotGroupFactory
 
 pytestmark = pytest.mark.django_db
@@ -58,7 +58,7 @@ def operations(schema):
 
 
 def openapi_path(route: str) -> str:
-    """export/urls.py's route as the schema writes it: `feeds/<uuid:feed_id>` is `/v1/feeds/{feed_id}`."""
+    """export/api/urls.py's route as the schema writes it: `feeds/<uuid:feed_id>` is `/v1/feeds/{feed_id}`."""
     return "/v1/" + re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", route)
 
 

@@ -8,8 +8,8 @@ from django.db import transaction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from export.ical import format_datetime
-from export.sql_text import UTCDateTimeText, UUIDText
+from export.formats.ical.writer import format_datetime
+from export.formats.sql_text import UTCDateTimeText, UUIDText
 from slots.models import Slot
 from slots.tests.factories import SlotFactory
 

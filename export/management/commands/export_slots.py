@@ -5,7 +5,7 @@ import tempfile
 
 from django.core.management.base import BaseCommand, CommandError
 
-from export.audit import ExportAudit
+from export.api.audit import ExportAudit
 from export.exports import export_for
 from export.management.arguments import group_not_found, group_uuid, user_named
 from export.models import ExportLog

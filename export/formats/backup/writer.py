@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 
 from django.db.models import QuerySet
 
-from export.chunks import in_chunks
+from export.formats.chunks import in_chunks
 from slots.models import Slot, SlotGroup
 
 FORMAT = "timeslot-export"

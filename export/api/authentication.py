@@ -1,7 +1,7 @@
 from rest_framework import exceptions
 from rest_framework.authentication import TokenAuthentication
 
-from export.throttling import address_throttle
+from export.api.throttling import address_throttle
 
 # Token.key is a CharField(max_length=40); a longer credential cannot match.
 MAX_KEY_LENGTH = 40

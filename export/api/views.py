@@ -9,17 +9,18 @@ from rest_framework.response import Response
 from rest_framework.status import HTTP_200_OK, HTTP_500_INTERNAL_SERVER_ERROR
 from rest_framework.views import APIView
 
-from export.audit import ExportAudit, client_address
-from export.authentication import LegacyTokenAuthentication
+from export.api.audit import ExportAudit, client_address
+from export.api.authentication import LegacyTokenAuthentication
+from export.api.limits import ExportPlace, refuse_too_many_slots
+from export.api.negotiation import ExportNegotiation
+from export.api.parameters import requested_group
+from export.api.schema import ExportSchema
+from export.api.throttling import ExportRateThrottle
 from export.exports import SlotExport, export_for
-from export.limits import ExportPlace, refuse_too_many_slots
-from export.negotiation import ExportNegotiation
-from export.parameters import requested_group
 from export.renderers import ICalendarRenderer, StreamingRenderer
-from export.schema import ExportSchema
-from export.throttling import ExportRateThrottle
 
-logger = logging.getLogger(__name__)
+# The logger keeps the name it had before the module moved into export/api/: log routing matches on it.
+logger = logging.getLogger("export.views")
 
 # nginx's name for a client that went away mid-response: there is no standard status for it.
 CLIENT_CLOSED_REQUEST = 499
@@ -39,7 +40,7 @@ class SlotExportView(JSONErrorsMixin, APIView):
     """The slots the user created, all or one group's, as a file a calendar imports."""
 
     # Every view names the methods it answers: any other, OPTIONS too, is 405 with Allow (and the
-    # schema's HEAD operations follow these lists, export/schema.py).
+    # schema's HEAD operations follow these lists, export/api/schema.py).
     http_method_names = ("post",)
     authentication_classes = (LegacyTokenAuthentication,)
     permission_classes = (IsAuthenticated,)

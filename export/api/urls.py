@@ -1,10 +1,10 @@
 from django.urls import path
 
-from export.feed_views import FeedCalendarView, FeedDetailView, FeedListView, FeedRotateView
-from export.imports.views import ImportView
+from export.api.feed_views import FeedCalendarView, FeedDetailView, FeedListView, FeedRotateView
+from export.api.import_views import ImportView
+from export.api.views import SlotExportView
 from export.models import ExportLog
 from export.renderers import EXPORT_FORMATS
-from export.views import SlotExportView
 
 urlpatterns = [
     # The export log names each export by its endpoint.

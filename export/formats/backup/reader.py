@@ -4,8 +4,9 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from uuid import UUID
 
-from export import bounded_json
-from export.backup import FORMAT, VERSION
+from export.formats import bounded_json
+from export.formats.backup.writer import FORMAT, VERSION
+from export.formats.ical.zones import is_iana
 from export.imports.records import (
     GroupRecord,
     ImportProblem,
@@ -15,7 +16,6 @@ from export.imports.records import (
     SlotRecord,
     quoted,
 )
-from export.imports.zones import is_iana
 from slots.models import Slot, SlotGroup
 
 GROUP_NAME_LENGTH = SlotGroup._meta.get_field("name").max_length

@@ -6,8 +6,8 @@ their reasons in docs/calendar-format.md.
 import zoneinfo
 from datetime import date, datetime, timedelta
 
-from export.ical import DATE_TIME, DURATION, TEXT, Property, Value
-from export.sql_text import UTCDateTimeText, UUIDText
+from export.formats.ical.writer import DATE_TIME, DURATION, TEXT, Property, Value
+from export.formats.sql_text import UTCDateTimeText, UUIDText
 from slots.models import Slot
 
 # What the export reads of each slot, in the order slot_event() unpacks it

@@ -15,7 +15,8 @@ from export.exports import SlotExport
 from export.models import ExportLog
 from slots.models import SlotGroup
 
-logger = logging.getLogger(__name__)
+# The logger keeps the name it had before the module moved into export/api/: log routing matches on it.
+logger = logging.getLogger("export.audit")
 
 
 def record_export(

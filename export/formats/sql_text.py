@@ -10,7 +10,7 @@ from django.db.models import CharField, Func
 class UTCDateTimeText(Func):
     """A date-time as the text of an RFC 5545 UTC DATE-TIME (§3.3.5, form 2): 20261128T080000Z.
 
-    Fractions of a second are cut off, not rounded, as export/ical.py's format_datetime() does.
+    Fractions of a second are cut off, not rounded, as export/formats/ical/writer.py's format_datetime() does.
     """
 
     output_field = CharField()

@@ -1,6 +1,6 @@
 """The Outlook/Google Calendar CSV (docs/formats.md, "CSV") as slot records.
 
-Reads what export/outlook.py writes, and the same columns from Outlook and Google, found
+Reads what export/formats/outlook/writer.py writes, and the same columns from Outlook and Google, found
 by name in any order (others are ignored). Dates and times are wall-clock times in the
 import's zone: a CSV names none.
 """
@@ -27,7 +27,7 @@ from slots.models import Slot
 DATE_FORMAT = "%m/%d/%Y"
 TIME_FORMATS = ("%I:%M %p", "%I:%M:%S %p", "%H:%M", "%H:%M:%S")
 TRUE, FALSE = "true", "false"
-# The export's formula guard puts one "'" before such cells (export/outlook.py); taking one off
+# The export's formula guard puts one "'" before such cells (export/formats/outlook/writer.py); taking one off
 # every cell undoes it exactly, since a cell that starts with "'" got one too.
 GUARD = "'"
 

@@ -4,7 +4,7 @@ from collections.abc import Mapping
 from django.http import QueryDict
 from rest_framework import exceptions, status
 
-from export.serializers import ExportParameters
+from export.api.serializers import ExportParameters
 from slots.models import SlotGroup
 from slots.selectors import group_visible_to
 

@@ -13,8 +13,20 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from export.audit import ExportAudit, client_address
-from export.authentication import LegacyTokenAuthentication
+from export.api.audit import ExportAudit, client_address
+from export.api.authentication import LegacyTokenAuthentication
+from export.api.limits import FetchRecord
+from export.api.negotiation import ExportNegotiation, WhateverAccepted
+from export.api.parameters import requested_group
+from export.api.schema import FEED_CALENDAR, FEED_CREATE, FEED_DELETE, FEED_LIST, FEED_ROTATE
+from export.api.serializers import FeedSerializer
+from export.api.throttling import (
+    FeedChangeThrottle,
+    address_throttle,
+    refuse_too_many_exports,
+    refuse_too_many_fetches,
+)
+from export.api.views import JSONErrorsMixin, streamed_within_limits
 from export.feeds import (
     create_feed,
     feed_export,
@@ -24,20 +36,8 @@ from export.feeds import (
     revoke_feed,
     rotate_feed,
 )
-from export.limits import FetchRecord
 from export.models import CalendarFeed, ExportLog
-from export.negotiation import ExportNegotiation, WhateverAccepted
-from export.parameters import requested_group
 from export.renderers import ICalendarFeedRenderer
-from export.schema import FEED_CALENDAR, FEED_CREATE, FEED_DELETE, FEED_LIST, FEED_ROTATE
-from export.serializers import FeedSerializer
-from export.throttling import (
-    FeedChangeThrottle,
-    address_throttle,
-    refuse_too_many_exports,
-    refuse_too_many_fetches,
-)
-from export.views import JSONErrorsMixin, streamed_within_limits
 
 
 class FeedAPIView(APIView):

@@ -1,11 +1,11 @@
-"""The API's JSON parser: DRF's, reading with export.bounded_json, so that no body nests or counts past its bounds."""
+"""The API's JSON parser: DRF's, reading with export.formats.bounded_json: no body nests or counts past its bounds."""
 import codecs
 
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser, get_encoding
 from rest_framework.utils.json import strict_constant
 
-from export import bounded_json
+from export.formats import bounded_json
 
 
 class BoundedJSONParser(JSONParser):

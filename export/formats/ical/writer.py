@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import date, datetime, timedelta, timezone
 
-from export.chunks import in_chunks
+from export.formats.chunks import in_chunks
 
 CRLF = b"\r\n"
 # RFC 5545 §3.1: lines SHOULD NOT be longer than 75 octets, excluding the line break.
@@ -125,7 +125,7 @@ def line_writer(name: str, value_type: str) -> LineWriter:
     """The writer of one property's lines, its name and the rest encoded once.
 
     A DATE-TIME's value may also be a str: a UTC DATE-TIME that the database
-    wrote (export/sql_text.py), taken as it is. The common cases are spelt out
+    wrote (export/formats/sql_text.py), taken as it is. The common cases are spelt out
     here, not left to content_line(): this runs for every property of every event.
     """
     prefix = name.encode()

@@ -10,11 +10,12 @@ from django.core.cache import cache
 from redis.exceptions import RedisError
 from rest_framework import exceptions, status
 
+from export.api.throttling import fails_open
 from export.exports import SlotExport
 from export.models import CalendarFeed
-from export.throttling import fails_open
 
-logger = logging.getLogger(__name__)
+# The logger keeps the name it had before the module moved into export/api/: log routing matches on it.
+logger = logging.getLogger("export.limits")
 
 # A running export gives no hint of when it ends: a client refused for that retries after this.
 EXPORTS_RUNNING_RETRY_AFTER = 5
@@ -70,7 +71,7 @@ class ExportPlace:
         try:
             key = cls.free_key(user, owner)
         except RedisError:
-            # As the throttles do (export/throttling.py, fails_open): Redis down must not take the API down.
+            # As the throttles do (export/api/throttling.py, fails_open): Redis down must not take the API down.
             logger.exception("The cache is unreachable: an export of user %s goes on without a place.", user.pk)
             return cls(None, owner)
         if key is not None:

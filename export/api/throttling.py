@@ -10,9 +10,10 @@ from rest_framework import exceptions
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
-from export.audit import client_address
+from export.api.audit import client_address
 
-logger = logging.getLogger(__name__)
+# The logger keeps the name it had before the module moved into export/api/: log routing matches on it.
+logger = logging.getLogger("export.throttling")
 
 
 def fails_open(answer):
@@ -152,7 +153,7 @@ class FailedAuthenticationThrottle(CountingRateThrottle):
     scope = "failed_authentication"
 
     def get_cache_key(self, request, view=None):
-        # REMOTE_ADDR, or behind NUM_PROXIES proxies the address they saw (export/audit.py). Requests
+        # REMOTE_ADDR, or behind NUM_PROXIES proxies the address they saw (export/api/audit.py). Requests
         # without a usable address (a real server always gives one) share one count.
         return self.cache_format % {"scope": self.scope, "ident": client_address(request) or "unknown"}
 

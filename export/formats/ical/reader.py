@@ -17,7 +17,15 @@ from icalendar.parser.content_line import Contentline
 from icalendar.parser.ical.component import ComponentIcalParser
 from icalendar.timezone import tzp
 
-from export.events import OPEN_END, OPEN_END_ALL_DAY
+from export.formats.ical.mapping import OPEN_END, OPEN_END_ALL_DAY
+from export.formats.ical.zone_rules import (
+    MAX_ZONE_CHARACTERS,
+    ZoneWork,
+    ZoneWorkExhausted,
+    bounded,
+    observance_problem,
+)
+from export.formats.ical.zones import iana_zone, is_iana
 from export.imports.records import (
     OUT_OF_RANGE,
     ImportProblem,
@@ -30,14 +38,6 @@ from export.imports.records import (
     quoted,
     source_uid_for,
 )
-from export.imports.zone_rules import (
-    MAX_ZONE_CHARACTERS,
-    ZoneWork,
-    ZoneWorkExhausted,
-    bounded,
-    observance_problem,
-)
-from export.imports.zones import iana_zone, is_iana
 from slots.models import Slot
 
 # RFC 5545 §3.1: lines end in CRLF (LF from some tools); one that starts with a space or a
@@ -382,7 +382,7 @@ def text(event: Component, name: str) -> str:
 
 
 def midnight(day: date, zone: str) -> datetime:
-    """The start of a day in a zone, as our export reads an all-day slot (export.events.all_day_dates)."""
+    """A day's start in a zone, as the export reads an all-day slot (export.formats.ical.mapping.all_day_dates)."""
     return datetime.combine(day, datetime.min.time(), tzinfo=zoneinfo.ZoneInfo(zone)).astimezone(UTC)
 
 

@@ -12,7 +12,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse
 from rest_framework import serializers
 
-from export.serializers import GROUP_HELP, ExportParameters, FeedSerializer, ImportParameters
+from export.api.serializers import GROUP_HELP, ExportParameters, FeedSerializer, ImportParameters
 from slots.models import Slot
 
 JSON = "application/json"
@@ -23,9 +23,9 @@ HOST = "https://example.org"
 
 
 class LegacyTokenScheme(OpenApiAuthenticationExtension):
-    """export.authentication.LegacyTokenAuthentication as an API key in the Authorization header."""
+    """export.api.authentication.LegacyTokenAuthentication as an API key in the Authorization header."""
 
-    target_class = "export.authentication.LegacyTokenAuthentication"
+    target_class = "export.api.authentication.LegacyTokenAuthentication"
     name = "legacyToken"
 
     def get_security_definition(self, auto_schema):
@@ -306,7 +306,7 @@ EXPORT_REQUESTS = [
 
 
 class ExportSchema(AutoSchema):
-    """The four exports are one view with a renderer each (export/urls.py): each gets its format's parts."""
+    """The four exports are one view with a renderer each (export/api/urls.py): each gets its format's parts."""
 
     @property
     def export_format(self) -> ExportFormat:

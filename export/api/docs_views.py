@@ -6,7 +6,7 @@ it has none for it), and their errors in YAML or HTML. These answer GET and HEAD
 """
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from export.views import JSONErrorsMixin
+from export.api.views import JSONErrorsMixin
 
 
 class SchemaView(JSONErrorsMixin, SpectacularAPIView):

@@ -9,15 +9,15 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from export.audit import ExportAudit, client_address
-from export.authentication import LegacyTokenAuthentication
+from export.api.audit import ExportAudit, client_address
+from export.api.authentication import LegacyTokenAuthentication
+from export.api.parameters import GroupNotFound
+from export.api.schema import IMPORT
+from export.api.serializers import ImportParameters
+from export.api.throttling import ExportRateThrottle
 from export.imports.records import ImportRejected
 from export.imports.service import ImportConflict, import_slots
 from export.models import ExportLog
-from export.parameters import GroupNotFound
-from export.schema import IMPORT
-from export.serializers import ImportParameters
-from export.throttling import ExportRateThrottle
 from slots.models import SlotGroup
 
 # What a multipart body holds besides the file: boundaries, part headers, the other fields.

@@ -8,8 +8,8 @@ import zoneinfo
 from collections.abc import Iterable, Iterator
 from datetime import date, datetime, timedelta
 
-from export.chunks import in_chunks
-from export.events import all_day_dates
+from export.formats.chunks import in_chunks
+from export.formats.ical.mapping import all_day_dates
 from slots.models import Slot
 
 HEADER = (
