@@ -60,11 +60,13 @@ def create_feed(*, owner: AbstractBaseUser, group: SlotGroup | None, **settings_
 def change_feed(*, owner: AbstractBaseUser, uuid: UUID, **settings_) -> CalendarFeed:
     """The owner's feed with a new window or detail; CalendarFeed.DoesNotExist if not theirs."""
     feed = CalendarFeed.objects.select_related("owner", "group").get(owner=owner, uuid=uuid)
-    for name, value in settings_.items():
-        setattr(feed, name, value)
-    # The calendar changed now, even if no slot did: its Last-Modified moves on, never back.
-    feed.settings_changed_at = max(timezone.now(), feed.settings_changed_at)
-    feed.save(update_fields=[*settings_, "settings_changed_at"])
+    changed = [name for name, value in settings_.items() if getattr(feed, name) != value]
+    if changed:
+        for name in changed:
+            setattr(feed, name, settings_[name])
+        # The calendar changed now, even if no slot did: its Last-Modified moves on, never back.
+        feed.settings_changed_at = max(timezone.now(), feed.settings_changed_at)
+        feed.save(update_fields=[*changed, "settings_changed_at"])
     return feed
 
 

@@ -189,6 +189,14 @@ def test_changing_the_detail_changes_the_next_fetch_and_its_validators_move_forw
     assert parse_http_date(after["Last-Modified"]) >= parse_http_date(before["Last-Modified"])
 
 
+def test_a_change_to_the_same_values_leaves_the_feed_and_its_etag_as_they_were(api, detailed_slot):
+    created = create(api, {"past_days": 7}).json()
+    before = fetch(path_of(created["url"]))
+
+    assert patch(api, created["id"], {"past_days": 7, "detail": "full"}).status_code == 200
+    assert fetch(path_of(created["url"]), If_None_Match=before["ETag"]).status_code == 304
+
+
 # What a feed holds ---------------------------------------------------------------------------
 
 
