@@ -45,7 +45,7 @@ def secret_hash(secret: str) -> str:
 
 def create_feed(*, owner: AbstractBaseUser, group: SlotGroup | None, **settings_) -> tuple[CalendarFeed, str]:
     """A new feed and its secret, which exists nowhere else from now on; TooManyFeeds (409) if the owner
-    has FEED_MAX_PER_USER feeds already. settings_: its window (past_days, future_days) and detail."""
+    has FEED_MAX_PER_USER feeds already. settings_: its window (past_days, future_days) and detail_level."""
     secret = new_secret()
     limit = settings.FEED_MAX_PER_USER
     with transaction.atomic():
@@ -176,7 +176,7 @@ def feed_version(feed: CalendarFeed, now: datetime | None = None) -> FeedVersion
         midnight(day) if day else None,
     ]
     return FeedVersion(
-        feed.uuid, max(moment for moment in moments if moment is not None), slots["count"], day, feed.detail
+        feed.uuid, max(moment for moment in moments if moment is not None), slots["count"], day, feed.detail_level
     )
 
 

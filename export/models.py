@@ -43,7 +43,7 @@ class CalendarFeed(models.Model):
     past_days = models.PositiveIntegerField(null=True, blank=True)
     future_days = models.PositiveIntegerField(null=True, blank=True)
     # How much of each slot the feed says (export/formats/ical/mapping.py).
-    detail = models.CharField(max_length=8, choices=FeedDetail.choices, default=FeedDetail.FULL)
+    detail_level = models.CharField(max_length=8, choices=FeedDetail.choices, default=FeedDetail.FULL)
     # When the window or the detail last changed: the feed's calendar changed then, whatever its slots did.
     settings_changed_at = models.DateTimeField(default=timezone.now)
 

@@ -114,7 +114,7 @@ class NewFeedRequest(ExportParameters, FeedSettings):
 class NewFeed(SubscriptionLinks, FeedSerializer):
     class Meta(FeedSerializer.Meta):
         fields = ("id", "url", "webcal_url", "google_url", "group", "created_at", "past_days", "future_days",
-                  "detail", "slot_count", "bytes", "warnings")
+                  "detail_level", "slot_count", "bytes", "warnings")
 
 
 class RotatedFeed(SubscriptionLinks):
@@ -424,7 +424,7 @@ FEED_CREATE = dict(
         201: OpenApiResponse(NewFeed, description="The feed, with its URL."),
         **errors(400, *TOKEN_ERRORS, 404, 406, 413, 415, 422, e429=FEED_CHANGES_THROTTLED,
                  e422="`group` is not a uuid string, `past_days` or `future_days` not a whole number from 0, "
-                 "`detail` not one of full, titles, busy, or the JSON body is not an object: the body names the "
+                 "`detail_level` not one of full, titles, busy, or the JSON body is not an object: the body names the "
                  "field."),
         (409, JSON): OpenApiResponse(
             FeedLimit, description="The user has FEED_MAX_PER_USER feeds (50 by default): `detail` and `max_feeds` "
@@ -453,7 +453,8 @@ FEED_CHANGE = dict(
         "Sets the fields given, leaves the others; the URL stays. The next fetch sends the changed calendar, "
         "with a new `ETag` and a later `Last-Modified`. Counted in THROTTLE_FEED_CHANGE_RATE.",
         f'curl "{HOST}/v1/feeds/<id>" -X PATCH -H "Content-Type: application/json" '
-        f'-H "Authorization: Token token=<key>" -d \'{{"past_days": 30, "future_days": 365, "detail": "busy"}}\'',
+        f'-H "Authorization: Token token=<key>" '
+        f'-d \'{{"past_days": 30, "future_days": 365, "detail_level": "busy"}}\'',
     ),
     request=FeedSettings,
     parameters=[FEED_ID, header("Cache-Control", [200], "`no-store`: the feed's owner's alone."),
@@ -461,8 +462,8 @@ FEED_CHANGE = dict(
     responses={
         200: OpenApiResponse(FeedSerializer, description="The feed as it is now, with what it holds."),
         **errors(400, *TOKEN_ERRORS, 404, 406, 413, 415, 422, e404=NOT_THEIRS, e429=FEED_CHANGES_THROTTLED,
-                 e422="`past_days` or `future_days` not a whole number from 0, `detail` not one of full, titles, "
-                 "busy, or the JSON body is not an object: the body names the field."),
+                 e422="`past_days` or `future_days` not a whole number from 0, `detail_level` not one of full, "
+                 "titles, busy, or the JSON body is not an object: the body names the field."),
     },
 )
 FEED_DELETE = dict(

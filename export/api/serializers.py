@@ -53,7 +53,7 @@ class FeedSettings(serializers.Serializer):
     future_days = serializers.IntegerField(
         required=False, allow_null=True, min_value=0, max_value=100_000, help_text=WINDOW_HELP.format(side="after")
     )
-    detail = serializers.ChoiceField(
+    detail_level = serializers.ChoiceField(
         required=False, choices=FeedDetail.choices,
         help_text="full: every slot as the export writes it; titles: no description, no location; busy: every "
         "summary \"Busy\", no description or location, CLASS:PRIVATE. Default full.",
@@ -85,6 +85,6 @@ class FeedSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = CalendarFeed
-        fields = ("id", "group", "created_at", "last_fetched_at", "past_days", "future_days", "detail",
+        fields = ("id", "group", "created_at", "last_fetched_at", "past_days", "future_days", "detail_level",
                   "slot_count", "bytes", "warnings")
-        read_only_fields = ("detail",)
+        read_only_fields = ("detail_level",)

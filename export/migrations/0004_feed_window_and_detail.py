@@ -13,7 +13,7 @@ class Migration(migrations.Migration):
     operations = [
         migrations.AddField(
             model_name='calendarfeed',
-            name='detail',
+            name='detail_level',
             field=models.CharField(choices=[('full', 'Full'), ('titles', 'Titles'), ('busy', 'Busy')], default='full', max_length=8),
         ),
         migrations.AddField(

@@ -149,7 +149,7 @@ def detailed_slot(user):
 
 
 def events_of(api, detail: str) -> list:
-    return parse_events(fetch(path_of(create(api, {"detail": detail}).json()["url"])).body)
+    return parse_events(fetch(path_of(create(api, {"detail_level": detail}).json()["url"])).body)
 
 
 def test_a_full_feed_tells_everything(api, detailed_slot):
@@ -179,10 +179,10 @@ def test_changing_the_detail_changes_the_next_fetch_and_its_validators_move_forw
     created = create(api).json()
     before = fetch(path_of(created["url"]))
 
-    changed = patch(api, created["id"], {"detail": "busy"})
+    changed = patch(api, created["id"], {"detail_level": "busy"})
     after = fetch(path_of(created["url"]))
 
-    assert changed.status_code == 200 and changed.json()["detail"] == "busy"
+    assert changed.status_code == 200 and changed.json()["detail_level"] == "busy"
     assert changed["Cache-Control"] == "no-store"
     assert b"SUMMARY:Busy" in after.body and b"Dentist" not in after.body
     assert after["ETag"] != before["ETag"]
@@ -193,7 +193,7 @@ def test_a_change_to_the_same_values_leaves_the_feed_and_its_etag_as_they_were(a
     created = create(api, {"past_days": 7}).json()
     before = fetch(path_of(created["url"]))
 
-    assert patch(api, created["id"], {"past_days": 7, "detail": "full"}).status_code == 200
+    assert patch(api, created["id"], {"past_days": 7, "detail_level": "full"}).status_code == 200
     assert fetch(path_of(created["url"]), If_None_Match=before["ETag"]).status_code == 304
 
 
@@ -206,7 +206,7 @@ def test_creating_changing_and_listing_report_the_slot_count_and_the_bytes_a_fet
     created = create(api, {"future_days": 365}).json()
     first = fetch(path_of(created["url"]))
 
-    changed = patch(api, created["id"], {"future_days": None, "detail": "titles"}).json()
+    changed = patch(api, created["id"], {"future_days": None, "detail_level": "titles"}).json()
     second = fetch(path_of(created["url"]))
     (listed,) = api.get(FEEDS).json()
 
@@ -274,7 +274,7 @@ def test_creating_and_rotating_answer_the_https_webcal_and_google_links(api):
 
 
 @pytest.mark.parametrize("field, value", [
-    ("past_days", -1), ("future_days", -3), ("past_days", "soon"), ("detail", "secret"), ("detail", None),
+    ("past_days", -1), ("future_days", -3), ("past_days", "soon"), ("detail_level", "secret"), ("detail_level", None),
 ])
 def test_a_bad_window_or_detail_is_422_naming_the_field_on_create_and_change(api, field, value):
     created = create(api).json()
@@ -289,8 +289,8 @@ def test_a_bad_window_or_detail_is_422_naming_the_field_on_create_and_change(api
 def test_changing_another_users_feed_is_404_and_changes_nothing(api, client_for):
     theirs = create(client_for(UserFactory())).json()
 
-    assert patch(api, theirs["id"], {"detail": "busy"}).status_code == 404
-    assert CalendarFeed.objects.get().detail == "full"
+    assert patch(api, theirs["id"], {"detail_level": "busy"}).status_code == 404
+    assert CalendarFeed.objects.get().detail_level == "full"
 
 
 def test_changing_a_feed_counts_in_the_rate_of_feed_changes(api, settings):

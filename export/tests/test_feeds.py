@@ -63,7 +63,7 @@ def test_creating_a_feed_is_201_with_its_absolute_url_shown_once(api):
     assert response.status_code == 201
     body = response.json()
     assert set(body) == {
-        "id", "url", "webcal_url", "google_url", "group", "created_at", "past_days", "future_days", "detail",
+        "id", "url", "webcal_url", "google_url", "group", "created_at", "past_days", "future_days", "detail_level",
         "slot_count", "bytes", "warnings",
     }
     assert body["url"].startswith("http://testserver/v1/feeds/") and body["url"].endswith(".ics")

@@ -180,12 +180,12 @@ def test_the_json_answers_have_their_bodies(schema):
         "$ref": "#/components/schemas/Feed"
     }
     assert set(components["Feed"]["properties"]) == {
-        "id", "group", "created_at", "last_fetched_at", "past_days", "future_days", "detail", "slot_count", "bytes",
-        "warnings",
+        "id", "group", "created_at", "last_fetched_at", "past_days", "future_days", "detail_level", "slot_count",
+        "bytes", "warnings",
     }
     assert components["Feed"]["properties"]["group"]["nullable"] is True
     assert set(components["NewFeed"]["properties"]) == {
-        "id", "url", "webcal_url", "google_url", "group", "created_at", "past_days", "future_days", "detail",
+        "id", "url", "webcal_url", "google_url", "group", "created_at", "past_days", "future_days", "detail_level",
         "slot_count", "bytes", "warnings",
     }
     assert set(components["ImportResult"]["properties"]) == {"created", "updated", "unchanged", "warnings"}
