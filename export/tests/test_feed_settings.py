@@ -201,8 +201,9 @@ def test_a_change_to_the_same_values_leaves_the_feed_and_its_etag_as_they_were(a
 
 
 def test_creating_changing_and_listing_report_the_slot_count_and_the_bytes_a_fetch_sends(api, user):
-    SlotFactory.create_batch(3, creator=user)
-    SlotFactory(creator=user, start=datetime.now(UTC) + timedelta(days=400))
+    now = datetime.now(UTC)
+    for days in (0, 1, 2, 400):
+        SlotFactory(creator=user, start=now + timedelta(days=days))
     created = create(api, {"future_days": 365}).json()
     first = fetch(path_of(created["url"]))
 
@@ -216,7 +217,8 @@ def test_creating_changing_and_listing_report_the_slot_count_and_the_bytes_a_fet
 
 
 def test_a_list_measures_feeds_up_to_its_slot_budget_and_leaves_the_others_bytes_null(api, user, settings):
-    SlotFactory.create_batch(2, creator=user)
+    for days in (10, 11):
+        SlotFactory(creator=user, start=datetime.now(UTC) + timedelta(days=days))
     small, large = create(api, {"future_days": 0, "past_days": 0}).json(), create(api).json()
     # The slots change: neither feed's version has been measured yet.
     SlotFactory(creator=user, start=datetime.now(UTC) + timedelta(days=1))
