@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from export import read_ahead
+from export.formats.ical.mapping import DETAIL_FULL
 from slots.models import Slot, SlotGroup
 from slots.selectors import slot_list
 
@@ -26,6 +27,8 @@ class SlotExport:
     group: SlotGroup | None = None
     # One moment for the whole file: every DTSTAMP, the backup's exported_at (docs/calendar-format.md).
     stamp: datetime = field(default_factory=timezone.now)
+    # How much of each slot a calendar tells (mapping.EVENT_BY_DETAIL); the other formats tell all.
+    detail: str = DETAIL_FULL
     # Called once a row, for a progress bar.
     on_row: Callable[[], None] | None = None
 

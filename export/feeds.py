@@ -6,23 +6,31 @@ shown to its owner once.
 """
 import hashlib
 import hmac
+import logging
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime, time, timedelta
+from urllib.parse import quote, urlsplit, urlunsplit
 from uuid import UUID
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.cache import cache
 from django.db import transaction
-from django.db.models import Count, Max
+from django.db.models import Count, Max, Q, QuerySet
 from django.utils import timezone
+from redis.exceptions import RedisError
 
 from export.api.limits import TooManyFeeds
 from export.exports import SlotExport
 from export.models import CalendarFeed, SlotChangeClock
-from slots.models import SlotGroup
+from export.renderers import ICalendarFeedRenderer
+from slots.models import Slot, SlotGroup
 from slots.selectors import group_visible_to, slot_list
+
+logger = logging.getLogger("export.feeds")
 
 
 def new_secret() -> str:
@@ -35,9 +43,9 @@ def secret_hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def create_feed(*, owner: AbstractBaseUser, group: SlotGroup | None) -> tuple[CalendarFeed, str]:
+def create_feed(*, owner: AbstractBaseUser, group: SlotGroup | None, **settings_) -> tuple[CalendarFeed, str]:
     """A new feed and its secret, which exists nowhere else from now on; TooManyFeeds (409) if the owner
-    has FEED_MAX_PER_USER feeds already."""
+    has FEED_MAX_PER_USER feeds already. settings_: its window (past_days, future_days) and detail_level."""
     secret = new_secret()
     limit = settings.FEED_MAX_PER_USER
     with transaction.atomic():
@@ -45,7 +53,21 @@ def create_feed(*, owner: AbstractBaseUser, group: SlotGroup | None) -> tuple[Ca
         get_user_model().objects.select_for_update().get(pk=owner.pk)
         if CalendarFeed.objects.filter(owner=owner).count() >= limit:
             raise TooManyFeeds(limit)
-        return CalendarFeed.objects.create(owner=owner, group=group, secret_hash=secret_hash(secret)), secret
+        feed = CalendarFeed.objects.create(owner=owner, group=group, secret_hash=secret_hash(secret), **settings_)
+        return feed, secret
+
+
+def change_feed(*, owner: AbstractBaseUser, uuid: UUID, **settings_) -> CalendarFeed:
+    """The owner's feed with a new window or detail; CalendarFeed.DoesNotExist if not theirs."""
+    feed = CalendarFeed.objects.select_related("owner", "group").get(owner=owner, uuid=uuid)
+    changed = [name for name, value in settings_.items() if getattr(feed, name) != value]
+    if changed:
+        for name in changed:
+            setattr(feed, name, settings_[name])
+        # The calendar changed now, even if no slot did: its Last-Modified moves on, never back.
+        feed.settings_changed_at = max(timezone.now(), feed.settings_changed_at)
+        feed.save(update_fields=[*changed, "settings_changed_at"])
+    return feed
 
 
 def rotate_feed(*, owner: AbstractBaseUser, uuid: UUID) -> str:
@@ -79,6 +101,36 @@ def feed_for_secret(secret: str) -> CalendarFeed:
     return feed
 
 
+def window_day(now: datetime | None = None) -> date:
+    """The UTC day a fetch at now reads the window against: the window moves once a day, so every fetch
+    of one day gives the same calendar."""
+    return (now or timezone.now()).astimezone(UTC).date()
+
+
+def midnight(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=UTC)
+
+
+def in_window(feed: CalendarFeed, day: date) -> Q:
+    """The slots the feed's window holds on day: those that start or end within its days, from the start of
+    the day past_days before to the end of the day future_days after (UTC). A slot starting at the window's
+    first moment is in; an open-ended slot lasts its start's moment, or its day if it is all-day."""
+    window = Q()
+    if feed.past_days is not None:
+        since = midnight(day - timedelta(days=feed.past_days))
+        window &= (
+            Q(start__gte=since) | Q(end__gt=since)
+            | Q(end__isnull=True, all_day=True, start__gt=since - timedelta(days=1))
+        )
+    if feed.future_days is not None:
+        window &= Q(start__lt=midnight(day + timedelta(days=feed.future_days + 1)))
+    return window
+
+
+def is_windowed(feed: CalendarFeed) -> bool:
+    return feed.past_days is not None or feed.future_days is not None
+
+
 @dataclass(frozen=True)
 class FeedVersion:
     """What identifies one state of a feed's calendar, without reading its slots."""
@@ -87,33 +139,143 @@ class FeedVersion:
     # The latest change that shows in the calendar; also its DTSTAMP, so the bytes of one state never vary.
     modified: datetime
     slot_count: int
+    # The day the window was read against; None for a feed without one.
+    day: date | None
+    detail: str
 
     @property
     def etag(self) -> str:
-        # Strong: one (feed, moment, count) is one byte sequence, DTSTAMP included.
-        state = f"{self.feed_uuid}|{self.modified.isoformat(timespec='microseconds')}|{self.slot_count}"
+        # Strong: one (feed, moment, count, day, detail) is one byte sequence, DTSTAMP included.
+        state = "|".join((
+            str(self.feed_uuid), self.modified.isoformat(timespec="microseconds"), str(self.slot_count),
+            str(self.day), self.detail,
+        ))
         return '"%s"' % hashlib.sha256(state.encode()).hexdigest()[:32]
 
 
-def feed_version(feed: CalendarFeed) -> FeedVersion:
-    """The feed's version in two queries whatever its size: its slots' newest change and count, and the clock
-    of the changes the slots left cannot show (deletions, group changes)."""
-    slots = slot_list(user=feed.owner, group=feed.group).aggregate(newest=Max("updated_at"), count=Count("id"))
+def feed_version(feed: CalendarFeed, now: datetime | None = None) -> FeedVersion:
+    """The feed's version at now (the fetch's moment) in two queries whatever its size: its slots' newest
+    change and the count of those in its window, and the clock of the changes the slots left cannot show
+    (deletions, group changes)."""
+    day = window_day(now) if is_windowed(feed) else None
+    # The newest change of every slot of the scope, not only the window's: a slot edited out of the
+    # window would otherwise take its moment with it, and Last-Modified go back.
+    slots = slot_list(user=feed.owner, group=feed.group).aggregate(
+        newest=Max("updated_at"), count=Count("id", filter=in_window(feed, day) if day else Q()),
+    )
     moments = [
         slots["newest"],
         SlotChangeClock.moment_for(feed.owner_id),
         # The group's name is the calendar's name.
         feed.group.updated_at if feed.group else None,
-        # An empty feed has changed since it was made, at least.
+        # An empty feed has changed since it was made, at least; and whenever its window or detail changed.
         feed.created_at,
+        feed.settings_changed_at,
+        # The window moved at midnight, dropping or adding slots: that is a change too, and a later one
+        # than any before it, so Last-Modified still never goes back.
+        midnight(day) if day else None,
     ]
-    return FeedVersion(feed.uuid, max(moment for moment in moments if moment is not None), slots["count"])
+    return FeedVersion(
+        feed.uuid, max(moment for moment in moments if moment is not None), slots["count"], day, feed.detail_level
+    )
+
+
+def feed_slots(feed: CalendarFeed, version: FeedVersion) -> QuerySet[Slot]:
+    slots = slot_list(user=feed.owner, group=feed.group)
+    return slots.filter(in_window(feed, version.day)) if version.day else slots
 
 
 def feed_export(feed: CalendarFeed, version: FeedVersion) -> SlotExport:
     return SlotExport(
-        user=feed.owner, slots=slot_list(user=feed.owner, group=feed.group), group=feed.group, stamp=version.modified
+        user=feed.owner, slots=feed_slots(feed, version), group=feed.group, stamp=version.modified,
+        detail=version.detail,
     )
+
+
+def measured_bytes(feed: CalendarFeed, version: FeedVersion) -> int | None:
+    """The length of the calendar a fetch of this version sends, written once per version: it is cached
+    by the ETag, which names one byte sequence. None if a fetch would be refused for its size
+    (EXPORT_MAX_SLOTS): measuring costs at most one export."""
+    if version.slot_count > settings.EXPORT_MAX_SLOTS:
+        return None
+    size = cached_bytes(version)
+    if size is None:
+        size = sum(map(len, feed_export(feed, version).chunks(ICalendarFeedRenderer())))
+        try:
+            cache.set(bytes_key(version), size, timeout=FEED_BYTES_CACHED_SECONDS)
+        except RedisError:
+            # Only a measure lost: the next list measures again, within its budget.
+            logger.exception("The cache is unreachable: a feed's size is not remembered.")
+    return size
+
+
+def cached_bytes(version: FeedVersion) -> int | None:
+    try:
+        return cache.get(bytes_key(version))
+    except RedisError:
+        logger.exception("The cache is unreachable: a feed's size is measured again.")
+        return None
+
+
+def bytes_key(version: FeedVersion) -> str:
+    return "feed_bytes_" + version.etag.strip('"')
+
+
+# A measure is good until the feed changes, and then is never asked for again: a day bounds its stay.
+FEED_BYTES_CACHED_SECONDS = 24 * 60 * 60
+# Google Calendar drops a subscribed calendar larger than about this.
+GOOGLE_BYTES_BUDGET = 1_000_000
+
+
+def size_warnings(feed: CalendarFeed, version: FeedVersion, size: int | None) -> list[str]:
+    fix = "narrow its window (past_days, future_days)" if is_windowed(feed) else (
+        "give it a window (past_days, future_days), e.g. 30 days back and 365 ahead"
+    )
+    if version.slot_count > settings.EXPORT_MAX_SLOTS:
+        limit = settings.EXPORT_MAX_SLOTS
+        return [f"The feed holds {version.slot_count:,} slots, more than a fetch sends ({limit:,}, EXPORT_MAX_SLOTS): "
+                f"its fetches are refused. To fix it, {fix}."]
+    if size is None or size <= GOOGLE_BYTES_BUDGET:
+        return []
+    return [
+        f"The feed is {size:,} bytes, over Google Calendar's budget of about {GOOGLE_BYTES_BUDGET:,}: Google "
+        f"stops updating a calendar that large. To fix it, {fix}, or split it by group."
+    ]
+
+
+def held(feed: CalendarFeed, now: datetime | None = None) -> CalendarFeed:
+    """The feed with what a fetch at now would send (slot_count, bytes) and the warnings they call for."""
+    version = feed_version(feed, now)
+    size = measured_bytes(feed, version)
+    feed.slot_count, feed.bytes, feed.warnings = version.slot_count, size, size_warnings(feed, version, size)
+    return feed
+
+
+def listed(feeds: Iterable[CalendarFeed], now: datetime | None = None) -> list[CalendarFeed]:
+    """The feeds with what they hold, for a list: each measured if cached, or while the feeds written to
+    measure them hold at most FEED_LIST_MEASURED_SLOTS slots in all; the others' bytes stay None."""
+    budget = settings.FEED_LIST_MEASURED_SLOTS
+    shown = []
+    for feed in feeds:
+        version = feed_version(feed, now)
+        size = cached_bytes(version)
+        if size is None and version.slot_count <= budget:
+            size = measured_bytes(feed, version)
+            budget -= version.slot_count
+        feed.slot_count, feed.bytes, feed.warnings = version.slot_count, size, size_warnings(feed, version, size)
+        shown.append(feed)
+    return shown
+
+
+def subscription_links(url: str) -> dict[str, str]:
+    """The feed's URL in the forms calendar apps take: https:// (any app), webcal:// (Apple's and Outlook's
+    "subscribe"), and Google's add-by-URL link, which takes webcal:// or http:// but not https://."""
+    webcal = urlunsplit(("webcal", *urlsplit(url)[1:]))
+    return {
+        "url": url,
+        "webcal_url": webcal,
+        "google_url": "https://calendar.google.com/calendar/r?cid=" + quote(webcal, safe=""),
+    }
 
 
 def record_fetch(feed: CalendarFeed) -> None:

@@ -8,7 +8,16 @@ from django.db import models
 from django.utils import timezone
 from rest_framework.authtoken.models import TokenProxy
 
+from export.formats.ical.mapping import DETAIL_BUSY, DETAIL_FULL, DETAIL_TITLES
 from slots.models import SlotGroup
+
+
+class FeedDetail(models.TextChoices):
+    """What a feed tells of each slot: everything, its title and times, or only that the time is taken."""
+
+    FULL = DETAIL_FULL, "Full"
+    TITLES = DETAIL_TITLES, "Titles"
+    BUSY = DETAIL_BUSY, "Busy"
 
 
 class CalendarFeed(models.Model):
@@ -30,6 +39,13 @@ class CalendarFeed(models.Model):
     secret_hash = models.CharField(max_length=64, unique=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     last_fetched_at = models.DateTimeField(null=True, blank=True)
+    # The rolling window, in whole UTC days before and after the day of the fetch; null: unbounded.
+    past_days = models.PositiveIntegerField(null=True, blank=True)
+    future_days = models.PositiveIntegerField(null=True, blank=True)
+    # How much of each slot the feed says (export/formats/ical/mapping.py).
+    detail_level = models.CharField(max_length=8, choices=FeedDetail.choices, default=FeedDetail.FULL)
+    # When the window or the detail last changed: the feed's calendar changed then, whatever its slots did.
+    settings_changed_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ("created_at", "uuid")

@@ -6,7 +6,7 @@ from rest_framework.renderers import BaseRenderer
 
 from export.exports import SlotExport
 from export.formats.backup import writer as backup
-from export.formats.ical.mapping import EVENT_COLUMNS, VEVENT, every_event, slot_event
+from export.formats.ical.mapping import EVENT_BY_DETAIL, EVENT_COLUMNS, VEVENT, every_event
 from export.formats.ical.writer import ComponentWriter, Property, calendar_chunks
 from export.formats.outlook import writer as outlook
 
@@ -45,7 +45,7 @@ class ICalendarRenderer(StreamingRenderer):
             *self.extra_calendar_properties,
         ]
         write_event = ComponentWriter("VEVENT", VEVENT, shared=every_event(stamp=export.stamp))
-        events = map(write_event, map(slot_event, export.rows(*EVENT_COLUMNS, named=False)))
+        events = map(write_event, map(EVENT_BY_DETAIL[export.detail], export.rows(*EVENT_COLUMNS, named=False)))
         return calendar_chunks(calendar, events)
 
 

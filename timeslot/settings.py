@@ -244,6 +244,9 @@ FEED_MAX_PER_USER = int(os.environ.get("FEED_MAX_PER_USER", "50"))
 # A feed's fetches write its export log row and its last_fetched_at at most once in this many seconds (the
 # first fetch of each interval); 0: every fetch.
 FEED_FETCH_RECORD_SECONDS = int(os.environ.get("FEED_FETCH_RECORD_SECONDS", "60"))
+# GET /v1/feeds writes a feed's calendar to tell its bytes (then cached by its version) only while the feeds
+# so written hold at most this many slots in all: a list costs at most about one export of this size.
+FEED_LIST_MEASURED_SLOTS = int(os.environ.get("FEED_LIST_MEASURED_SLOTS", "20000"))
 
 # IMPORT
 # ------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
 """/v1/feeds: the owner manages feeds with their token; a calendar app fetches one with its secret alone."""
+from collections.abc import Mapping
 from datetime import datetime
 
 from django.http import HttpResponse
@@ -17,9 +18,9 @@ from export.api.audit import ExportAudit, client_address
 from export.api.authentication import LegacyTokenAuthentication
 from export.api.limits import FetchRecord
 from export.api.negotiation import ExportNegotiation, WhateverAccepted
-from export.api.parameters import requested_group
-from export.api.schema import FEED_CALENDAR, FEED_CREATE, FEED_DELETE, FEED_LIST, FEED_ROTATE
-from export.api.serializers import FeedSerializer
+from export.api.parameters import InvalidParameters, requested_group
+from export.api.schema import FEED_CALENDAR, FEED_CHANGE, FEED_CREATE, FEED_DELETE, FEED_LIST, FEED_ROTATE
+from export.api.serializers import FeedSerializer, FeedSettings
 from export.api.throttling import (
     FeedChangeThrottle,
     address_throttle,
@@ -28,13 +29,17 @@ from export.api.throttling import (
 )
 from export.api.views import JSONErrorsMixin, streamed_within_limits
 from export.feeds import (
+    change_feed,
     create_feed,
     feed_export,
     feed_for_secret,
     feed_version,
+    held,
+    listed,
     record_fetch,
     revoke_feed,
     rotate_feed,
+    subscription_links,
 )
 from export.models import CalendarFeed, ExportLog
 from export.renderers import ICalendarFeedRenderer
@@ -42,7 +47,7 @@ from export.renderers import ICalendarFeedRenderer
 
 class FeedAPIView(APIView):
     """The owner's side: the same token and the same negotiation as the export, answers in JSON; each
-    change (a feed created, rotated or deleted) counted in the user's rate of them."""
+    change (a feed created, changed, rotated or deleted) counted in the user's rate of them."""
 
     authentication_classes = (LegacyTokenAuthentication,)
     permission_classes = (IsAuthenticated,)
@@ -50,8 +55,18 @@ class FeedAPIView(APIView):
     renderer_classes = (JSONRenderer,)
     content_negotiation_class = ExportNegotiation
 
-    def subscription_url(self, secret: str) -> str:
-        return self.request.build_absolute_uri(reverse("feed-calendar", kwargs={"secret": secret}))
+    def subscription_links(self, secret: str) -> dict[str, str]:
+        return subscription_links(self.request.build_absolute_uri(reverse("feed-calendar", kwargs={"secret": secret})))
+
+
+def requested_settings(request) -> dict:
+    """The window and detail the body sets, those it leaves out untouched; 422 naming the field for a bad value."""
+    if not isinstance(request.data, Mapping):
+        raise InvalidParameters({"non_field_errors": ["Expected a JSON object or form fields."]})
+    given = FeedSettings(data=request.data)
+    if not given.is_valid():
+        raise InvalidParameters(given.errors)
+    return dict(given.validated_data)
 
 
 def secret_shown(body: dict, **kwargs) -> Response:
@@ -70,16 +85,16 @@ class FeedListView(FeedAPIView):
 
     @extend_schema(**FEED_LIST)
     def get(self, request, *args, **kwargs):
-        feeds = CalendarFeed.objects.filter(owner=request.user).select_related("group")
-        return Response(FeedSerializer(feeds, many=True).data)
+        feeds = CalendarFeed.objects.filter(owner=request.user).select_related("owner", "group")
+        return Response(FeedSerializer(listed(feeds), many=True).data)
 
     @extend_schema(**FEED_CREATE)
     def post(self, request, *args, **kwargs):
-        feed, secret = create_feed(owner=request.user, group=requested_group(request))
-        shown = FeedSerializer(feed).data
+        group = requested_group(request)
+        feed, secret = create_feed(owner=request.user, group=group, **requested_settings(request))
         # The only time the secret leaves the server.
-        body = {"id": shown["id"], "url": self.subscription_url(secret), "group": shown["group"],
-                "created_at": shown["created_at"]}
+        body = {**self.subscription_links(secret), **FeedSerializer(held(feed)).data}
+        del body["last_fetched_at"]
         return secret_shown(body, status=status.HTTP_201_CREATED)
 
 
@@ -92,11 +107,21 @@ class FeedRotateView(FeedAPIView):
             secret = rotate_feed(owner=request.user, uuid=feed_id)
         except CalendarFeed.DoesNotExist:
             raise exceptions.NotFound()
-        return secret_shown({"id": str(feed_id), "url": self.subscription_url(secret)})
+        return secret_shown({"id": str(feed_id), **self.subscription_links(secret)})
 
 
 class FeedDetailView(FeedAPIView):
-    http_method_names = ("delete",)
+    http_method_names = ("patch", "delete")
+
+    @extend_schema(**FEED_CHANGE)
+    def patch(self, request, feed_id, *args, **kwargs):
+        changes = requested_settings(request)
+        try:
+            feed = change_feed(owner=request.user, uuid=feed_id, **changes)
+        except CalendarFeed.DoesNotExist:
+            raise exceptions.NotFound()
+        # No secret here (only its hash is stored), but the answer is the owner's alone all the same.
+        return secret_shown(FeedSerializer(held(feed)).data)
 
     @extend_schema(**FEED_DELETE)
     def delete(self, request, feed_id, *args, **kwargs):

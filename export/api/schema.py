@@ -12,7 +12,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse
 from rest_framework import serializers
 
-from export.api.serializers import GROUP_HELP, ExportParameters, FeedSerializer, ImportParameters
+from export.api.serializers import GROUP_HELP, ExportParameters, FeedSerializer, FeedSettings, ImportParameters
 from slots.models import Slot
 
 JSON = "application/json"
@@ -96,16 +96,29 @@ class ImportRequest(ImportParameters):
     file = serializers.FileField(help_text="iCalendar, the Outlook CSV or a Timeslot backup; read by content.")
 
 
-class NewFeed(serializers.Serializer):
-    id = serializers.UUIDField()
-    url = serializers.URLField(help_text="The subscription URL: shown this once, only its hash is stored.")
-    group = serializers.UUIDField(allow_null=True)
-    created_at = serializers.DateTimeField()
+class SubscriptionLinks(serializers.Serializer):
+    """The secret URL in the forms calendar apps take (README, "Subscribing")."""
+
+    url = serializers.URLField(help_text="The subscription URL (https://): shown this once, only its hash is stored.")
+    webcal_url = serializers.CharField(help_text="The same as webcal://, which Apple Calendar and Outlook open.")
+    google_url = serializers.URLField(
+        help_text="Google Calendar's add-by-URL link, `https://calendar.google.com/calendar/r?cid=` and the "
+        "webcal:// URL encoded (Google's cid takes webcal:// or http://, not https://)."
+    )
 
 
-class RotatedFeed(serializers.Serializer):
+class NewFeedRequest(ExportParameters, FeedSettings):
+    pass
+
+
+class NewFeed(SubscriptionLinks, FeedSerializer):
+    class Meta(FeedSerializer.Meta):
+        fields = ("id", "url", "webcal_url", "google_url", "group", "created_at", "past_days", "future_days",
+                  "detail_level", "slot_count", "bytes", "warnings")
+
+
+class RotatedFeed(SubscriptionLinks):
     id = serializers.UUIDField()
-    url = serializers.URLField(help_text="The new subscription URL; the old one is 404 from now on.")
 
 
 class FeedLimit(serializers.Serializer):
@@ -169,7 +182,8 @@ DOWNLOAD = header(
     "`Timeslot-Export-<group name>.ical`, the name made safe.",
 )
 VALIDATORS = [
-    header("ETag", [200, 304], "Strong; changes when a slot of the feed changes, joins or leaves it."),
+    header("ETag", [200, 304], "Strong; changes when a slot of the feed changes, joins or leaves it, when the feed's "
+           "window or detail changes, and when its window moves (each day at midnight UTC)."),
     header("Last-Modified", [200, 304], "The feed's last change, in whole seconds; never goes backwards."),
     header("Cache-Control", [200, 304], "`private`"),
 ]
@@ -403,13 +417,15 @@ FEED_CREATE = dict(
         f'curl "{HOST}/v1/feeds" -X POST -H "Content-Type: application/json" '
         f'-H "Authorization: Token token=<key>" -d \'{{"group": "{DEMO_GROUP}"}}\'',
     ),
-    request=ExportParameters,
+    request=NewFeedRequest,
     parameters=[GROUP_QUERY, secret_not_stored(201), WWW_AUTHENTICATE, ALLOW, RETRY_AFTER],
     examples=EXPORT_REQUESTS,
     responses={
         201: OpenApiResponse(NewFeed, description="The feed, with its URL."),
         **errors(400, *TOKEN_ERRORS, 404, 406, 413, 415, 422, e429=FEED_CHANGES_THROTTLED,
-                 e422="`group` is not a uuid string, or the JSON body is not an object: the body names the field."),
+                 e422="`group` is not a uuid string, `past_days` or `future_days` not a whole number from 0, "
+                 "`detail_level` not one of full, titles, busy, or the JSON body is not an object: the body names the "
+                 "field."),
         (409, JSON): OpenApiResponse(
             FeedLimit, description="The user has FEED_MAX_PER_USER feeds (50 by default): `detail` and `max_feeds` "
             "name the limit. Delete one first.",
@@ -428,6 +444,26 @@ FEED_ROTATE = dict(
     responses={
         200: OpenApiResponse(RotatedFeed, description="The feed's new URL."),
         **errors(*TOKEN_ERRORS, 404, 406, e404=NOT_THEIRS, e429=FEED_CHANGES_THROTTLED),
+    },
+)
+FEED_CHANGE = dict(
+    operation_id="feeds_change",
+    summary="Change a feed's window or detail",
+    description=curl(
+        "Sets the fields given, leaves the others; the URL stays. The next fetch sends the changed calendar, "
+        "with a new `ETag` and a later `Last-Modified`. Counted in THROTTLE_FEED_CHANGE_RATE.",
+        f'curl "{HOST}/v1/feeds/<id>" -X PATCH -H "Content-Type: application/json" '
+        f'-H "Authorization: Token token=<key>" '
+        f'-d \'{{"past_days": 30, "future_days": 365, "detail_level": "busy"}}\'',
+    ),
+    request=FeedSettings,
+    parameters=[FEED_ID, header("Cache-Control", [200], "`no-store`: the feed's owner's alone."),
+                WWW_AUTHENTICATE, ALLOW, RETRY_AFTER],
+    responses={
+        200: OpenApiResponse(FeedSerializer, description="The feed as it is now, with what it holds."),
+        **errors(400, *TOKEN_ERRORS, 404, 406, 413, 415, 422, e404=NOT_THEIRS, e429=FEED_CHANGES_THROTTLED,
+                 e422="`past_days` or `future_days` not a whole number from 0, `detail_level` not one of full, "
+                 "titles, busy, or the JSON body is not an object: the body names the field."),
     },
 )
 FEED_DELETE = dict(

@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from export.models import CalendarFeed
+from export.models import CalendarFeed, FeedDetail
 
 
 class StrictUUIDField(serializers.UUIDField):
@@ -38,14 +38,53 @@ class ImportParameters(serializers.Serializer):
     )
 
 
+WINDOW_HELP = (
+    "Whole UTC days {side} the day of the fetch that the feed holds (a slot overlapping them is in); "
+    "null: unbounded. The window moves at midnight UTC."
+)
+
+
+class FeedSettings(serializers.Serializer):
+    """What a feed's owner sets when creating or changing it (POST /v1/feeds, PATCH /v1/feeds/<id>)."""
+
+    past_days = serializers.IntegerField(
+        required=False, allow_null=True, min_value=0, max_value=100_000, help_text=WINDOW_HELP.format(side="before")
+    )
+    future_days = serializers.IntegerField(
+        required=False, allow_null=True, min_value=0, max_value=100_000, help_text=WINDOW_HELP.format(side="after")
+    )
+    detail_level = serializers.ChoiceField(
+        required=False, choices=FeedDetail.choices,
+        help_text="full: every slot as the export writes it; titles: no description, no location; busy: every "
+        "summary \"Busy\", no description or location, CLASS:PRIVATE. Default full.",
+    )
+
+
 class FeedSerializer(serializers.ModelSerializer):
-    """A feed as its owner sees it in GET /v1/feeds: never its secret, nor the secret's hash."""
+    """A feed as its owner sees it in GET /v1/feeds: never its secret, nor the secret's hash; and what it
+    holds now."""
 
     id = serializers.UUIDField(source="uuid", read_only=True)
     group = serializers.SlugRelatedField(
         slug_field="uuid", read_only=True, allow_null=True, help_text="null: every slot of the owner"
     )
+    past_days = serializers.IntegerField(read_only=True, allow_null=True, help_text=WINDOW_HELP.format(side="before"))
+    future_days = serializers.IntegerField(read_only=True, allow_null=True, help_text=WINDOW_HELP.format(side="after"))
+    # What it holds now, set on the feed by export.feeds.held() before it is shown.
+    slot_count = serializers.IntegerField(read_only=True, help_text="The slots a fetch now sends.")
+    bytes = serializers.IntegerField(
+        read_only=True, allow_null=True,
+        help_text="The length of the calendar a fetch now sends; null in a list when not measured yet (a list "
+        "measures feeds of at most FEED_LIST_MEASURED_SLOTS slots in all, the others when they are next "
+        "created, changed or listed).",
+    )
+    warnings = serializers.ListField(
+        child=serializers.CharField(), read_only=True,
+        help_text="When the feed is over Google Calendar's budget (about 1,000,000 bytes), and how to fix it.",
+    )
 
     class Meta:
         model = CalendarFeed
-        fields = ("id", "group", "created_at", "last_fetched_at")
+        fields = ("id", "group", "created_at", "last_fetched_at", "past_days", "future_days", "detail_level",
+                  "slot_count", "bytes", "warnings")
+        read_only_fields = ("detail_level",)

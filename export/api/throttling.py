@@ -123,7 +123,7 @@ class ExportRateThrottle(UserRateThrottle):
 
 
 class FeedChangeThrottle(UserRateThrottle):
-    """Feeds created, rotated or deleted per user (THROTTLE_FEED_CHANGE_RATE)."""
+    """Feeds created, changed, rotated or deleted per user (THROTTLE_FEED_CHANGE_RATE)."""
 
     scope = "feed_change"
 

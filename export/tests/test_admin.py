@@ -197,6 +197,16 @@ def test_feeds_list_owner_scope_and_never_the_secret_hash(staff_client, api, use
             assert secret_hash not in response.content.decode()
 
 
+def test_a_feeds_page_shows_its_window_and_detail_level(staff_client, api):
+    create(api, {"past_days": 14, "future_days": 90, "detail_level": "busy"})
+
+    page = staff_client.get(reverse("admin:export_calendarfeed_change", args=[CalendarFeed.objects.get().pk]))
+
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "Past days" in text and "Future days" in text and "Busy" in text
+
+
 def test_revoking_selected_feeds_deletes_them_and_says_how_many(staff_client, api):
     create(api)
     create(api)

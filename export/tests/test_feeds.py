@@ -42,7 +42,7 @@ def last_changed_long_ago(*slots: Slot, moment=LONG_AGO) -> None:
     """The slots as if last edited at moment, and every group and feed made before that."""
     Slot.objects.filter(pk__in=[slot.pk for slot in slots]).update(updated_at=moment, created_at=moment)
     SlotGroup.objects.update(created_at=moment - timedelta(days=1), updated_at=moment - timedelta(days=1))
-    CalendarFeed.objects.update(created_at=moment - timedelta(days=1))
+    CalendarFeed.objects.update(created_at=moment - timedelta(days=1), settings_changed_at=moment - timedelta(days=1))
 
 
 def lines(body: bytes) -> list[bytes]:
@@ -62,7 +62,10 @@ def test_creating_a_feed_is_201_with_its_absolute_url_shown_once(api):
 
     assert response.status_code == 201
     body = response.json()
-    assert set(body) == {"id", "url", "group", "created_at"}
+    assert set(body) == {
+        "id", "url", "webcal_url", "google_url", "group", "created_at", "past_days", "future_days", "detail_level",
+        "slot_count", "bytes", "warnings",
+    }
     assert body["url"].startswith("http://testserver/v1/feeds/") and body["url"].endswith(".ics")
     assert body["group"] is None
     assert str(CalendarFeed.objects.get().uuid) == body["id"]
@@ -102,7 +105,7 @@ def test_listing_shows_the_users_feeds_without_secret_or_hash(api, user, client_
     assert response.status_code == 200
     listed = response.json()
     assert [feed["id"] for feed in listed] == [first["id"], second["id"]]
-    assert all(set(feed) == {"id", "group", "created_at", "last_fetched_at"} for feed in listed)
+    assert all("url" not in feed and "secret_hash" not in feed for feed in listed)
     assert [feed["group"] for feed in listed] == [None, str(group.uuid)]
     for feed in (first, second):
         secret = path_of(feed["url"]).removeprefix(f"{FEEDS}/").removesuffix(".ics")

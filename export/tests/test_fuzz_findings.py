@@ -13,7 +13,7 @@ EVERY_URL = [
     ("/v1/export/timeslot", "POST"),
     ("/v1/import", "POST"),
     ("/v1/feeds", "GET, POST"),
-    ("/v1/feeds/0d6e2b1c-1111-4a1e-9c41-5b1f2d7a0001", "DELETE"),
+    ("/v1/feeds/0d6e2b1c-1111-4a1e-9c41-5b1f2d7a0001", "PATCH, DELETE"),
     ("/v1/feeds/0d6e2b1c-1111-4a1e-9c41-5b1f2d7a0001/rotate", "POST"),
 ]
 

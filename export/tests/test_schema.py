@@ -30,6 +30,7 @@ STATUS_CODES = {
     ("/v1/import", "post"): {200, 400, 401, 404, 405, 409, 413, 415, 422, 429, 503},
     ("/v1/feeds", "get"): {200, 401, 405, 406, 429, 503},
     ("/v1/feeds", "post"): {201, 400, 401, 404, 405, 406, 409, 413, 415, 422, 429, 503},
+    ("/v1/feeds/{feed_id}", "patch"): {200, 400, 401, 404, 405, 406, 413, 415, 422, 429, 503},
     ("/v1/feeds/{feed_id}", "delete"): {204, 401, 404, 405, 406, 429, 503},
     ("/v1/feeds/{feed_id}/rotate", "post"): {200, 401, 404, 405, 406, 429, 503},
     (FEED_CALENDAR, "get"): {200, 304, 404, 405, 412, 422, 429, 503},
@@ -178,9 +179,15 @@ def test_the_json_answers_have_their_bodies(schema):
     assert paths["/v1/feeds"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]["items"] == {
         "$ref": "#/components/schemas/Feed"
     }
-    assert set(components["Feed"]["properties"]) == {"id", "group", "created_at", "last_fetched_at"}
+    assert set(components["Feed"]["properties"]) == {
+        "id", "group", "created_at", "last_fetched_at", "past_days", "future_days", "detail_level", "slot_count",
+        "bytes", "warnings",
+    }
     assert components["Feed"]["properties"]["group"]["nullable"] is True
-    assert set(components["NewFeed"]["properties"]) == {"id", "url", "group", "created_at"}
+    assert set(components["NewFeed"]["properties"]) == {
+        "id", "url", "webcal_url", "google_url", "group", "created_at", "past_days", "future_days", "detail_level",
+        "slot_count", "bytes", "warnings",
+    }
     assert set(components["ImportResult"]["properties"]) == {"created", "updated", "unchanged", "warnings"}
     import_422 = paths["/v1/import"]["post"]["responses"]["422"]["content"]["application/json"]["schema"]
     assert import_422 == {"$ref": "#/components/schemas/ImportProblems"}
@@ -201,8 +208,9 @@ def test_429_and_503_carry_retry_after_and_401_www_authenticate_everywhere(schem
 def test_the_answers_that_show_a_secret_url_document_cache_control_no_store(schema):
     created = schema["paths"]["/v1/feeds"]["post"]["responses"]["201"]
     rotated = schema["paths"]["/v1/feeds/{feed_id}/rotate"]["post"]["responses"]["200"]
+    changed = schema["paths"]["/v1/feeds/{feed_id}"]["patch"]["responses"]["200"]
 
-    for answer in (created, rotated):
+    for answer in (created, rotated, changed):
         assert "`no-store`" in answer["headers"]["Cache-Control"]["description"]
 
 

@@ -4,6 +4,7 @@ The rules (UTC times, all-day dates, open ends, CLASS) are explained with
 their reasons in docs/calendar-format.md.
 """
 import zoneinfo
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 
 from export.formats.ical.writer import DATE_TIME, DURATION, TEXT, Property, Value
@@ -89,3 +90,30 @@ def slot_event(row: tuple) -> tuple[Value | None, ...]:
         title, description or None, location or None,
         CLASS_BY_VISIBILITY.get(visibility, "PRIVATE"),
     )
+
+
+# How much of a slot an event tells (a feed's detail level): everything; the
+# title and times, for a calendar shown on a wall; or only that the time is
+# taken, for colleagues, as Outlook's, Fastmail's and Proton's shared
+# calendars offer. What is not told is left out of the event, not blanked.
+DETAIL_FULL, DETAIL_TITLES, DETAIL_BUSY = "full", "titles", "busy"
+BUSY_SUMMARY = "Busy"
+
+
+def titles_event(row: tuple) -> tuple[Value | None, ...]:
+    """slot_event() without the description and the location."""
+    values = slot_event(row)
+    return (*values[:7], None, None, values[9])
+
+
+def busy_event(row: tuple) -> tuple[Value | None, ...]:
+    """slot_event() that says only when: "Busy", and private whatever the slot's visibility."""
+    values = slot_event(row)
+    return (*values[:6], BUSY_SUMMARY, None, None, "PRIVATE")
+
+
+EVENT_BY_DETAIL: dict[str, Callable[[tuple], tuple[Value | None, ...]]] = {
+    DETAIL_FULL: slot_event,
+    DETAIL_TITLES: titles_event,
+    DETAIL_BUSY: busy_event,
+}
