@@ -29,6 +29,8 @@ class SlotExport:
     stamp: datetime = field(default_factory=timezone.now)
     # How much of each slot a calendar tells (mapping.EVENT_BY_DETAIL); the other formats tell all.
     detail: str = DETAIL_FULL
+    # The zone of every time in a file that names none (the CSV): an IANA name.
+    time_zone: str = field(default_factory=lambda: settings.TIME_ZONE)
     # Called once a row, for a progress bar.
     on_row: Callable[[], None] | None = None
 
@@ -75,6 +77,11 @@ class SlotExport:
         return f"{FILENAME_STEM}-{slug}.{extension}" if slug else f"{FILENAME_STEM}.{extension}"
 
 
-def export_for(*, user: AbstractBaseUser, group: SlotGroup | None = None) -> SlotExport:
-    """The export of the slots the user created, limited to the group if one is given."""
-    return SlotExport(user=user, slots=slot_list(user=user, group=group), group=group)
+def export_for(
+    *, user: AbstractBaseUser, group: SlotGroup | None = None, time_zone: str | None = None
+) -> SlotExport:
+    """The export of the slots the user created, limited to the group if one is given; the times of a file
+    that names no zone in time_zone (default TIME_ZONE, as the import reads them)."""
+    return SlotExport(
+        user=user, slots=slot_list(user=user, group=group), group=group, time_zone=time_zone or settings.TIME_ZONE
+    )

@@ -1,6 +1,8 @@
 """One renderer a format: each streams a SlotExport through its format's mapping and writer."""
 from collections.abc import Iterator
 from datetime import timedelta
+from functools import partial
+from zoneinfo import ZoneInfo
 
 from rest_framework.renderers import BaseRenderer
 
@@ -63,7 +65,8 @@ class OutlookCSVRenderer(StreamingRenderer):
     format = "csv"
 
     def stream(self, export: SlotExport) -> Iterator[bytes]:
-        return outlook.csv_chunks(map(outlook.slot_row, export.rows(*outlook.ROW_FIELDS)))
+        row = partial(outlook.slot_row, zone=ZoneInfo(export.time_zone))
+        return outlook.csv_chunks(map(row, export.rows(*outlook.ROW_FIELDS)))
 
 
 class TimeslotJSONRenderer(StreamingRenderer):

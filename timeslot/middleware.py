@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.core.exceptions import DisallowedHost
+from django.middleware import common
 
 from timeslot.exceptions import bad_request, is_api, log_refused, page_not_found
 
@@ -56,4 +57,22 @@ class LegacySecurityHeadersMiddleware:
     def __call__(self, request):
         response = self.get_response(request)
         response.setdefault("X-XSS-Protection", "0")
+        return response
+
+
+class CommonMiddleware(common.CommonMiddleware):
+    """Django's, without the Content-Length it gives an answer that sends no body of its own.
+
+    Django's counts the content of every answer that does not stream: 0 for a 304, or for a HEAD answered
+    without the body (the feeds' do not render the calendar for it), where RFC 9110 §8.6 allows only the
+    length of the 200's body, or of the GET's, or none. A HEAD answered with its body (the server drops
+    it) keeps its length, which is the GET's.
+    """
+
+    def process_response(self, request, response):
+        counted = not response.streaming and not response.has_header("Content-Length")
+        response = super().process_response(request, response)
+        bodiless = response.status_code == 304 or (request.method == "HEAD" and not response.content)
+        if counted and bodiless and not response.streaming:
+            response.headers.pop("Content-Length", None)
         return response

@@ -1,8 +1,9 @@
-"""The `group` parameter of the export and the feeds, read and checked the same way everywhere."""
+"""The parameters of the exports and the feeds (`group`, the CSV's `time_zone`), read and checked the same way
+everywhere."""
 from collections.abc import Mapping
 
 from django.http import QueryDict
-from rest_framework import exceptions, status
+from rest_framework import exceptions, serializers, status
 
 from export.api.serializers import ExportParameters
 from slots.models import SlotGroup
@@ -19,15 +20,20 @@ class GroupNotFound(exceptions.NotFound):
     default_detail = "Slot group not found."
 
 
-def requested_group(request) -> SlotGroup | None:
-    """The group named by the `group` parameter (body, else query string), if the user may see it."""
+def requested(request, serializer_class: type[serializers.Serializer] = ExportParameters) -> dict:
+    """The parameters (body, else query string), valid: 422 naming every field at fault otherwise."""
     if not isinstance(request.data, Mapping):
         raise InvalidParameters({"non_field_errors": ["Expected a JSON object or form fields."]})
     body = request.data.dict() if isinstance(request.data, QueryDict) else request.data
-    parameters = ExportParameters(data={**request.query_params.dict(), **body})
+    parameters = serializer_class(data={**request.query_params.dict(), **body})
     if not parameters.is_valid():
         raise InvalidParameters(parameters.errors)
-    uuid = parameters.validated_data.get("group")
+    return parameters.validated_data
+
+
+def requested_group(request, parameters: dict | None = None) -> SlotGroup | None:
+    """The group named by the `group` parameter (of requested() unless given), if the user may see it."""
+    uuid = (requested(request) if parameters is None else parameters).get("group")
     if uuid is None:
         return None
     try:

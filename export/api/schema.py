@@ -12,7 +12,14 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse
 from rest_framework import serializers
 
-from export.api.serializers import GROUP_HELP, ExportParameters, FeedSerializer, FeedSettings, ImportParameters
+from export.api.serializers import (
+    GROUP_HELP,
+    CSVExportParameters,
+    ExportParameters,
+    FeedSerializer,
+    FeedSettings,
+    ImportParameters,
+)
 from slots.models import Slot
 
 JSON = "application/json"
@@ -190,6 +197,10 @@ VALIDATORS = [
 GROUP_QUERY = OpenApiParameter(
     "group", OpenApiTypes.UUID, OpenApiParameter.QUERY, description=GROUP_HELP + " (A body's `group` wins.)"
 )
+TIME_ZONE_QUERY = OpenApiParameter(
+    "time_zone", OpenApiTypes.STR, OpenApiParameter.QUERY,
+    description=CSVExportParameters().fields["time_zone"].help_text + " (A body's `time_zone` wins.)",
+)
 
 
 # Answers ----------------------------------------------------------------------------------------
@@ -267,8 +278,11 @@ CSV_EXAMPLE = (
 class ExportFormat:
     """How the schema shows one export: its summary, what its file holds, its 200 body."""
 
-    def __init__(self, summary: str, holds: str, body, example: OpenApiExample):
+    def __init__(self, summary: str, holds: str, body, example: OpenApiExample, parameters=(GROUP_QUERY,),
+                 e422: str = ERRORS[422][1]):
         self.summary, self.holds, self.body, self.example = summary, holds, body, example
+        # Its query parameters, and what a 422 means for it.
+        self.parameters, self.e422 = parameters, e422
 
 
 CALENDAR = (
@@ -289,9 +303,13 @@ EXPORT_FORMATS = {
     "outlook": ExportFormat(
         "The user's slots as the CSV that Outlook imports",
         "the same slots as the CSV that Outlook's and Google Calendar's imports read without mapping "
-        "columns: `text/csv`, local times in each slot's time zone.",
+        "columns: `text/csv`, every date and time in the one zone `time_zone` (default the service's "
+        "`TIME_ZONE`), all-day slots with their own dates.",
         OpenApiTypes.BINARY,
         OpenApiExample("CSV", value=CSV_EXAMPLE, media_type="text/csv", response_only=True),
+        parameters=(GROUP_QUERY, TIME_ZONE_QUERY),
+        e422="`group` is not a uuid string, `time_zone` not an IANA zone, or the JSON body is not an object: "
+        "the body names the field; or the export is larger than the configured slot limit: `detail` names it.",
     ),
     "timeslot": ExportFormat(
         "The user's slots as a JSON backup",
@@ -334,7 +352,7 @@ class ExportSchema(AutoSchema):
 
     def get_description(self):
         return curl(
-            f"Returns {self.export_format.holds}\n\nThe `group` parameter may come in a JSON body, a form body "
+            f"Returns {self.export_format.holds}\n\nThe parameters may come in a JSON body, a form body "
             "or the query string. The file streams: an error after its first byte ends it early instead of "
             "changing the status. The seed's request:",
             seeds_curl(self.path),
@@ -344,10 +362,10 @@ class ExportSchema(AutoSchema):
         return ["export"]
 
     def get_request_serializer(self):
-        return ExportParameters
+        return self.view.parameters_class
 
     def get_override_parameters(self):
-        return [GROUP_QUERY, DOWNLOAD, PRIVATE, WWW_AUTHENTICATE, ALLOW, RETRY_AFTER]
+        return [*self.export_format.parameters, DOWNLOAD, PRIVATE, WWW_AUTHENTICATE, ALLOW, RETRY_AFTER]
 
     def get_examples(self):
         return [*EXPORT_REQUESTS, self.export_format.example]
@@ -355,7 +373,7 @@ class ExportSchema(AutoSchema):
     def get_response_serializers(self):
         return {
             200: OpenApiResponse(self.export_format.body, description="The file, streamed."),
-            **errors(400, *TOKEN_ERRORS, 404, 406, 413, 415, 422, 500),
+            **errors(400, *TOKEN_ERRORS, 404, 406, 413, 415, 422, 500, e422=self.export_format.e422),
         }
 
 

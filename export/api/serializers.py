@@ -1,6 +1,7 @@
 from rest_framework import serializers
 
 from export.models import CalendarFeed, FeedDetail
+from slots.models import validate_time_zone
 
 
 class StrictUUIDField(serializers.UUIDField):
@@ -23,6 +24,16 @@ GROUP_HELP = (
 
 class ExportParameters(serializers.Serializer):
     group = StrictUUIDField(required=False, help_text=GROUP_HELP)
+
+
+class CSVExportParameters(ExportParameters):
+    """The parameters of the CSV export: the group, and the one zone of its times, which the file cannot name."""
+
+    time_zone = serializers.CharField(
+        required=False, validators=[validate_time_zone],
+        help_text="IANA zone of every date and time in the file (a CSV names none: import it in the same zone); "
+        "default the service's TIME_ZONE, the import's default too. All-day slots keep their dates.",
+    )
 
 
 class ImportParameters(serializers.Serializer):

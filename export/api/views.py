@@ -13,8 +13,9 @@ from export.api.audit import ExportAudit, client_address
 from export.api.authentication import LegacyTokenAuthentication
 from export.api.limits import ExportPlace, refuse_too_many_slots
 from export.api.negotiation import ExportNegotiation
-from export.api.parameters import requested_group
+from export.api.parameters import requested, requested_group
 from export.api.schema import ExportSchema
+from export.api.serializers import CSVExportParameters, ExportParameters
 from export.api.throttling import ExportRateThrottle
 from export.exports import SlotExport, export_for
 from export.renderers import ICalendarRenderer, StreamingRenderer
@@ -51,9 +52,17 @@ class SlotExportView(JSONErrorsMixin, APIView):
     # The export log's name for this endpoint (google and ical are one calendar); set in urls.py.
     export_kind = ""
 
+    @property
+    def parameters_class(self) -> type[ExportParameters]:
+        # Only the CSV names no zone: the others' times say their own.
+        return CSVExportParameters if self.export_kind == "outlook" else ExportParameters
+
     def post(self, request, *args, **kwargs):
         audit = ExportAudit(kind=self.export_kind, client_address=client_address(request))
-        export = export_for(user=request.user, group=requested_group(request))
+        parameters = requested(request, self.parameters_class)
+        export = export_for(
+            user=request.user, group=requested_group(request, parameters), time_zone=parameters.get("time_zone")
+        )
         renderer = request.accepted_renderer
         response = streamed_within_limits(export, renderer, audit=audit)
         response["Content-Disposition"] = content_disposition_header(True, export.filename(renderer.format))

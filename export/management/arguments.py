@@ -5,6 +5,8 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.management.base import CommandError
 
+from export.formats.ical.zones import is_iana
+
 
 def user_named(username: str) -> AbstractBaseUser:
     User = get_user_model()
@@ -24,3 +26,9 @@ def group_uuid(value: str) -> uuid.UUID:
 def group_not_found(value: str, owner: AbstractBaseUser) -> CommandError:
     """The error for a group that does not exist or that the user may not see: the same words for both."""
     return CommandError(f"No slot group {value} for user {owner.get_username()!r}.")
+
+
+def iana_time_zone(value: str) -> str:
+    if not is_iana(value):
+        raise CommandError(f"--time-zone must be an IANA time zone, not {value!r}.")
+    return value

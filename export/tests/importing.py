@@ -1,5 +1,6 @@
 """What the import tests share: a POST /v1/import and its answers, an export to import again, iCalendar text, and
 the calendars from real clients that the icalendar package ships."""
+import json
 import threading
 from contextlib import contextmanager
 from importlib.resources import files
@@ -34,9 +35,12 @@ def problems(client, content: bytes | str, name: str = "calendar.ics") -> list[d
     return response.json()["problems"]
 
 
-def exported(client, *, format: str) -> bytes:
-    """The client's whole export in this format (POST /v1/export/<format>), to import again."""
-    response = client.post(f"/v1/export/{format}", b"", content_type="application/json")
+def exported(client, *, format: str, **parameters) -> bytes:
+    """The client's whole export in this format (POST /v1/export/<format>, with these parameters), to import
+    again."""
+    body = json.dumps(parameters) if parameters else b""
+    response = client.post(f"/v1/export/{format}", body, content_type="application/json")
+    assert response.status_code == 200, response.content
     return b"".join(response.streaming_content)
 
 

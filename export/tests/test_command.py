@@ -50,6 +50,24 @@ def test_stdout_has_the_apis_bytes(api, user, capfdbinary, fmt):
     assert comparable(command_body, fmt) == comparable(api_body, fmt)
 
 
+def test_the_csvs_time_zone_is_the_apis(api, user, capfdbinary):
+    SlotFactory.create_batch(3, creator=user, time_zone="Europe/Berlin")
+    api_body = b"".join(api.post("/v1/export/outlook", {"time_zone": "Asia/Tokyo"}, format="json").streaming_content)
+
+    call_command("export_slots", "--user", user.username, "--format", "outlook", "--time-zone", "Asia/Tokyo")
+
+    command_body = capfdbinary.readouterr().out
+    assert command_body == api_body
+    assert command_body != b"".join(api.post("/v1/export/outlook").streaming_content)
+
+
+def test_a_time_zone_that_is_not_an_iana_name_is_a_one_line_error(user, capsys):
+    assert run("--user", user.username, "--format", "outlook", "--time-zone", "Mars/Olympus_Mons") == 1
+
+    err = capsys.readouterr().err
+    assert err == "CommandError: --time-zone must be an IANA time zone, not 'Mars/Olympus_Mons'.\n"
+
+
 def test_output_writes_the_file(user, tmp_path):
     SlotFactory.create_batch(2, creator=user)
     target = tmp_path / "calendar.ics"

@@ -1,5 +1,8 @@
 """/v1/feeds: subscription feeds, managed with the user's token and fetched with their secret."""
 import hashlib
+import http.client
+import json
+import os
 import uuid
 from datetime import datetime, timedelta, timezone
 from urllib.parse import urlsplit
@@ -8,10 +11,12 @@ import pytest
 from django.utils.http import parse_http_date
 from rest_framework.test import APIClient
 
+from bench import served
 from export.api.feed_views import announced_last_modified
 from export.imports.service import import_slots
 from export.models import CalendarFeed
 from export.tests.ical_reader import parse_calendar, parse_events
+from export.tests.test_log_redaction import manage_shell
 from slots.models import Slot, SlotGroup
 from slots.tests.factories import SlotFactory, SlotGroupFactory, UserFactory
 
@@ -318,6 +323,62 @@ def test_if_modified_since_is_answered_304(user, feed_path):
 
     assert response.status_code == 304
     assert response["Last-Modified"] == last_modified
+
+
+def body_length_allowed(length: str | None, get_body: bytes) -> bool:
+    """RFC 9110 §8.6: a HEAD or a 304 may say the length of the GET's (the 200's) body, or nothing."""
+    return length is None or int(length) == len(get_body)
+
+
+def test_head_and_304_say_no_length_but_the_gets(user, feed_path):
+    SlotFactory.create_batch(3, creator=user)
+    get = fetch(feed_path)
+
+    head = fetch(feed_path, method="head")
+    not_modified = fetch(feed_path, If_None_Match=get["ETag"])
+
+    assert (head.status_code, not_modified.status_code) == (200, 304)
+    assert len(get.body) > 0
+    assert body_length_allowed(head.get("Content-Length"), get.body)
+    assert body_length_allowed(not_modified.get("Content-Length"), get.body)
+
+
+SCRATCH_FEED = """
+import json
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+from export.feeds import create_feed
+from slots.models import Slot
+owner = get_user_model().objects.create(username="nora")
+for hour in range(40):
+    Slot.objects.create(creator=owner, title=f"Rehearsal {hour}", start=timezone.now())
+print(json.dumps(create_feed(owner=owner, group=None)[1]), end="")
+"""
+
+
+def test_over_gunicorn_head_and_304_say_no_length_but_the_gets(tmp_path):
+    env = {**os.environ, **served.production_environment(f"sqlite:///{tmp_path}/scratch.sqlite3")}
+    env.pop("REDIS_URL", None)
+    served.run_checked([str(served.BIN / "python"), "manage.py", "migrate", "--noinput"], env)
+    secret = json.loads(manage_shell(env, SCRATCH_FEED))
+    path = f"{FEEDS}/{secret}.ics"
+    with served.gunicorn(env, ["--workers", "1"]) as server:
+        def answer(method: str, **headers) -> http.client.HTTPResponse:
+            connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+            connection.request(method, path, headers=headers)
+            response = connection.getresponse()
+            response.body = response.read()
+            connection.close()
+            return response
+
+        get = answer("GET")
+        head = answer("HEAD")
+        not_modified = answer("GET", **{"If-None-Match": get.getheader("ETag")})
+
+    assert (get.status, head.status, not_modified.status) == (200, 200, 304)
+    assert get.body.count(b"BEGIN:VEVENT") == 40
+    assert body_length_allowed(head.getheader("Content-Length"), get.body)
+    assert body_length_allowed(not_modified.getheader("Content-Length"), get.body)
 
 
 def test_a_change_later_in_the_same_second_is_not_hidden_from_if_modified_since():

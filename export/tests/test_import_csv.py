@@ -41,24 +41,56 @@ def varied_slots(user):
 
 
 def test_our_csv_imported_by_another_user_exports_the_same_bytes(api, client_for, varied_slots):
-    first = exported(api)
+    first = exported(api, time_zone="Europe/Berlin")
     other = client_for(UserFactory(username="ines"))
 
     result = imported(other, first, time_zone="Europe/Berlin")
 
     assert result["created"] == len(varied_slots)
-    assert exported(other) == first
+    assert exported(other, time_zone="Europe/Berlin") == first
 
 
-def test_our_csv_read_in_the_slots_zone_keeps_every_instant(api, client_for, varied_slots):
+def test_our_csv_read_in_the_zone_it_was_written_in_keeps_every_instant(api, client_for, varied_slots):
     other = UserFactory(username="ines")
 
-    imported(client_for(other), exported(api), time_zone="Europe/Berlin")
+    imported(client_for(other), exported(api, time_zone="Europe/Berlin"), time_zone="Europe/Berlin")
 
     def shape(slots):
         return sorted((slot.title, slot.start, slot.end, slot.all_day) for slot in slots)
 
     assert shape(Slot.objects.filter(creator=other)) == shape(varied_slots)
+
+
+def test_slots_of_three_zones_written_in_one_come_back_at_their_instants_across_dst_changes(api, client_for, user):
+    # Europe/Berlin's clocks go forward on 29 March 2026 at 01:00 UTC and back on 25 October at 01:00 UTC.
+    instants = [
+        ("America/New_York", datetime(2026, 3, 28, 23, 30, tzinfo=UTC), datetime(2026, 3, 29, 2, 30, tzinfo=UTC)),
+        ("Asia/Tokyo", datetime(2026, 10, 24, 22, tzinfo=UTC), datetime(2026, 10, 25, 6, tzinfo=UTC)),
+        # The first 02:30 of the night the clocks go back.
+        ("Europe/Berlin", datetime(2026, 10, 25, 0, 30, tzinfo=UTC), datetime(2026, 10, 25, 2, 30, tzinfo=UTC)),
+        ("America/New_York", datetime(2026, 10, 26, 8, tzinfo=UTC), datetime(2026, 10, 26, 9, 30, tzinfo=UTC)),
+    ]
+    for number, (zone, start, end) in enumerate(instants):
+        SlotFactory(creator=user, title=f"Slot {number}", time_zone=zone, start=start, end=end)
+    other = UserFactory(username="ines")
+
+    imported(client_for(other), exported(api, time_zone="Europe/Berlin"), time_zone="Europe/Berlin")
+
+    back = Slot.objects.filter(creator=other).order_by("title")
+    assert [(slot.start, slot.end) for slot in back] == [(start, end) for _, start, end in instants]
+
+
+def test_the_second_0230_of_the_night_clocks_go_back_is_read_back_as_the_first(api, client_for, user):
+    # A CSV cannot say which of the two it is: both are written 02:30 AM, and read as the first (docs/formats.md).
+    first, second = datetime(2026, 10, 25, 0, 30, tzinfo=UTC), datetime(2026, 10, 25, 1, 30, tzinfo=UTC)
+    SlotFactory(creator=user, time_zone="Europe/Berlin", start=second, end=None)
+    other = UserFactory(username="ines")
+    data = exported(api, time_zone="Europe/Berlin")
+
+    imported(client_for(other), data, time_zone="Europe/Berlin")
+
+    assert b",10/25/2026,02:30 AM," in data
+    assert Slot.objects.get(creator=other).start == first
 
 
 def test_the_same_csv_twice_changes_nothing_the_second_time(api, varied_slots):

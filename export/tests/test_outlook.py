@@ -2,6 +2,7 @@
 import csv
 import io
 from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given, settings
@@ -49,20 +50,92 @@ def test_the_csv_has_googles_columns_and_one_row_a_slot(api, user):
     assert len(rows_of(body)) == 3
 
 
-def test_a_timed_slot_is_written_in_its_own_time_zone(api, user):
+def test_a_timed_slot_is_written_in_the_zone_asked_for(api, user):
     SlotFactory(
-        creator=user, title="Standup", time_zone="America/New_York",
+        creator=user, title="Standup", time_zone="Europe/Berlin",
         start=datetime(2026, 12, 7, 14, 5, tzinfo=UTC), end=datetime(2026, 12, 8, 4, 30, tzinfo=UTC),
         description="Daily", location="Room 1", visibility="public",
     )
 
-    (row,) = rows_of(exported(api)[1])
+    (row,) = rows_of(exported(api, time_zone="America/New_York")[1])
 
     assert row == {
         "Subject": "Standup", "Start Date": "12/07/2026", "Start Time": "09:05 AM",
         "End Date": "12/07/2026", "End Time": "11:30 PM", "All Day Event": "False",
         "Description": "Daily", "Location": "Room 1", "Private": "False",
     }
+
+
+def local_times(row: dict) -> tuple[datetime, datetime]:
+    """The row's start and end as the wall-clock times it writes."""
+    def at(day: str, clock: str) -> datetime:
+        return datetime.strptime(f"{day} {clock}", "%m/%d/%Y %I:%M %p")
+
+    return at(row["Start Date"], row["Start Time"]), at(row["End Date"], row["End Time"])
+
+
+@pytest.mark.parametrize("zone", ["America/Los_Angeles", "Asia/Kolkata", "UTC"])
+def test_every_row_is_written_in_the_one_zone_asked_for_whatever_the_slots_zone(api, user, zone):
+    # Importers read a CSV in one zone: a row in its slot's own zone would land hours off there.
+    slots = [
+        SlotFactory(creator=user, title=slot_zone, time_zone=slot_zone,
+                    start=datetime(2026, 3, day, 9, 15, tzinfo=UTC), end=datetime(2026, 3, day, 17, 45, tzinfo=UTC))
+        for day, slot_zone in enumerate(["America/New_York", "Europe/Berlin", "Asia/Tokyo"], start=2)
+    ]
+
+    rows = rows_of(exported(api, time_zone=zone)[1])
+
+    local = ZoneInfo(zone)
+    assert [row["Subject"] for row in rows] == [slot.title for slot in slots]
+    for row, slot in zip(rows, slots):
+        assert local_times(row) == (
+            slot.start.astimezone(local).replace(tzinfo=None), slot.end.astimezone(local).replace(tzinfo=None)
+        )
+
+
+def test_without_a_time_zone_the_rows_are_in_the_services_time_zone(api, user, settings):
+    settings.TIME_ZONE = "Asia/Tokyo"
+    slot = SlotFactory(creator=user, time_zone="Europe/Berlin", start=datetime(2026, 12, 7, 14, 5, tzinfo=UTC),
+                       end=datetime(2026, 12, 7, 15, tzinfo=UTC))
+
+    (row,) = rows_of(exported(api)[1])
+
+    assert local_times(row)[0] == slot.start.astimezone(ZoneInfo("Asia/Tokyo")).replace(tzinfo=None)
+
+
+def test_the_time_zone_may_come_in_the_query_string_or_a_form_body(api, user):
+    SlotFactory(creator=user, time_zone="UTC", start=datetime(2026, 12, 7, 14, 5, tzinfo=UTC), end=None)
+
+    (from_query,) = rows_of(b"".join(api.post("/v1/export/outlook?time_zone=Asia/Tokyo").streaming_content))
+    (from_form,) = rows_of(b"".join(api.post("/v1/export/outlook", {"time_zone": "Asia/Tokyo"}).streaming_content))
+
+    assert from_query["Start Time"] == from_form["Start Time"] == "11:05 PM"
+
+
+def test_an_all_day_slot_keeps_its_own_dates_in_any_zone(api, user):
+    SlotFactory(
+        creator=user, all_day=True, time_zone="Asia/Tokyo",
+        start=datetime(2026, 12, 23, 15, tzinfo=UTC), end=datetime(2026, 12, 25, 15, tzinfo=UTC),
+    )
+
+    (row,) = rows_of(exported(api, time_zone="America/Los_Angeles")[1])
+
+    assert [row[column] for column in GOOGLE_COLUMNS[1:6]] == ["12/24/2026", "", "12/25/2026", "", "True"]
+
+
+@pytest.mark.parametrize("zone", ["Mars/Olympus_Mons", "", "utc+2", "../../etc/passwd", 42, ["UTC"]])
+def test_a_time_zone_that_is_not_an_iana_name_is_422_naming_it(api, user, zone):
+    response, _ = exported(api, time_zone=zone)
+
+    assert response.status_code == 422
+    assert set(response.json()) == {"time_zone"}
+
+
+def test_a_bad_time_zone_in_the_query_string_is_422_naming_it(api):
+    response = api.post("/v1/export/outlook?time_zone=Nowhere")
+
+    assert response.status_code == 422
+    assert set(response.json()) == {"time_zone"}
 
 
 @pytest.mark.parametrize(
@@ -164,7 +237,7 @@ def test_any_text_reads_back_exactly(title, description, location):
         start=datetime(2026, 1, 1, tzinfo=UTC), end=None, all_day=False, visibility="private",
     )
 
-    body = b"".join(csv_chunks([slot_row(slot)]))
+    body = b"".join(csv_chunks([slot_row(slot, ZoneInfo("UTC"))]))
 
     (row,) = rows_of(body)
     assert (unguarded(row["Subject"]), unguarded(row["Description"]), unguarded(row["Location"])) == (

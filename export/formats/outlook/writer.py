@@ -4,9 +4,9 @@ docs/formats.md gives the columns and the reasons for each rule.
 """
 import csv
 import itertools
-import zoneinfo
 from collections.abc import Iterable, Iterator
 from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from export.formats.chunks import in_chunks
 from export.formats.ical.mapping import all_day_dates
@@ -38,15 +38,18 @@ def us_time(moment: datetime) -> str:
     return f"{moment.hour % 12 or 12:02d}:{moment.minute:02d} {'AM' if moment.hour < 12 else 'PM'}"
 
 
-def slot_row(slot) -> list[str]:
-    """The CSV cells of a slot (a Slot or a row with the ROW_FIELDS)."""
+def slot_row(slot, zone: ZoneInfo) -> list[str]:
+    """The CSV cells of a slot (a Slot or a row with the ROW_FIELDS), its times in the file's one zone.
+
+    A CSV names no zone, and an importer reads the whole file in one: each slot's own zone would place
+    the slots of the others hours off. An all-day slot keeps the dates it has in its own zone.
+    """
     if slot.all_day:
         first, after = all_day_dates(slot.start, slot.end, slot.time_zone)
         # Google's CSV wants the last day of an all-day event, not the day after it.
         start = (us_date(first), "")
         end = (us_date(after - timedelta(days=1)), "") if after else ("", "")
     else:
-        zone = zoneinfo.ZoneInfo(slot.time_zone)
         local_start = slot.start.astimezone(zone)
         start = (us_date(local_start), us_time(local_start))
         if slot.end is None:

@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from export.api.audit import ExportAudit
 from export.exports import export_for
-from export.management.arguments import group_not_found, group_uuid, user_named
+from export.management.arguments import group_not_found, group_uuid, iana_time_zone, user_named
 from export.models import ExportLog
 from export.renderers import EXPORT_FORMATS
 from slots.models import SlotGroup
@@ -45,15 +45,19 @@ class Command(BaseCommand):
         parser.add_argument("--group", help="uuid of a slot group the user owns or belongs to")
         parser.add_argument("--format", choices=sorted(EXPORT_FORMATS), default="google")
         parser.add_argument("--output", help="file to write (replaced only once complete); default stdout")
+        parser.add_argument(
+            "--time-zone", help="IANA zone of every time in the outlook CSV, which names none (default: TIME_ZONE)"
+        )
 
-    def handle(self, *args, user, group, format, output, **options):
+    def handle(self, *args, user, group, format, output, time_zone, **options):
         audit = ExportAudit(kind=ExportLog.Kind.COMMAND)
         owner = target = None
         exit_status = 1
         try:
             owner = user_named(user)
             target = self.group(owner, group) if group else None
-            self.export(audit, export_for(user=owner, group=target), format, output)
+            zone = iana_time_zone(time_zone) if time_zone else None
+            self.export(audit, export_for(user=owner, group=target, time_zone=zone), format, output)
             exit_status = 0
         finally:
             audit.record(user=owner, group=target, status=exit_status)
