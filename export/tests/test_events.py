@@ -16,6 +16,12 @@ UTC = timezone.utc
 STAMP = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
 
 
+def exported(slot, group=None) -> bytes:
+    """The calendar of the slot's creator (of the group, if one is given), as the API writes it."""
+    export = dataclasses.replace(export_for(user=slot.creator, group=group), stamp=STAMP)
+    return b"".join(export.chunks(ICalendarRenderer()))
+
+
 def event_of(**fields):
     """The slot saved with these fields, and its event as the export writes it."""
     fields = {
@@ -28,8 +34,7 @@ def event_of(**fields):
         created_at=datetime(2026, 11, 1, tzinfo=UTC), updated_at=datetime(2026, 11, 2, 8, 15, 30, 999999, tzinfo=UTC)
     )
     slot.refresh_from_db()
-    export = dataclasses.replace(export_for(user=slot.creator), stamp=STAMP)
-    (event,) = parse_events(b"".join(export.chunks(ICalendarRenderer())))
+    (event,) = parse_events(exported(slot))
     return slot, event
 
 
@@ -66,6 +71,18 @@ def test_an_open_end_is_a_zero_duration_not_a_dtend():
 
     assert "DTEND" not in event
     assert event.decoded("DURATION") == timedelta(0)
+    assert "X-TIMESLOT-ZERO-LENGTH" not in event["DURATION"].params
+
+
+def test_a_slot_that_ends_as_it_starts_is_a_marked_zero_duration_not_a_dtend_equal_to_its_start():
+    start = datetime(2026, 12, 1, 9, tzinfo=UTC)
+    _, event = event_of(start=start, end=start)
+
+    # RFC 5545 §3.8.2.2: DTEND must be later than DTSTART; khal takes one equal to it for an hour.
+    assert "DTEND" not in event
+    assert event.decoded("DURATION") == timedelta(0)
+    # Which tells an import it from an open end, a zero DURATION too.
+    assert event["DURATION"].params["X-TIMESLOT-ZERO-LENGTH"] == "TRUE"
 
 
 @pytest.mark.parametrize(
@@ -115,3 +132,12 @@ def test_all_day_dates_are_read_in_the_slots_time_zone():
     )
 
     assert event.decoded("DTSTART") == date(2026, 12, 24)
+
+
+@pytest.mark.parametrize("all_day", [False, True])
+@pytest.mark.parametrize("length", [None, timedelta(0), timedelta(seconds=1), timedelta(hours=1)])
+def test_no_event_ends_at_or_before_its_start(all_day, length):
+    start = datetime(2026, 12, 1, 9, tzinfo=UTC)
+    _, event = event_of(start=start, end=None if length is None else start + length, all_day=all_day)
+
+    assert "DTEND" not in event or event.decoded("DTEND") > event.decoded("DTSTART")

@@ -32,6 +32,9 @@ VEVENT = (
     # an event without an end (none for a time, one day for a date), said
     # outright: Exchange refuses events with neither DTEND nor DURATION, and
     # DURATION tells an import it was open.
+    # A slot that ends as it starts is a zero DURATION too (§3.8.2.2: DTEND must
+    # be later than DTSTART), marked (ZERO_LENGTH) so that an import tells it
+    # from an open end.
     ("DTEND", DATE_TIME),
     ("DURATION", DURATION),
     # Free text; an empty description or location is left out.
@@ -52,6 +55,10 @@ CLASS_BY_VISIBILITY = {
 
 OPEN_END = timedelta(0)
 OPEN_END_ALL_DAY = timedelta(days=1)
+# A parameter of ours on that DURATION: clients ignore parameters they do not
+# know (§3.2), and it costs the events that have none of it nothing.
+ZERO_LENGTH_MARK = "X-TIMESLOT-ZERO-LENGTH"
+ZERO_LENGTH = f";{ZERO_LENGTH_MARK}=TRUE:PT0S"
 
 
 def all_day_dates(start: datetime, end: datetime | None, zone: str) -> tuple[date, date | None]:
@@ -83,9 +90,16 @@ def slot_event(row: tuple) -> tuple[Value | None, ...]:
         open_end = OPEN_END_ALL_DAY
     else:
         open_end = OPEN_END
+    if end is None:
+        duration = open_end
+    elif end == start:
+        # Only a timed slot: an all-day one covers at least its first day.
+        end, duration = None, ZERO_LENGTH
+    else:
+        duration = None
     return (
         uid, created, modified, start,
-        end, open_end if end is None else None,
+        end, duration,
         title, description or None, location or None,
         CLASS_BY_VISIBILITY.get(visibility, "PRIVATE"),
     )

@@ -125,8 +125,10 @@ def line_writer(name: str, value_type: str) -> LineWriter:
     """The writer of one property's lines, its name and the rest encoded once.
 
     A DATE-TIME's value may also be a str: a UTC DATE-TIME that the database
-    wrote (export/formats/sql_text.py), taken as it is. The common cases are spelt out
-    here, not left to content_line(): this runs for every property of every event.
+    wrote (export/formats/sql_text.py), taken as it is; a DURATION's, what follows
+    its name as written (";X-PARAM=A:PT0S"), for a duration with parameters. The
+    common cases are spelt out here, not left to content_line(): this runs for
+    every property of every event.
     """
     prefix = name.encode()
     if value_type == TEXT:
@@ -151,8 +153,16 @@ def line_writer(name: str, value_type: str) -> LineWriter:
 
         return time
     if value_type == DURATION:
-        prefix += b":"
-        return lambda value: b"" if value is None else prefix + format_duration(value) + CRLF
+        with_colon = prefix + b":"
+
+        def duration(value: timedelta | str | None) -> bytes:
+            if value is None:
+                return b""
+            if type(value) is str:
+                return prefix + value.encode() + CRLF
+            return with_colon + format_duration(value) + CRLF
+
+        return duration
     raise ValueError(f"{name}: no value type {value_type!r}")
 
 
