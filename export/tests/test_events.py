@@ -1,5 +1,6 @@
 """The slot-to-event mapping: slots saved, exported as the API exports them, read back by the icalendar parser."""
 import dataclasses
+import re
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
@@ -8,7 +9,7 @@ from export.exports import export_for
 from export.renderers import ICalendarRenderer
 from export.tests.ical_reader import parse_events
 from slots.models import Slot
-from slots.tests.factories import SlotFactory
+from slots.tests.factories import SlotFactory, SlotGroupFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -141,3 +142,24 @@ def test_no_event_ends_at_or_before_its_start(all_day, length):
     _, event = event_of(start=start, end=None if length is None else start + length, all_day=all_day)
 
     assert "DTEND" not in event or event.decoded("DTEND") > event.decoded("DTSTART")
+
+
+# What Python's str.splitlines() ends a line at, as vdirsyncer splits a calendar: LF, CR, VT, FF, FS, GS, RS,
+# NEL, and the Unicode line and paragraph separators.
+SPLITLINES_BREAKS = "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
+# A content line (RFC 5545 §3.1): a name, then parameters or the value; or the continuation of a folded one.
+CONTENT_LINE = re.compile(r"[A-Za-z0-9-]+[;:]|[ \t]")
+
+
+def test_text_holds_no_line_break_that_splitlines_would_split_a_content_line_at():
+    text = "".join(f"{n}{char}" for n, char in enumerate(SPLITLINES_BREAKS)) + " end"
+    group = SlotGroupFactory(name=text)
+    slot = SlotFactory(title=text, description=text, location=text, groups=[group], creator=group.owner)
+
+    data = exported(slot, group)
+
+    assert all(CONTENT_LINE.match(line) for line in data.decode().splitlines())
+    (event,) = parse_events(data)
+    # The Unicode separators are line breaks; the other controls cannot be TEXT at all, and are dropped.
+    kept = "0\n1\n2345678\n9\n end"
+    assert [str(event[name]) for name in ("SUMMARY", "DESCRIPTION", "LOCATION")] == [kept] * 3
