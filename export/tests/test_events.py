@@ -4,10 +4,11 @@ import re
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
+from icalendar.prop import vUnknown
 
 from export.exports import export_for
 from export.renderers import ICalendarRenderer
-from export.tests.ical_reader import parse_events
+from export.tests.ical_reader import parse_calendar, parse_events
 from slots.models import Slot
 from slots.tests.factories import SlotFactory, SlotGroupFactory
 
@@ -163,3 +164,20 @@ def test_text_holds_no_line_break_that_splitlines_would_split_a_content_line_at(
     # The Unicode separators are line breaks; the other controls cannot be TEXT at all, and are dropped.
     kept = "0\n1\n2345678\n9\n end"
     assert [str(event[name]) for name in ("SUMMARY", "DESCRIPTION", "LOCATION")] == [kept] * 3
+
+
+@pytest.mark.parametrize(("name", "x_wr_calname"), [
+    ("Team offsite", "Team offsite"),
+    ("Team; A, B", "Team A B"),
+    ("C:\\Users\\Nora", "C: Users Nora"),
+    ("Plans,\nthen\u2028more;", "Plans then more"),
+])
+def test_the_calendar_is_named_in_name_as_text_and_in_x_wr_calname_with_nothing_to_unescape(name, x_wr_calname):
+    group = SlotGroupFactory(name=name)
+
+    calendar = parse_calendar(exported(SlotFactory(creator=group.owner, groups=[group]), group))
+
+    assert str(calendar["NAME"]) == name.replace("\u2028", "\n")
+    # icalendar reads an X- property untyped (as ical.js does): what it shows is what was written.
+    assert isinstance(calendar["X-WR-CALNAME"], vUnknown)
+    assert str(calendar["X-WR-CALNAME"]) == x_wr_calname

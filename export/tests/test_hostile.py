@@ -92,7 +92,7 @@ def read_back(fmt: str, body: bytes) -> tuple[object, dict[str, str]]:
         (event,) = document.walk("VEVENT")
         shape = ([part.name for part in document.walk()], sorted(document), sorted(event))
         texts = {"title": event.get("SUMMARY"), "description": event.get("DESCRIPTION"),
-                 "location": event.get("LOCATION"), "group name": document.get("X-WR-CALNAME")}
+                 "location": event.get("LOCATION"), "group name": document.get("NAME")}
     elif fmt == "outlook":
         rows = list(csv.reader(io.StringIO(body.decode("utf-8-sig"), newline="")))
         shape = [len(row) for row in rows], rows[0]

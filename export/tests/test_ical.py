@@ -186,9 +186,9 @@ def test_the_calendar_wraps_its_properties_and_events_in_order():
     start = datetime(2026, 1, 1, tzinfo=UTC)
     events = [[("UID", str(n)), ("DTSTART", start + timedelta(days=n))] for n in range(3)]
 
-    calendar = parse_calendar(write(events, [("VERSION", "2.0"), ("X-WR-CALNAME", "Team; A, B")]))
+    calendar = parse_calendar(write(events, [("VERSION", "2.0"), ("NAME", "Team; A, B")]))
 
-    assert str(calendar["X-WR-CALNAME"]) == "Team; A, B"
+    assert str(calendar["NAME"]) == "Team; A, B"
     assert [str(event["UID"]) for event in calendar.walk("VEVENT")] == ["0", "1", "2"]
     assert [event.decoded("DTSTART") for event in calendar.walk("VEVENT")] == [
         start, start + timedelta(days=1), start + timedelta(days=2)

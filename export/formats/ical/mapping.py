@@ -3,6 +3,7 @@
 The rules (UTC times, all-day dates, open ends, CLASS) are explained with
 their reasons in docs/calendar-format.md.
 """
+import re
 import zoneinfo
 from datetime import date, datetime, timedelta
 
@@ -60,6 +61,9 @@ OPEN_END_ALL_DAY = timedelta(days=1)
 ZERO_LENGTH_MARK = "X-TIMESLOT-ZERO-LENGTH"
 ZERO_LENGTH = f";{ZERO_LENGTH_MARK}=TRUE:PT0S"
 
+# What a TEXT value escapes (§3.3.11), and white space: X-WR-CALNAME holds none of it.
+_ESCAPED_OR_SPACE = re.compile(r"[\s\\;,]+")
+
 
 def all_day_dates(start: datetime, end: datetime | None, zone: str) -> tuple[date, date | None]:
     """The first day and the exclusive end day (§3.6.1) of an all-day slot.
@@ -74,6 +78,17 @@ def all_day_dates(start: datetime, end: datetime | None, zone: str) -> tuple[dat
     local_end = end.astimezone(tz)
     after = local_end.date() if local_end.time() == datetime.min.time() else local_end.date() + timedelta(days=1)
     return first, max(after, first + timedelta(days=1))
+
+
+def calendar_names(name: str) -> list[Property]:
+    """The calendar's name, for readers of RFC 7986's NAME and of the older X-WR-CALNAME.
+
+    NAME is TEXT, escaped like a title. ical.js (Thunderbird, Nextcloud) and icalendar read
+    X- properties untyped, so they would show its escapes: X-WR-CALNAME carries the name with
+    each run of the characters TEXT escapes (and of white space) as one space, which reads the
+    same to both kinds of reader.
+    """
+    return [("NAME", name), ("X-WR-CALNAME", " ".join(_ESCAPED_OR_SPACE.split(name)).strip())]
 
 
 def every_event(*, stamp: datetime) -> list[Property]:
