@@ -219,6 +219,14 @@ def test_a_component_leaves_out_the_lines_whose_value_is_none():
     assert data == b"BEGIN:VEVENT\r\nUID:1\r\nDURATION:PT0S\r\nEND:VEVENT\r\n"
 
 
+def test_a_component_writes_a_duration_given_as_text_with_its_parameters_as_it_is():
+    data = ComponentWriter("VEVENT", [("DURATION", DURATION)])([";X-TEST=TRUE:PT0S"])
+
+    assert data == b"BEGIN:VEVENT\r\nDURATION;X-TEST=TRUE:PT0S\r\nEND:VEVENT\r\n"
+    (event,) = parse_events(data)
+    assert (event.decoded("DURATION"), event["DURATION"].params["X-TEST"]) == (timedelta(0), "TRUE")
+
+
 def test_a_component_writes_a_date_time_as_utc_a_date_as_value_date_and_the_databases_text_as_it_is():
     writer = ComponentWriter("VEVENT", [("CREATED", DATE_TIME), ("DTSTART", DATE_TIME), ("DTEND", DATE_TIME)])
 
