@@ -8,7 +8,7 @@ from rest_framework.renderers import BaseRenderer
 
 from export.exports import SlotExport
 from export.formats.backup import writer as backup
-from export.formats.ical.mapping import EVENT_BY_DETAIL, EVENT_COLUMNS, VEVENT, every_event
+from export.formats.ical.mapping import EVENT_BY_DETAIL, EVENT_COLUMNS, VEVENT, calendar_names, every_event
 from export.formats.ical.writer import ComponentWriter, Property, calendar_chunks
 from export.formats.outlook import writer as outlook
 
@@ -43,7 +43,7 @@ class ICalendarRenderer(StreamingRenderer):
             ("PRODID", "-//Timeslot//Timeslot Export//EN"),
             ("CALSCALE", "GREGORIAN"),
             ("METHOD", "PUBLISH"),
-            ("X-WR-CALNAME", export.name),
+            *calendar_names(export.name),
             *self.extra_calendar_properties,
         ]
         write_event = ComponentWriter("VEVENT", VEVENT, shared=every_event(stamp=export.stamp))

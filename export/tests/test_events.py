@@ -1,19 +1,27 @@
 """The slot-to-event mapping: slots saved, exported as the API exports them, read back by the icalendar parser."""
 import dataclasses
+import re
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
+from icalendar.prop import vUnknown
 
 from export.exports import export_for
 from export.renderers import ICalendarRenderer
-from export.tests.ical_reader import parse_events
+from export.tests.ical_reader import parse_calendar, parse_events
 from slots.models import Slot
-from slots.tests.factories import SlotFactory
+from slots.tests.factories import SlotFactory, SlotGroupFactory
 
 pytestmark = pytest.mark.django_db
 
 UTC = timezone.utc
 STAMP = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
+
+
+def exported(slot, group=None) -> bytes:
+    """The calendar of the slot's creator (of the group, if one is given), as the API writes it."""
+    export = dataclasses.replace(export_for(user=slot.creator, group=group), stamp=STAMP)
+    return b"".join(export.chunks(ICalendarRenderer()))
 
 
 def event_of(**fields):
@@ -28,8 +36,7 @@ def event_of(**fields):
         created_at=datetime(2026, 11, 1, tzinfo=UTC), updated_at=datetime(2026, 11, 2, 8, 15, 30, 999999, tzinfo=UTC)
     )
     slot.refresh_from_db()
-    export = dataclasses.replace(export_for(user=slot.creator), stamp=STAMP)
-    (event,) = parse_events(b"".join(export.chunks(ICalendarRenderer())))
+    (event,) = parse_events(exported(slot))
     return slot, event
 
 
@@ -66,6 +73,18 @@ def test_an_open_end_is_a_zero_duration_not_a_dtend():
 
     assert "DTEND" not in event
     assert event.decoded("DURATION") == timedelta(0)
+    assert "X-TIMESLOT-ZERO-LENGTH" not in event["DURATION"].params
+
+
+def test_a_slot_that_ends_as_it_starts_is_a_marked_zero_duration_not_a_dtend_equal_to_its_start():
+    start = datetime(2026, 12, 1, 9, tzinfo=UTC)
+    _, event = event_of(start=start, end=start)
+
+    # RFC 5545 §3.8.2.2: DTEND must be later than DTSTART; khal takes one equal to it for an hour.
+    assert "DTEND" not in event
+    assert event.decoded("DURATION") == timedelta(0)
+    # Which tells an import it from an open end, a zero DURATION too.
+    assert event["DURATION"].params["X-TIMESLOT-ZERO-LENGTH"] == "TRUE"
 
 
 @pytest.mark.parametrize(
@@ -115,3 +134,50 @@ def test_all_day_dates_are_read_in_the_slots_time_zone():
     )
 
     assert event.decoded("DTSTART") == date(2026, 12, 24)
+
+
+@pytest.mark.parametrize("all_day", [False, True])
+@pytest.mark.parametrize("length", [None, timedelta(0), timedelta(seconds=1), timedelta(hours=1)])
+def test_no_event_ends_at_or_before_its_start(all_day, length):
+    start = datetime(2026, 12, 1, 9, tzinfo=UTC)
+    _, event = event_of(start=start, end=None if length is None else start + length, all_day=all_day)
+
+    assert "DTEND" not in event or event.decoded("DTEND") > event.decoded("DTSTART")
+
+
+# What Python's str.splitlines() ends a line at, as vdirsyncer splits a calendar: LF, CR, VT, FF, FS, GS, RS,
+# NEL, and the Unicode line and paragraph separators.
+SPLITLINES_BREAKS = "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
+# A content line (RFC 5545 §3.1): a name, then parameters or the value; or the continuation of a folded one.
+CONTENT_LINE = re.compile(r"[A-Za-z0-9-]+[;:]|[ \t]")
+
+
+def test_text_holds_no_line_break_that_splitlines_would_split_a_content_line_at():
+    text = "".join(f"{n}{char}" for n, char in enumerate(SPLITLINES_BREAKS)) + " end"
+    group = SlotGroupFactory(name=text)
+    slot = SlotFactory(title=text, description=text, location=text, groups=[group], creator=group.owner)
+
+    data = exported(slot, group)
+
+    assert all(CONTENT_LINE.match(line) for line in data.decode().splitlines())
+    (event,) = parse_events(data)
+    # The Unicode separators are line breaks; the other controls cannot be TEXT at all, and are dropped.
+    kept = "0\n1\n2345678\n9\n end"
+    assert [str(event[name]) for name in ("SUMMARY", "DESCRIPTION", "LOCATION")] == [kept] * 3
+
+
+@pytest.mark.parametrize(("name", "x_wr_calname"), [
+    ("Team offsite", "Team offsite"),
+    ("Team; A, B", "Team A B"),
+    ("C:\\Users\\Nora", "C: Users Nora"),
+    ("Plans,\nthen\u2028more;", "Plans then more"),
+])
+def test_the_calendar_is_named_in_name_as_text_and_in_x_wr_calname_with_nothing_to_unescape(name, x_wr_calname):
+    group = SlotGroupFactory(name=name)
+
+    calendar = parse_calendar(exported(SlotFactory(creator=group.owner, groups=[group]), group))
+
+    assert str(calendar["NAME"]) == name.replace("\u2028", "\n")
+    # icalendar reads an X- property untyped (as ical.js does): what it shows is what was written.
+    assert isinstance(calendar["X-WR-CALNAME"], vUnknown)
+    assert str(calendar["X-WR-CALNAME"]) == x_wr_calname

@@ -92,7 +92,7 @@ def read_back(fmt: str, body: bytes) -> tuple[object, dict[str, str]]:
         (event,) = document.walk("VEVENT")
         shape = ([part.name for part in document.walk()], sorted(document), sorted(event))
         texts = {"title": event.get("SUMMARY"), "description": event.get("DESCRIPTION"),
-                 "location": event.get("LOCATION"), "group name": document.get("X-WR-CALNAME")}
+                 "location": event.get("LOCATION"), "group name": document.get("NAME")}
     elif fmt == "outlook":
         rows = list(csv.reader(io.StringIO(body.decode("utf-8-sig"), newline="")))
         shape = [len(row) for row in rows], rows[0]
@@ -109,10 +109,11 @@ def read_back(fmt: str, body: bytes) -> tuple[object, dict[str, str]]:
 
 
 def as_written(fmt: str, text: str) -> str:
-    """The text as the format holds it: iCalendar writes a line break as \\n (RFC 5545, 3.3.11); the CSV
-    guards a cell a spreadsheet would evaluate with a leading quote (docs/formats.md)."""
+    """The text as the format holds it: iCalendar writes a line break as \\n (RFC 5545, 3.3.11), and so
+    Unicode's line separator; the CSV guards a cell a spreadsheet would evaluate with a leading quote
+    (docs/formats.md)."""
     if fmt in ("google", "feed"):
-        return text.replace("\r\n", "\n")
+        return text.replace("\r\n", "\n").replace("\u2028", "\n")
     if fmt == "outlook" and text[:1] in ("=", "+", "-", "@", "\t", "\r"):
         return "'" + text
     return text

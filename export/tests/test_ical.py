@@ -39,8 +39,9 @@ def write(events, calendar=(("VERSION", "2.0"), ("PRODID", "-//test//EN"))) -> b
 
 
 def expected_text(text: str) -> str:
-    """What a reader gets back: line breaks as LF, untransmittable controls gone."""
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    """What a reader gets back: line breaks (and Unicode's line and paragraph separators) as LF,
+    untransmittable controls gone."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\u2028", "\n").replace("\u2029", "\n")
     return "".join(char for char in text if char not in DROPPED)
 
 
@@ -50,6 +51,10 @@ def test_text_separators_are_escaped():
 
 def test_every_line_break_form_becomes_one_escaped_newline():
     assert escape_text("one\r\ntwo\rthree\nfour") == b"one\\ntwo\\nthree\\nfour"
+
+
+def test_line_and_paragraph_separators_become_escaped_newlines():
+    assert escape_text("one\u2028two\u2029three \u2014 four") == "one\\ntwo\\nthree \u2014 four".encode()
 
 
 def test_control_characters_are_dropped_but_tab_is_kept():
@@ -146,6 +151,18 @@ def test_any_text_reads_back_exactly_and_injects_nothing(title, description, loc
     assert str(event["LOCATION"]) == expected_text(location)
 
 
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from("ab ,;\\\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"), max_size=200))
+def test_any_text_stays_whole_content_lines_when_split_as_python_splits_lines(text):
+    data = write([[("UID", "1"), ("SUMMARY", text), ("DESCRIPTION", text * 3)]])
+
+    # vdirsyncer reads a calendar with str.splitlines(): each piece must still be a content line or a fold.
+    lines = data.decode().splitlines()
+    assert [line.partition(":")[0] for line in lines if not line.startswith(" ")] == [
+        "BEGIN", "VERSION", "PRODID", "BEGIN", "UID", "SUMMARY", "DESCRIPTION", "END", "END"
+    ]
+
+
 def test_a_title_cannot_inject_a_property_or_a_component():
     hostile = "x\r\nEND:VEVENT\r\nBEGIN:VEVENT\r\nUID:evil\r\nSUMMARY:injected\nATTACH:http://evil"
 
@@ -169,9 +186,9 @@ def test_the_calendar_wraps_its_properties_and_events_in_order():
     start = datetime(2026, 1, 1, tzinfo=UTC)
     events = [[("UID", str(n)), ("DTSTART", start + timedelta(days=n))] for n in range(3)]
 
-    calendar = parse_calendar(write(events, [("VERSION", "2.0"), ("X-WR-CALNAME", "Team; A, B")]))
+    calendar = parse_calendar(write(events, [("VERSION", "2.0"), ("NAME", "Team; A, B")]))
 
-    assert str(calendar["X-WR-CALNAME"]) == "Team; A, B"
+    assert str(calendar["NAME"]) == "Team; A, B"
     assert [str(event["UID"]) for event in calendar.walk("VEVENT")] == ["0", "1", "2"]
     assert [event.decoded("DTSTART") for event in calendar.walk("VEVENT")] == [
         start, start + timedelta(days=1), start + timedelta(days=2)
@@ -200,6 +217,14 @@ def test_a_component_leaves_out_the_lines_whose_value_is_none():
     data = ComponentWriter("VEVENT", layout)(["1", None, timedelta(0), None])
 
     assert data == b"BEGIN:VEVENT\r\nUID:1\r\nDURATION:PT0S\r\nEND:VEVENT\r\n"
+
+
+def test_a_component_writes_a_duration_given_as_text_with_its_parameters_as_it_is():
+    data = ComponentWriter("VEVENT", [("DURATION", DURATION)])([";X-TEST=TRUE:PT0S"])
+
+    assert data == b"BEGIN:VEVENT\r\nDURATION;X-TEST=TRUE:PT0S\r\nEND:VEVENT\r\n"
+    (event,) = parse_events(data)
+    assert (event.decoded("DURATION"), event["DURATION"].params["X-TEST"]) == (timedelta(0), "TRUE")
 
 
 def test_a_component_writes_a_date_time_as_utc_a_date_as_value_date_and_the_databases_text_as_it_is():

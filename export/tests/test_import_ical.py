@@ -40,6 +40,8 @@ def varied_slots(user):
     return [
         SlotFactory(creator=user, title="Timed", visibility="public", description="two\nlines; a, b\\c"),
         SlotFactory(creator=user, title="Open", end=None, visibility="friends", location="Café 東京 🚀"),
+        SlotFactory(creator=user, title="Moment", start=datetime(2026, 7, 1, 9, tzinfo=UTC),
+                    end=datetime(2026, 7, 1, 9, tzinfo=UTC)),
         SlotFactory(
             creator=user, title="Holidays", all_day=True, time_zone=lisbon,
             start=datetime(2026, 7, 23, 23, tzinfo=UTC), end=datetime(2026, 7, 25, 23, tzinfo=UTC),
@@ -84,6 +86,15 @@ def test_open_ends_come_back_open(api, client_for, varied_slots):
 
     open_slots = Slot.objects.filter(creator=other, end__isnull=True)
     assert sorted(open_slots.values_list("title", "all_day")) == [("Open", False), ("Open day", True)]
+
+
+def test_a_slot_that_ends_as_it_starts_comes_back_ending_as_it_starts(api, client_for, varied_slots):
+    other = UserFactory(username="ines")
+
+    imported(client_for(other), exported(api))
+
+    moment = Slot.objects.get(creator=other, title="Moment")
+    assert moment.end == moment.start == datetime(2026, 7, 1, 9, tzinfo=UTC)
 
 
 # Times and zones -------------------------------------------------------------------------------
@@ -172,6 +183,7 @@ def test_all_day_dates_are_placed_in_the_calendars_zone(api):
 @pytest.mark.parametrize("body, end", [
     ("DTSTART:20260707T090000Z", None),
     ("DTSTART:20260707T090000Z\nDURATION:PT0S", None),
+    ("DTSTART:20260707T090000Z\nDURATION;X-TIMESLOT-ZERO-LENGTH=TRUE:PT0S", datetime(2026, 7, 7, 9, tzinfo=UTC)),
     ("DTSTART:20260707T090000Z\nDURATION:PT1H30M", datetime(2026, 7, 7, 10, 30, tzinfo=UTC)),
     ("DTSTART:20260707T090000Z\nDTEND:20260707T090000Z", datetime(2026, 7, 7, 9, tzinfo=UTC)),
 ])

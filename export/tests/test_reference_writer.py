@@ -17,7 +17,7 @@ import icalendar
 import pytest
 
 from export.exports import export_for
-from export.formats.ical.mapping import EVENT_COLUMNS, VEVENT, every_event, slot_event
+from export.formats.ical.mapping import EVENT_COLUMNS, VEVENT, ZERO_LENGTH, every_event, slot_event
 from export.formats.ical.writer import DATE_TIME
 from export.renderers import ICalendarRenderer
 from export.tests.ical_reader import parse_events
@@ -41,7 +41,9 @@ def generated_slots(creator, count: int, seed: int = 20261128) -> list[Slot]:
         start = datetime(2020, 1, 1, tzinfo=rng.choice(ZONES)) + timedelta(
             minutes=rng.randint(0, 5_000_000), microseconds=rng.choice([0, 999_999, rng.randint(0, 999_999)])
         )
-        end = None if rng.random() < 0.15 else start + timedelta(minutes=rng.randint(0, 20_000))
+        # Some open ends, some that end as they start.
+        kind = rng.random()
+        end = None if kind < 0.15 else start if kind < 0.2 else start + timedelta(minutes=rng.randint(0, 20_000))
         slots.append(Slot(
             uuid=uuid.UUID(int=rng.getrandbits(128), version=4), creator=creator,
             title=text(rng, 80), description=text(rng, 400), location=text(rng, 60),
@@ -52,9 +54,11 @@ def generated_slots(creator, count: int, seed: int = 20261128) -> list[Slot]:
 
 
 def mapped_properties(row) -> list[tuple]:
-    """The (name, value) pairs of a row's event, the database's date-time text read back as a datetime."""
+    """The (name, value) pairs of a row's event, the database's date-time text read back as a datetime, the
+    duration that carries a parameter as the duration alone."""
     return [
-        (name, datetime.fromisoformat(value) if value_type == DATE_TIME and isinstance(value, str) else value)
+        (name, datetime.fromisoformat(value) if value_type == DATE_TIME and isinstance(value, str) else
+         timedelta(0) if value == ZERO_LENGTH else value)
         for (name, value_type), value in zip(VEVENT, slot_event(row))
         if value is not None
     ]

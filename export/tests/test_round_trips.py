@@ -26,6 +26,13 @@ TEXTS = [
     "two\nlines and\r\nCRLF",
     "東京 🚀 👩‍💻 " + "long text that folds " * 10,
 ]
+# (all day, days after the first day, length or None for an open end); the year crosses both DST changes.
+# A timed slot may end as it starts: a length of zero, not an open end.
+KINDS = [
+    (False, 0, timedelta(hours=2, minutes=30)), (False, 1, None), (False, 2, timedelta(0)),
+    (True, 16, 3), (True, 30, None),
+]
+SLOTS = len(TEXTS) * len(KINDS)
 
 
 @pytest.fixture
@@ -33,10 +40,8 @@ def original(user):
     """A user's slots of every kind, starting at distinct moments (the order ties on start)."""
     team = SlotGroupFactory(owner=user, name="Team", description="Our team")
     first_day = datetime(2026, 12, 7, 8, 15, tzinfo=UTC)
-    # (all day, days after first_day, length or None for an open end); the year crosses both DST changes.
-    kinds = [(False, 0, timedelta(hours=2, minutes=30)), (False, 1, None), (True, 16, 3), (True, 30, None)]
     for number, text in enumerate(TEXTS):
-        for index, (all_day, days, length) in enumerate(kinds):
+        for index, (all_day, days, length) in enumerate(KINDS):
             start = first_day + timedelta(days=number * 40 + days)
             if all_day:
                 # An all-day slot runs from midnight to midnight in its own zone.
@@ -44,7 +49,7 @@ def original(user):
                 start = datetime.combine(local, time(0), ZoneInfo(ZONE))
                 end = datetime.combine(local + timedelta(days=length), time(0), ZoneInfo(ZONE)) if length else None
             else:
-                end = start + length if length else None
+                end = None if length is None else start + length
             SlotFactory(
                 creator=user, title=text, description=text[::-1], location=text[:20], time_zone=ZONE,
                 start=start, end=end, all_day=all_day,
@@ -66,7 +71,7 @@ def round_trip(client_for, user, fmt: str, **fields) -> tuple[bytes, bytes]:
     fresh = client_for(UserFactory(username="fresh"))
     response = upload(fresh, first, name=f"export.{fmt}", **fields)
     assert response.status_code == 200, response.content
-    assert response.json()["created"] == len(TEXTS) * 4
+    assert response.json()["created"] == SLOTS
     return first, export(fresh, fmt, **fields)
 
 
@@ -81,7 +86,7 @@ def test_the_calendar_survives_a_round_trip(client_for, original):
     first, second = round_trip(client_for, original, "google")
 
     assert ical_lines(second) == ical_lines(first)
-    assert first.count(b"BEGIN:VEVENT") == len(TEXTS) * 4
+    assert first.count(b"BEGIN:VEVENT") == SLOTS
 
 
 def test_the_csv_survives_a_round_trip_in_its_time_zone(client_for, original):
@@ -119,12 +124,12 @@ def test_the_backup_survives_a_round_trip(client_for, original):
 def test_importing_an_export_twice_changes_nothing_the_second_time(client_for, original, fmt):
     data = export(client_for(original), fmt)
     fresh = UserFactory(username="fresh")
-    assert upload(client_for(fresh), data, name=f"export.{fmt}", time_zone=ZONE).json()["created"] == len(TEXTS) * 4
+    assert upload(client_for(fresh), data, name=f"export.{fmt}", time_zone=ZONE).json()["created"] == SLOTS
     groups = list(SlotGroup.objects.filter(owner=fresh).values())
 
     counts = upload(client_for(fresh), data, name=f"export.{fmt}", time_zone=ZONE).json()
 
-    assert (counts["created"], counts["updated"], counts["unchanged"]) == (0, 0, len(TEXTS) * 4)
+    assert (counts["created"], counts["updated"], counts["unchanged"]) == (0, 0, SLOTS)
     assert list(SlotGroup.objects.filter(owner=fresh).values()) == groups
 
 
@@ -135,10 +140,10 @@ def test_importing_an_export_twice_changes_nothing_the_second_time(client_for, o
 def test_importing_ones_own_export_changes_nothing_but_line_breaks(client_for, original, fmt):
     client = client_for(original)
     data = export(client, fmt)
-    changed = sum("\r" in text for text in TEXTS) * 4 if fmt == "google" else 0
+    changed = sum("\r" in text for text in TEXTS) * len(KINDS) if fmt == "google" else 0
 
     response = upload(client, data, name=f"again.{fmt}", time_zone=ZONE)
 
     assert response.status_code == 200, response.content
     counts = response.json()
-    assert (counts["created"], counts["updated"], counts["unchanged"]) == (0, changed, len(TEXTS) * 4 - changed)
+    assert (counts["created"], counts["updated"], counts["unchanged"]) == (0, changed, SLOTS - changed)

@@ -3,6 +3,7 @@
 The rules (UTC times, all-day dates, open ends, CLASS) are explained with
 their reasons in docs/calendar-format.md.
 """
+import re
 import zoneinfo
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
@@ -33,6 +34,9 @@ VEVENT = (
     # an event without an end (none for a time, one day for a date), said
     # outright: Exchange refuses events with neither DTEND nor DURATION, and
     # DURATION tells an import it was open.
+    # A slot that ends as it starts is a zero DURATION too (§3.8.2.2: DTEND must
+    # be later than DTSTART), marked (ZERO_LENGTH) so that an import tells it
+    # from an open end.
     ("DTEND", DATE_TIME),
     ("DURATION", DURATION),
     # Free text; an empty description or location is left out.
@@ -53,6 +57,13 @@ CLASS_BY_VISIBILITY = {
 
 OPEN_END = timedelta(0)
 OPEN_END_ALL_DAY = timedelta(days=1)
+# A parameter of ours on that DURATION: clients ignore parameters they do not
+# know (§3.2), and it costs the events that have none of it nothing.
+ZERO_LENGTH_MARK = "X-TIMESLOT-ZERO-LENGTH"
+ZERO_LENGTH = f";{ZERO_LENGTH_MARK}=TRUE:PT0S"
+
+# What a TEXT value escapes (§3.3.11), and white space: X-WR-CALNAME holds none of it.
+_ESCAPED_OR_SPACE = re.compile(r"[\s\\;,]+")
 
 
 def all_day_dates(start: datetime, end: datetime | None, zone: str) -> tuple[date, date | None]:
@@ -70,6 +81,17 @@ def all_day_dates(start: datetime, end: datetime | None, zone: str) -> tuple[dat
     return first, max(after, first + timedelta(days=1))
 
 
+def calendar_names(name: str) -> list[Property]:
+    """The calendar's name, for readers of RFC 7986's NAME and of the older X-WR-CALNAME.
+
+    NAME is TEXT, escaped like a title. ical.js (Thunderbird, Nextcloud) and icalendar read
+    X- properties untyped, so they would show its escapes: X-WR-CALNAME carries the name with
+    each run of the characters TEXT escapes (and of white space) as one space, which reads the
+    same to both kinds of reader.
+    """
+    return [("NAME", name), ("X-WR-CALNAME", " ".join(_ESCAPED_OR_SPACE.split(name)).strip())]
+
+
 def every_event(*, stamp: datetime) -> list[Property]:
     """What every event of one export carries alike: the export's moment, and a
     slot's nature: time taken (OPAQUE), and confirmed once it exists."""
@@ -84,9 +106,16 @@ def slot_event(row: tuple) -> tuple[Value | None, ...]:
         open_end = OPEN_END_ALL_DAY
     else:
         open_end = OPEN_END
+    if end is None:
+        duration = open_end
+    elif end == start:
+        # Only a timed slot: an all-day one covers at least its first day.
+        end, duration = None, ZERO_LENGTH
+    else:
+        duration = None
     return (
         uid, created, modified, start,
-        end, open_end if end is None else None,
+        end, duration,
         title, description or None, location or None,
         CLASS_BY_VISIBILITY.get(visibility, "PRIVATE"),
     )

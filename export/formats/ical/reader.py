@@ -17,7 +17,7 @@ from icalendar.parser.content_line import Contentline
 from icalendar.parser.ical.component import ComponentIcalParser
 from icalendar.timezone import tzp
 
-from export.formats.ical.mapping import OPEN_END, OPEN_END_ALL_DAY
+from export.formats.ical.mapping import OPEN_END, OPEN_END_ALL_DAY, ZERO_LENGTH_MARK
 from export.formats.ical.zone_rules import (
     MAX_ZONE_CHARACTERS,
     ZoneWork,
@@ -458,7 +458,7 @@ def all_day_end(event: Component, start: Moment, zones: CalendarZones, notes: li
 
 
 def timed_end(event: Component, start: Moment, zones: CalendarZones, notes: list[str]) -> datetime | None:
-    """The end of a timed event; None for an open end (no DTEND, or our DURATION:PT0S)."""
+    """The end of a timed event; None for an open end (no DTEND, or our DURATION:PT0S unmarked)."""
     if "DTEND" in event:
         end = zones.moment(single(event, "DTEND"), "DTEND", notes).value
         if not isinstance(end, datetime):
@@ -471,7 +471,9 @@ def timed_end(event: Component, start: Moment, zones: CalendarZones, notes: list
         if length < OPEN_END:
             raise Unreadable("DURATION is negative.")
         if length == OPEN_END:
-            return None
+            # Our export writes a slot that ends as it starts so, and marks it.
+            marked = str(single(event, "DURATION").params.get(ZERO_LENGTH_MARK, "")).upper() == "TRUE"
+            return start.value if marked else None
         # Days are nominal (RFC 5545 §3.3.6): the same wall-clock time, across a change of offset.
         local = start.value.astimezone(zoneinfo.ZoneInfo(start.zone))
         days = timedelta(days=length.days)

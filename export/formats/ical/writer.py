@@ -29,9 +29,12 @@ Property = tuple[str, Value]
 # RFC 5545 §3.3.11: TEXT cannot hold control characters but HTAB; line breaks
 # become \n, the others are dropped, so no value can start a property or a
 # component of its own. C0 and DEL are single bytes in UTF-8, C1 two (\xc2\x80-\x9f).
-_NEEDS_ESCAPING = re.compile("[\\\\;,\x00-\x08\x0a-\x1f\x7f-\x9f]")
+# U+2028 and U+2029 are no controls but break lines for Python's str.splitlines(),
+# which vdirsyncer splits a calendar with: they become \n too (\xe2\x80\xa8-\xa9).
+_NEEDS_ESCAPING = re.compile("[\\\\;,\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")
 _C0_AND_DEL = bytes([*range(0x00, 0x09), *range(0x0B, 0x20), 0x7F])
 _C1 = re.compile(b"\xc2[\x80-\x9f]")
+_LINE_AND_PARAGRAPH_SEPARATORS = re.compile(b"\xe2\x80[\xa8\xa9]")
 
 
 def escape_text(text: str) -> bytes:
@@ -44,6 +47,8 @@ def escape_text(text: str) -> bytes:
     octets = octets.translate(None, _C0_AND_DEL)
     if b"\xc2" in octets:
         octets = _C1.sub(b"", octets)
+    if b"\xe2\x80" in octets:
+        octets = _LINE_AND_PARAGRAPH_SEPARATORS.sub(b"\n", octets)
     return octets.replace(b"\\", b"\\\\").replace(b";", b"\\;").replace(b",", b"\\,").replace(b"\n", b"\\n")
 
 
@@ -125,8 +130,10 @@ def line_writer(name: str, value_type: str) -> LineWriter:
     """The writer of one property's lines, its name and the rest encoded once.
 
     A DATE-TIME's value may also be a str: a UTC DATE-TIME that the database
-    wrote (export/formats/sql_text.py), taken as it is. The common cases are spelt out
-    here, not left to content_line(): this runs for every property of every event.
+    wrote (export/formats/sql_text.py), taken as it is; a DURATION's, what follows
+    its name as written (";X-PARAM=A:PT0S"), for a duration with parameters. The
+    common cases are spelt out here, not left to content_line(): this runs for
+    every property of every event.
     """
     prefix = name.encode()
     if value_type == TEXT:
@@ -151,8 +158,16 @@ def line_writer(name: str, value_type: str) -> LineWriter:
 
         return time
     if value_type == DURATION:
-        prefix += b":"
-        return lambda value: b"" if value is None else prefix + format_duration(value) + CRLF
+        with_colon = prefix + b":"
+
+        def duration(value: timedelta | str | None) -> bytes:
+            if value is None:
+                return b""
+            if type(value) is str:
+                return prefix + value.encode() + CRLF
+            return with_colon + format_duration(value) + CRLF
+
+        return duration
     raise ValueError(f"{name}: no value type {value_type!r}")
 
 
