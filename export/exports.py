@@ -72,6 +72,14 @@ class SlotExport:
         return f"{FILENAME_STEM}-{slug}.{extension}" if slug else f"{FILENAME_STEM}.{extension}"
 
 
-def export_for(*, user: AbstractBaseUser, group: SlotGroup | None = None) -> SlotExport:
-    """The export of the slots the user created, limited to the group if one is given."""
-    return SlotExport(user=user, slots=slot_list(user=user, group=group), group=group)
+def export_for(
+    *,
+    user: AbstractBaseUser,
+    group: SlotGroup | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> SlotExport:
+    """The export of the slots the user created, limited to the group and to the slots that overlap the
+    window [since, until) if they are given."""
+    slots = slot_list(user=user, group=group, since=since, until=until)
+    return SlotExport(user=user, slots=slots, group=group)

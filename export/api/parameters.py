@@ -1,10 +1,11 @@
-"""The `group` parameter of the export and the feeds, read and checked the same way everywhere."""
+"""The `group` parameter of the export and the feeds, and the exports' window, read and checked the same way
+everywhere."""
 from collections.abc import Mapping
 
 from django.http import QueryDict
 from rest_framework import exceptions, status
 
-from export.api.serializers import ExportParameters
+from export.api.serializers import ExportParameters, SlotExportParameters
 from slots.models import SlotGroup
 from slots.selectors import group_visible_to
 
@@ -19,15 +20,33 @@ class GroupNotFound(exceptions.NotFound):
     default_detail = "Slot group not found."
 
 
+def requested_export(request) -> dict:
+    """export_for's group (as requested_group) and window [since, until), as an export request names them."""
+    parameters = validated(request, SlotExportParameters)
+    return {
+        "group": visible_group(request, parameters.get("group")),
+        "since": parameters.get("from"),
+        "until": parameters.get("until"),
+    }
+
+
 def requested_group(request) -> SlotGroup | None:
     """The group named by the `group` parameter (body, else query string), if the user may see it."""
+    return visible_group(request, validated(request, ExportParameters).get("group"))
+
+
+def validated(request, serializer_class) -> dict:
+    """The parameters of the body, else of the query string; 422 naming the field if one is invalid."""
     if not isinstance(request.data, Mapping):
         raise InvalidParameters({"non_field_errors": ["Expected a JSON object or form fields."]})
     body = request.data.dict() if isinstance(request.data, QueryDict) else request.data
-    parameters = ExportParameters(data={**request.query_params.dict(), **body})
+    parameters = serializer_class(data={**request.query_params.dict(), **body})
     if not parameters.is_valid():
         raise InvalidParameters(parameters.errors)
-    uuid = parameters.validated_data.get("group")
+    return parameters.validated_data
+
+
+def visible_group(request, uuid) -> SlotGroup | None:
     if uuid is None:
         return None
     try:

@@ -1,6 +1,7 @@
 from rest_framework import serializers
 
 from export.models import CalendarFeed
+from export.windows import BadBound, refuse_empty_window, window_bound
 
 
 class StrictUUIDField(serializers.UUIDField):
@@ -23,6 +24,45 @@ GROUP_HELP = (
 
 class ExportParameters(serializers.Serializer):
     group = StrictUUIDField(required=False, help_text=GROUP_HELP)
+
+
+class WindowBoundField(serializers.Field):
+    """One end of an export's time window (export/windows.py), given as a string."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            raise serializers.ValidationError("Expected a string.")
+        try:
+            return window_bound(data)
+        except BadBound as error:
+            raise serializers.ValidationError(str(error))
+
+    def to_representation(self, value):
+        return value.isoformat()
+
+
+WINDOW_HELP = (
+    "Only the slots that overlap the window [from, until) are exported: those starting before `until` and "
+    "ending after `from`; an open-ended slot overlaps everything after its start, and a zero-length one at "
+    "`from` is inside. An ISO 8601 date (midnight UTC) or a date-time with an offset or Z. Either may be left out."
+)
+
+
+class SlotExportParameters(ExportParameters):
+    """The exports' parameters: the group and the time window. `from` is a Python keyword, hence the class
+    namespace's dict."""
+
+    locals()["from"] = WindowBoundField(required=False, help_text=WINDOW_HELP + " Example: 2026-01-01.")
+    until = WindowBoundField(
+        required=False, help_text=WINDOW_HELP + " Must be after `from`. Example: 2026-02-01T00:00:00+01:00."
+    )
+
+    def validate(self, attrs):
+        try:
+            refuse_empty_window(attrs.get("from"), attrs.get("until"))
+        except BadBound as error:
+            raise serializers.ValidationError({"until": [str(error)]})
+        return attrs
 
 
 class ImportParameters(serializers.Serializer):

@@ -13,7 +13,7 @@ from export.api.audit import ExportAudit, client_address
 from export.api.authentication import LegacyTokenAuthentication
 from export.api.limits import ExportPlace, refuse_too_many_slots
 from export.api.negotiation import ExportNegotiation
-from export.api.parameters import requested_group
+from export.api.parameters import requested_export
 from export.api.schema import ExportSchema
 from export.api.throttling import ExportRateThrottle
 from export.exports import SlotExport, export_for
@@ -53,7 +53,7 @@ class SlotExportView(JSONErrorsMixin, APIView):
 
     def post(self, request, *args, **kwargs):
         audit = ExportAudit(kind=self.export_kind, client_address=client_address(request))
-        export = export_for(user=request.user, group=requested_group(request))
+        export = export_for(user=request.user, **requested_export(request))
         renderer = request.accepted_renderer
         response = streamed_within_limits(export, renderer, audit=audit)
         response["Content-Disposition"] = content_disposition_header(True, export.filename(renderer.format))
