@@ -12,7 +12,14 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse
 from rest_framework import serializers
 
-from export.api.serializers import GROUP_HELP, ExportParameters, FeedSerializer, ImportParameters
+from export.api.serializers import (
+    GROUP_HELP,
+    WINDOW_HELP,
+    ExportParameters,
+    FeedSerializer,
+    ImportParameters,
+    SlotExportParameters,
+)
 from slots.models import Slot
 
 JSON = "application/json"
@@ -176,6 +183,14 @@ VALIDATORS = [
 GROUP_QUERY = OpenApiParameter(
     "group", OpenApiTypes.UUID, OpenApiParameter.QUERY, description=GROUP_HELP + " (A body's `group` wins.)"
 )
+# The exports' window; a string, not a date-time, as a date alone is one too.
+WINDOW_QUERY = [
+    OpenApiParameter(
+        name, OpenApiTypes.STR, OpenApiParameter.QUERY,
+        description=f"{WINDOW_HELP} (A body's `{name}` wins.) Example: {example}.",
+    )
+    for name, example in (("from", "2026-01-01"), ("until", "2026-02-01T00:00:00+01:00"))
+]
 
 
 # Answers ----------------------------------------------------------------------------------------
@@ -303,6 +318,15 @@ EXPORT_REQUESTS = [
     OpenApiExample("Group", summary="One group's slots", value={"group": DEMO_GROUP}, request_only=True,
                    media_type=JSON),
 ]
+WINDOW_REQUEST = OpenApiExample(
+    "Window", summary="One group's slots of January 2026", request_only=True, media_type=JSON,
+    value={"group": DEMO_GROUP, "from": "2026-01-01", "until": "2026-02-01"},
+)
+EXPORT_422 = (
+    "`group` is not a uuid string, `from` or `until` is not an ISO 8601 date or a date-time with an offset "
+    "(or out of range), `until` is not after `from`, or the JSON body is not an object: the body names the "
+    "field; or the export (what the window holds) is larger than the configured slot limit: `detail` names it."
+)
 
 
 class ExportSchema(AutoSchema):
@@ -320,9 +344,9 @@ class ExportSchema(AutoSchema):
 
     def get_description(self):
         return curl(
-            f"Returns {self.export_format.holds}\n\nThe `group` parameter may come in a JSON body, a form body "
-            "or the query string. The file streams: an error after its first byte ends it early instead of "
-            "changing the status. The seed's request:",
+            f"Returns {self.export_format.holds}\n\nThe `group`, `from` and `until` parameters may come in a JSON "
+            "body, a form body or the query string. The file streams: an error after its first byte ends it early "
+            "instead of changing the status. The seed's request:",
             seeds_curl(self.path),
         )
 
@@ -330,18 +354,18 @@ class ExportSchema(AutoSchema):
         return ["export"]
 
     def get_request_serializer(self):
-        return ExportParameters
+        return SlotExportParameters
 
     def get_override_parameters(self):
-        return [GROUP_QUERY, DOWNLOAD, PRIVATE, WWW_AUTHENTICATE, ALLOW, RETRY_AFTER]
+        return [GROUP_QUERY, *WINDOW_QUERY, DOWNLOAD, PRIVATE, WWW_AUTHENTICATE, ALLOW, RETRY_AFTER]
 
     def get_examples(self):
-        return [*EXPORT_REQUESTS, self.export_format.example]
+        return [*EXPORT_REQUESTS, WINDOW_REQUEST, self.export_format.example]
 
     def get_response_serializers(self):
         return {
             200: OpenApiResponse(self.export_format.body, description="The file, streamed."),
-            **errors(400, *TOKEN_ERRORS, 404, 406, 413, 415, 422, 500),
+            **errors(400, *TOKEN_ERRORS, 404, 406, 413, 415, 422, 500, e422=EXPORT_422),
         }
 
 

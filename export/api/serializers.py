@@ -26,8 +26,9 @@ class ExportParameters(serializers.Serializer):
     group = StrictUUIDField(required=False, help_text=GROUP_HELP)
 
 
-class WindowBoundField(serializers.Field):
-    """One end of an export's time window (export/windows.py), given as a string."""
+class WindowBoundField(serializers.CharField):
+    """One end of an export's time window (export/windows.py), given as a string (a string in the schema too:
+    a date alone is one)."""
 
     def to_internal_value(self, data):
         if not isinstance(data, str):
