@@ -99,5 +99,5 @@ admin.site.unregister(User)
 class ExportUserAdmin(ExportPreviewMixin, UserAdmin):
     """Django's user admin, with the user's export preview."""
 
-    def preview_export(self, user) -> SlotExport:
-        return export_for(user=user)
+    def preview_export(self, user, **window) -> SlotExport:
+        return export_for(user=user, **window)

@@ -78,10 +78,15 @@ class SlotExport:
 
 
 def export_for(
-    *, user: AbstractBaseUser, group: SlotGroup | None = None, time_zone: str | None = None
+    *,
+    user: AbstractBaseUser,
+    group: SlotGroup | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    time_zone: str | None = None,
 ) -> SlotExport:
-    """The export of the slots the user created, limited to the group if one is given; the times of a file
-    that names no zone in time_zone (default TIME_ZONE, as the import reads them)."""
-    return SlotExport(
-        user=user, slots=slot_list(user=user, group=group), group=group, time_zone=time_zone or settings.TIME_ZONE
-    )
+    """The export of the slots the user created, limited to the group and to the slots that overlap the
+    window [since, until) if they are given; the times of a file that names no zone in time_zone (default
+    TIME_ZONE, as the import reads them)."""
+    slots = slot_list(user=user, group=group, since=since, until=until)
+    return SlotExport(user=user, slots=slots, group=group, time_zone=time_zone or settings.TIME_ZONE)

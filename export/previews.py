@@ -3,10 +3,12 @@
 A thin shell like the API view and the command: the same selector, mapping and writer.
 """
 import dataclasses
+from datetime import datetime, time, timezone
 
+from django import forms
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, StreamingHttpResponse
+from django.http import Http404, HttpResponseBadRequest, StreamingHttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.http import content_disposition_header
@@ -29,13 +31,34 @@ def calendar_download(export: SlotExport) -> StreamingHttpResponse:
     return response
 
 
+class WindowForm(forms.Form):
+    """The preview's window: two days, each its midnight UTC as the API reads a date; the download follows
+    them. Left empty, the whole export."""
+
+    # The API's names in the query string (`from` is a Python keyword, hence the class namespace's dict).
+    locals()["from"] = forms.DateField(label="From", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    until = forms.DateField(label="Until", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+    def clean(self):
+        bounds = super().clean()
+        if bounds.get("from") and bounds.get("until") and bounds["until"] <= bounds["from"]:
+            self.add_error("until", "Must be after From.")
+        return bounds
+
+    def window(self) -> dict[str, datetime | None]:
+        """export_for's since and until."""
+        midnight = {name: day and datetime.combine(day, time(), tzinfo=timezone.utc)
+                    for name, day in self.cleaned_data.items()}
+        return {"since": midnight["from"], "until": midnight["until"]}
+
+
 class ExportPreviewMixin:
     """An "Export preview" page and its download for each object of a ModelAdmin, linked from its change page."""
 
     change_form_template = "admin/export/change_form_with_preview.html"
 
-    def preview_export(self, obj) -> SlotExport:
-        """The export the object's preview shows."""
+    def preview_export(self, obj, **window) -> SlotExport:
+        """The export the object's preview shows, within export_for's window (since, until) if given."""
         raise NotImplementedError
 
     def get_urls(self):
@@ -65,16 +88,22 @@ class ExportPreviewMixin:
 
     def export_preview_view(self, request, object_id: str):
         obj = self.previewed_object(request, object_id)
-        export = self.preview_export(obj)
-        total = export.slots.count()
-        # The same calendar cut to its first events; the download holds them all.
-        first = dataclasses.replace(export, slots=export.slots[:PREVIEW_EVENTS])
-        calendar = b"".join(first.chunks(ICalendarRenderer())).decode()
+        window = WindowForm(request.GET)
         context = {
             **self.admin_site.each_context(request),
             "title": f"Export preview: {obj}",
             "opts": self.opts,
             "original": obj,
+            "window": window,
+        }
+        if not window.is_valid():
+            return TemplateResponse(request, "admin/export/preview.html", context)
+        export = self.preview_export(obj, **window.window())
+        total = export.slots.count()
+        # The same calendar cut to its first events; the download holds them all.
+        first = dataclasses.replace(export, slots=export.slots[:PREVIEW_EVENTS])
+        calendar = b"".join(first.chunks(ICalendarRenderer())).decode()
+        context |= {
             "export": export,
             "calendar": calendar,
             "total": total,
@@ -82,9 +111,13 @@ class ExportPreviewMixin:
             "download_url": reverse(
                 f"{self.admin_site.name}:{self.opts.app_label}_{self.opts.model_name}_export_download",
                 args=(object_id,),
-            ),
+            ) + (f"?{request.GET.urlencode()}" if request.GET else ""),
         }
         return TemplateResponse(request, "admin/export/preview.html", context)
 
     def export_download_view(self, request, object_id: str):
-        return calendar_download(self.preview_export(self.previewed_object(request, object_id)))
+        obj = self.previewed_object(request, object_id)
+        window = WindowForm(request.GET)
+        if not window.is_valid():
+            return HttpResponseBadRequest(window.errors.as_text(), content_type="text/plain; charset=utf-8")
+        return calendar_download(self.preview_export(obj, **window.window()))

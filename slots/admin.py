@@ -56,6 +56,6 @@ class SlotGroupAdmin(ExportPreviewMixin, admin.ModelAdmin):
     def slot_count(self, group: SlotGroup) -> int:
         return group.slot_total
 
-    def preview_export(self, group: SlotGroup) -> SlotExport:
+    def preview_export(self, group: SlotGroup, **window) -> SlotExport:
         """The group as its owner would export it."""
-        return export_for(user=group.owner, group=group)
+        return export_for(user=group.owner, group=group, **window)

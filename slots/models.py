@@ -87,8 +87,12 @@ class Slot(models.Model):
         ordering = ("start", "uuid")
         indexes = [
             # Serves the export: filter on creator, order by start then uuid
-            # (slots.selectors.slot_list), so rows stream without a sort.
-            models.Index(fields=["creator", "start", "uuid"], name="slot_creator_start_uuid"),
+            # (slots.selectors.slot_list), so rows stream without a sort; a window's
+            # `until` bounds the scan. It also holds what a window's `from` tests (end,
+            # all_day; keys, not INCLUDE, which SQLite lacks: after the unique uuid they
+            # change no order), so the slot limit's count of a windowed export
+            # (export.api.limits.refuse_too_many_slots) reads the index alone.
+            models.Index(fields=["creator", "start", "uuid", "end", "all_day"], name="slot_creator_start_uuid"),
         ]
         constraints = [
             # Serves the import's lookup of an event it has seen before.

@@ -1,11 +1,12 @@
-"""The parameters of the exports and the feeds (`group`, the CSV's `time_zone`), read and checked the same way
+"""The parameters of the exports and the feeds (`group`, the exports' window, the CSV's `time_zone`), read and
+checked the same way
 everywhere."""
 from collections.abc import Mapping
 
 from django.http import QueryDict
 from rest_framework import exceptions, serializers, status
 
-from export.api.serializers import ExportParameters
+from export.api.serializers import ExportParameters, SlotExportParameters
 from slots.models import SlotGroup
 from slots.selectors import group_visible_to
 
@@ -20,8 +21,25 @@ class GroupNotFound(exceptions.NotFound):
     default_detail = "Slot group not found."
 
 
-def requested(request, serializer_class: type[serializers.Serializer] = ExportParameters) -> dict:
-    """The parameters (body, else query string), valid: 422 naming every field at fault otherwise."""
+def requested_export(request, serializer_class: type[serializers.Serializer] = SlotExportParameters) -> dict:
+    """export_for's group (as requested_group), window [since, until) and, for the CSV, time_zone, as an export
+    request names them."""
+    parameters = validated(request, serializer_class)
+    return {
+        "group": visible_group(request, parameters.get("group")),
+        "since": parameters.get("from"),
+        "until": parameters.get("until"),
+        "time_zone": parameters.get("time_zone"),
+    }
+
+
+def requested_group(request) -> SlotGroup | None:
+    """The group named by the `group` parameter (body, else query string), if the user may see it."""
+    return visible_group(request, validated(request, ExportParameters).get("group"))
+
+
+def validated(request, serializer_class) -> dict:
+    """The parameters of the body, else of the query string; 422 naming the field if one is invalid."""
     if not isinstance(request.data, Mapping):
         raise InvalidParameters({"non_field_errors": ["Expected a JSON object or form fields."]})
     body = request.data.dict() if isinstance(request.data, QueryDict) else request.data
@@ -31,9 +49,7 @@ def requested(request, serializer_class: type[serializers.Serializer] = ExportPa
     return parameters.validated_data
 
 
-def requested_group(request, parameters: dict | None = None) -> SlotGroup | None:
-    """The group named by the `group` parameter (of requested() unless given), if the user may see it."""
-    uuid = (requested(request) if parameters is None else parameters).get("group")
+def visible_group(request, uuid) -> SlotGroup | None:
     if uuid is None:
         return None
     try:

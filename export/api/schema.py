@@ -14,6 +14,7 @@ from rest_framework import serializers
 
 from export.api.serializers import (
     GROUP_HELP,
+    WINDOW_HELP,
     CSVExportParameters,
     ExportParameters,
     FeedSerializer,
@@ -201,6 +202,14 @@ TIME_ZONE_QUERY = OpenApiParameter(
     "time_zone", OpenApiTypes.STR, OpenApiParameter.QUERY,
     description=CSVExportParameters().fields["time_zone"].help_text + " (A body's `time_zone` wins.)",
 )
+# The exports' window; a string, not a date-time, as a date alone is one too.
+WINDOW_QUERY = [
+    OpenApiParameter(
+        name, OpenApiTypes.STR, OpenApiParameter.QUERY,
+        description=f"{WINDOW_HELP} (A body's `{name}` wins.) Example: {example}.",
+    )
+    for name, example in (("from", "2026-01-01"), ("until", "2026-02-01T00:00:00+01:00"))
+]
 
 
 # Answers ----------------------------------------------------------------------------------------
@@ -279,10 +288,10 @@ CSV_EXAMPLE = (
 class ExportFormat:
     """How the schema shows one export: its summary, what its file holds, its 200 body."""
 
-    def __init__(self, summary: str, holds: str, body, example: OpenApiExample, parameters=(GROUP_QUERY,),
-                 e422: str = ERRORS[422][1]):
+    def __init__(self, summary: str, holds: str, body, example: OpenApiExample,
+                 parameters=(GROUP_QUERY, *WINDOW_QUERY), e422: str | None = None):
         self.summary, self.holds, self.body, self.example = summary, holds, body, example
-        # Its query parameters, and what a 422 means for it.
+        # Its query parameters, and what a 422 means for it (EXPORT_422 unless given).
         self.parameters, self.e422 = parameters, e422
 
 
@@ -308,9 +317,11 @@ EXPORT_FORMATS = {
         "`TIME_ZONE`), all-day slots with their own dates.",
         OpenApiTypes.BINARY,
         OpenApiExample("CSV", value=CSV_EXAMPLE, media_type="text/csv", response_only=True),
-        parameters=(GROUP_QUERY, TIME_ZONE_QUERY),
-        e422="`group` is not a uuid string, `time_zone` not an IANA zone, or the JSON body is not an object: "
-        "the body names the field; or the export is larger than the configured slot limit: `detail` names it.",
+        parameters=(GROUP_QUERY, *WINDOW_QUERY, TIME_ZONE_QUERY),
+        e422="`group` is not a uuid string, `from` or `until` is not an ISO 8601 date or a date-time with an "
+        "offset (or out of range), `until` is not after `from`, `time_zone` is not an IANA zone, or the JSON "
+        "body is not an object: the body names the field; or the export (what the window holds) is larger "
+        "than the configured slot limit: `detail` names it.",
     ),
     "timeslot": ExportFormat(
         "The user's slots as a JSON backup",
@@ -336,6 +347,15 @@ EXPORT_REQUESTS = [
     OpenApiExample("Group", summary="One group's slots", value={"group": DEMO_GROUP}, request_only=True,
                    media_type=JSON),
 ]
+WINDOW_REQUEST = OpenApiExample(
+    "Window", summary="One group's slots of January 2026", request_only=True, media_type=JSON,
+    value={"group": DEMO_GROUP, "from": "2026-01-01", "until": "2026-02-01"},
+)
+EXPORT_422 = (
+    "`group` is not a uuid string, `from` or `until` is not an ISO 8601 date or a date-time with an offset "
+    "(or out of range), `until` is not after `from`, or the JSON body is not an object: the body names the "
+    "field; or the export (what the window holds) is larger than the configured slot limit: `detail` names it."
+)
 
 
 class ExportSchema(AutoSchema):
@@ -353,9 +373,9 @@ class ExportSchema(AutoSchema):
 
     def get_description(self):
         return curl(
-            f"Returns {self.export_format.holds}\n\nThe parameters may come in a JSON body, a form body "
-            "or the query string. The file streams: an error after its first byte ends it early instead of "
-            "changing the status. The seed's request:",
+            f"Returns {self.export_format.holds}\n\nThe parameters (`group`, `from`, `until`, and the CSV's "
+            "`time_zone`) may come in a JSON body, a form body or the query string. The file streams: an error "
+            "after its first byte ends it early instead of changing the status. The seed's request:",
             seeds_curl(self.path),
         )
 
@@ -369,12 +389,12 @@ class ExportSchema(AutoSchema):
         return [*self.export_format.parameters, DOWNLOAD, PRIVATE, WWW_AUTHENTICATE, ALLOW, RETRY_AFTER]
 
     def get_examples(self):
-        return [*EXPORT_REQUESTS, self.export_format.example]
+        return [*EXPORT_REQUESTS, WINDOW_REQUEST, self.export_format.example]
 
     def get_response_serializers(self):
         return {
             200: OpenApiResponse(self.export_format.body, description="The file, streamed."),
-            **errors(400, *TOKEN_ERRORS, 404, 406, 413, 415, 422, 500, e422=self.export_format.e422),
+            **errors(400, *TOKEN_ERRORS, 404, 406, 413, 415, 422, 500, e422=self.export_format.e422 or EXPORT_422),
         }
 
 

@@ -1,6 +1,7 @@
 from rest_framework import serializers
 
 from export.models import CalendarFeed, FeedDetail
+from export.windows import BadBound, refuse_empty_window, window_bound
 from slots.models import validate_time_zone
 
 
@@ -26,8 +27,49 @@ class ExportParameters(serializers.Serializer):
     group = StrictUUIDField(required=False, help_text=GROUP_HELP)
 
 
-class CSVExportParameters(ExportParameters):
-    """The parameters of the CSV export: the group, and the one zone of its times, which the file cannot name."""
+class WindowBoundField(serializers.CharField):
+    """One end of an export's time window (export/windows.py), given as a string (a string in the schema too:
+    a date alone is one)."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            raise serializers.ValidationError("Expected a string.")
+        try:
+            return window_bound(data)
+        except BadBound as error:
+            raise serializers.ValidationError(str(error))
+
+    def to_representation(self, value):
+        return value.isoformat()
+
+
+WINDOW_HELP = (
+    "Only the slots that overlap the window [from, until) are exported: those starting before `until` and "
+    "ending after `from`; an open-ended slot overlaps everything after its start, and a zero-length one at "
+    "`from` is inside. An ISO 8601 date (midnight UTC) or a date-time with an offset or Z. Either may be left out."
+)
+
+
+class SlotExportParameters(ExportParameters):
+    """The exports' parameters: the group and the time window. `from` is a Python keyword, hence the class
+    namespace's dict."""
+
+    locals()["from"] = WindowBoundField(required=False, help_text=WINDOW_HELP + " Example: 2026-01-01.")
+    until = WindowBoundField(
+        required=False, help_text=WINDOW_HELP + " Must be after `from`. Example: 2026-02-01T00:00:00+01:00."
+    )
+
+    def validate(self, attrs):
+        try:
+            refuse_empty_window(attrs.get("from"), attrs.get("until"))
+        except BadBound as error:
+            raise serializers.ValidationError({"until": [str(error)]})
+        return attrs
+
+
+class CSVExportParameters(SlotExportParameters):
+    """The parameters of the CSV export: the group, the window, and the one zone of its times, which the file
+    cannot name."""
 
     time_zone = serializers.CharField(
         required=False, validators=[validate_time_zone],
@@ -49,7 +91,7 @@ class ImportParameters(serializers.Serializer):
     )
 
 
-WINDOW_HELP = (
+FEED_WINDOW_HELP = (
     "Whole UTC days {side} the day of the fetch that the feed holds (a slot overlapping them is in); "
     "null: unbounded. The window moves at midnight UTC."
 )
@@ -59,10 +101,12 @@ class FeedSettings(serializers.Serializer):
     """What a feed's owner sets when creating or changing it (POST /v1/feeds, PATCH /v1/feeds/<id>)."""
 
     past_days = serializers.IntegerField(
-        required=False, allow_null=True, min_value=0, max_value=100_000, help_text=WINDOW_HELP.format(side="before")
+        required=False, allow_null=True, min_value=0, max_value=100_000,
+        help_text=FEED_WINDOW_HELP.format(side="before"),
     )
     future_days = serializers.IntegerField(
-        required=False, allow_null=True, min_value=0, max_value=100_000, help_text=WINDOW_HELP.format(side="after")
+        required=False, allow_null=True, min_value=0, max_value=100_000,
+        help_text=FEED_WINDOW_HELP.format(side="after"),
     )
     detail_level = serializers.ChoiceField(
         required=False, choices=FeedDetail.choices,
@@ -79,8 +123,12 @@ class FeedSerializer(serializers.ModelSerializer):
     group = serializers.SlugRelatedField(
         slug_field="uuid", read_only=True, allow_null=True, help_text="null: every slot of the owner"
     )
-    past_days = serializers.IntegerField(read_only=True, allow_null=True, help_text=WINDOW_HELP.format(side="before"))
-    future_days = serializers.IntegerField(read_only=True, allow_null=True, help_text=WINDOW_HELP.format(side="after"))
+    past_days = serializers.IntegerField(
+        read_only=True, allow_null=True, help_text=FEED_WINDOW_HELP.format(side="before")
+    )
+    future_days = serializers.IntegerField(
+        read_only=True, allow_null=True, help_text=FEED_WINDOW_HELP.format(side="after")
+    )
     # What it holds now, set on the feed by export.feeds.held() before it is shown.
     slot_count = serializers.IntegerField(read_only=True, help_text="The slots a fetch now sends.")
     bytes = serializers.IntegerField(

@@ -13,9 +13,9 @@ from export.api.audit import ExportAudit, client_address
 from export.api.authentication import LegacyTokenAuthentication
 from export.api.limits import ExportPlace, refuse_too_many_slots
 from export.api.negotiation import ExportNegotiation
-from export.api.parameters import requested, requested_group
+from export.api.parameters import requested_export
 from export.api.schema import ExportSchema
-from export.api.serializers import CSVExportParameters, ExportParameters
+from export.api.serializers import CSVExportParameters, SlotExportParameters
 from export.api.throttling import ExportRateThrottle
 from export.exports import SlotExport, export_for
 from export.renderers import ICalendarRenderer, StreamingRenderer
@@ -53,16 +53,13 @@ class SlotExportView(JSONErrorsMixin, APIView):
     export_kind = ""
 
     @property
-    def parameters_class(self) -> type[ExportParameters]:
+    def parameters_class(self) -> type[SlotExportParameters]:
         # Only the CSV names no zone: the others' times say their own.
-        return CSVExportParameters if self.export_kind == "outlook" else ExportParameters
+        return CSVExportParameters if self.export_kind == "outlook" else SlotExportParameters
 
     def post(self, request, *args, **kwargs):
         audit = ExportAudit(kind=self.export_kind, client_address=client_address(request))
-        parameters = requested(request, self.parameters_class)
-        export = export_for(
-            user=request.user, group=requested_group(request, parameters), time_zone=parameters.get("time_zone")
-        )
+        export = export_for(user=request.user, **requested_export(request, self.parameters_class))
         renderer = request.accepted_renderer
         response = streamed_within_limits(export, renderer, audit=audit)
         response["Content-Disposition"] = content_disposition_header(True, export.filename(renderer.format))

@@ -1,6 +1,7 @@
 """The OpenAPI schema at /v1/schema/ and its page at /v1/docs/: valid, complete, and true to the API."""
 import json
 import re
+from datetime import datetime, timezone
 
 import jsonschema
 import pytest
@@ -254,7 +255,9 @@ def test_every_operation_needs_the_token_but_the_feed_calendar(schema):
 def test_the_group_parameter_keeps_the_seeds_wording(schema, path):
     operation = schema["paths"][path]["post"]
     query = next(parameter for parameter in operation["parameters"] if parameter["name"] == "group")
-    body = schema["components"]["schemas"]["ExportParameters"]["properties"]["group"]
+    # The operation's own body: each export's parameters are a serializer of their own (the CSV's has a zone).
+    component = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+    body = schema["components"]["schemas"][component]["properties"]["group"]
 
     for sentence in SEEDS_GROUP_WORDING:
         assert sentence in query["description"]
@@ -286,6 +289,8 @@ def test_the_documented_export_requests_get_the_calendar(schema, api, user):
     group = SlotGroupFactory(owner=user, uuid=DEMO_GROUP)
     SlotFactory(creator=user, title="In the group", groups=[group])
     SlotFactory(creator=user, title="Not in it")
+    SlotFactory(creator=user, title="In the group in January", start=datetime(2026, 1, 15, tzinfo=timezone.utc),
+                end=None, groups=[group])
     examples = schema["paths"]["/v1/export/google"]["post"]["requestBody"]["content"]["application/json"]["examples"]
 
     counts = {}
@@ -294,7 +299,7 @@ def test_the_documented_export_requests_get_the_calendar(schema, api, user):
         assert response.status_code == 200, name
         counts[name] = b"".join(response.streaming_content).count(b"BEGIN:VEVENT")
 
-    assert counts == {"All": 2, "Group": 1}
+    assert counts == {"All": 3, "Group": 2, "Window": 1}
 
 
 # The limits' answers, as sent, against the bodies documented for them ---------------------------

@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from export.api.audit import ExportAudit
 from export.exports import export_for
-from export.management.arguments import group_not_found, group_uuid, iana_time_zone, user_named
+from export.management.arguments import group_not_found, group_uuid, iana_time_zone, user_named, window
 from export.models import ExportLog
 from export.renderers import EXPORT_FORMATS
 from slots.models import SlotGroup
@@ -43,21 +43,25 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--user", required=True, help="username of the slots' creator")
         parser.add_argument("--group", help="uuid of a slot group the user owns or belongs to")
+        parser.add_argument("--from", dest="since", help="only slots overlapping the time from this ISO 8601 date or "
+                            "date-time with an offset on (a date is its midnight UTC)")
+        parser.add_argument("--until", help="only slots overlapping the time before this date or date-time")
         parser.add_argument("--format", choices=sorted(EXPORT_FORMATS), default="google")
         parser.add_argument("--output", help="file to write (replaced only once complete); default stdout")
         parser.add_argument(
             "--time-zone", help="IANA zone of every time in the outlook CSV, which names none (default: TIME_ZONE)"
         )
 
-    def handle(self, *args, user, group, format, output, time_zone, **options):
+    def handle(self, *args, user, group, since, until, format, output, time_zone, **options):
         audit = ExportAudit(kind=ExportLog.Kind.COMMAND)
         owner = target = None
         exit_status = 1
         try:
+            bounds = window(since, until)
             owner = user_named(user)
             target = self.group(owner, group) if group else None
             zone = iana_time_zone(time_zone) if time_zone else None
-            self.export(audit, export_for(user=owner, group=target, time_zone=zone), format, output)
+            self.export(audit, export_for(user=owner, group=target, time_zone=zone, **bounds), format, output)
             exit_status = 0
         finally:
             audit.record(user=owner, group=target, status=exit_status)
