@@ -19,7 +19,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.cache import cache
 from django.db import transaction
-from django.db.models import Count, Max, Q, QuerySet
+from django.db.models import Count, Max, QuerySet
 from django.utils import timezone
 from redis.exceptions import RedisError
 
@@ -28,7 +28,7 @@ from export.exports import SlotExport
 from export.models import CalendarFeed, SlotChangeClock
 from export.renderers import ICalendarFeedRenderer
 from slots.models import Slot, SlotGroup
-from slots.selectors import group_visible_to, slot_list
+from slots.selectors import group_visible_to, in_window, slot_list
 
 logger = logging.getLogger("export.feeds")
 
@@ -111,20 +111,15 @@ def midnight(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=UTC)
 
 
-def in_window(feed: CalendarFeed, day: date) -> Q:
-    """The slots the feed's window holds on day: those that start or end within its days, from the start of
-    the day past_days before to the end of the day future_days after (UTC). A slot starting at the window's
-    first moment is in; an open-ended slot lasts its start's moment, or its day if it is all-day."""
-    window = Q()
-    if feed.past_days is not None:
-        since = midnight(day - timedelta(days=feed.past_days))
-        window &= (
-            Q(start__gte=since) | Q(end__gt=since)
-            | Q(end__isnull=True, all_day=True, start__gt=since - timedelta(days=1))
-        )
-    if feed.future_days is not None:
-        window &= Q(start__lt=midnight(day + timedelta(days=feed.future_days + 1)))
-    return window
+def feed_window(feed: CalendarFeed, day: date | None) -> dict[str, datetime | None]:
+    """The window [since, until) the feed holds on day, as slot_list takes it: from the start of the day
+    past_days before to the end of the day future_days after (UTC); an unset side is open."""
+    if day is None:
+        return {}
+    return {
+        "since": None if feed.past_days is None else midnight(day - timedelta(days=feed.past_days)),
+        "until": None if feed.future_days is None else midnight(day + timedelta(days=feed.future_days + 1)),
+    }
 
 
 def is_windowed(feed: CalendarFeed) -> bool:
@@ -161,7 +156,7 @@ def feed_version(feed: CalendarFeed, now: datetime | None = None) -> FeedVersion
     # The newest change of every slot of the scope, not only the window's: a slot edited out of the
     # window would otherwise take its moment with it, and Last-Modified go back.
     slots = slot_list(user=feed.owner, group=feed.group).aggregate(
-        newest=Max("updated_at"), count=Count("id", filter=in_window(feed, day) if day else Q()),
+        newest=Max("updated_at"), count=Count("id", filter=in_window(**feed_window(feed, day))),
     )
     moments = [
         slots["newest"],
@@ -181,8 +176,7 @@ def feed_version(feed: CalendarFeed, now: datetime | None = None) -> FeedVersion
 
 
 def feed_slots(feed: CalendarFeed, version: FeedVersion) -> QuerySet[Slot]:
-    slots = slot_list(user=feed.owner, group=feed.group)
-    return slots.filter(in_window(feed, version.day)) if version.day else slots
+    return slot_list(user=feed.owner, group=feed.group, **feed_window(feed, version.day))
 
 
 def feed_export(feed: CalendarFeed, version: FeedVersion) -> SlotExport:

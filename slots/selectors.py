@@ -35,11 +35,18 @@ def slot_list(
     slots = Slot.objects.filter(creator=user)
     if group is not None:
         slots = slots.filter(groups=group)
+    return slots.filter(in_window(since=since, until=until)).order_by("start", "uuid")
+
+
+def in_window(*, since: datetime | None = None, until: datetime | None = None) -> Q:
+    """The slots that overlap the window [since, until), either end open: the exports' window, and a feed's
+    rolling one (export/feeds.py), alike."""
+    window = Q()
     if until is not None:
-        slots = slots.filter(start__lt=until)
+        window &= Q(start__lt=until)
     if since is not None:
-        slots = slots.filter(overlaps_from(since))
-    return slots.order_by("start", "uuid")
+        window &= overlaps_from(since)
+    return window
 
 
 def overlaps_from(since: datetime) -> Q:

@@ -60,8 +60,9 @@ def test_a_window_starts_at_midnight_utc_past_days_before_the_fetch_and_holds_wh
     feed = feed_of(user, past_days=2)
     last_changed_long_ago()
 
+    # Overlap as the exports read `from`: an open-ended slot lasts from its start on.
     assert titles_at(feed, TODAY) == {
-        "at the first moment", "open-ended at the first moment", "across the first moment",
+        "at the first moment", "open-ended at the first moment", "across the first moment", "open-ended just before",
     }
 
 
@@ -76,10 +77,12 @@ def test_a_window_ends_with_the_last_of_its_future_days_and_an_unbounded_side_ho
     assert titles_at(feed, TODAY) == {"last minute", "years ago"}
 
 
-def test_an_open_ended_all_day_slot_is_in_the_window_while_its_day_overlaps_it(user):
+def test_an_all_day_slot_is_in_the_window_while_its_day_overlaps_it(user):
     # 8 March in Tokyo starts at 15:00 UTC on the 7th and overlaps the window's first day, the 8th.
-    slot(user, "Tokyo's 8 March", datetime(2026, 3, 7, 15, tzinfo=UTC), None, all_day=True, time_zone="Asia/Tokyo")
-    slot(user, "London's 7 March", datetime(2026, 3, 7, tzinfo=UTC), None, all_day=True, time_zone="Europe/London")
+    slot(user, "Tokyo's 8 March", datetime(2026, 3, 7, 15, tzinfo=UTC), datetime(2026, 3, 8, 15, tzinfo=UTC),
+         all_day=True, time_zone="Asia/Tokyo")
+    slot(user, "London's 7 March", datetime(2026, 3, 7, tzinfo=UTC), datetime(2026, 3, 8, tzinfo=UTC),
+         all_day=True, time_zone="Europe/London")
     feed = feed_of(user, past_days=2)
     last_changed_long_ago()
 
@@ -234,7 +237,8 @@ def test_a_list_measures_feeds_up_to_its_slot_budget_and_leaves_the_others_bytes
 def test_a_feed_over_googles_budget_is_warned_of_and_a_window_fixes_it(api, user):
     long_ago = datetime(2024, 1, 1, tzinfo=UTC)
     Slot.objects.bulk_create(
-        Slot(creator=user, title=f"Slot {number}", description="x" * 1000, start=long_ago + timedelta(hours=number))
+        Slot(creator=user, title=f"Slot {number}", description="x" * 1000, start=long_ago + timedelta(hours=number),
+             end=long_ago + timedelta(hours=number + 1))
         for number in range(1000)
     )
     created = create(api).json()
