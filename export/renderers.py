@@ -1,14 +1,20 @@
 """One renderer a format: each streams a SlotExport through its format's mapping and writer."""
+import itertools
+import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 
+from django.conf import settings
 from rest_framework.renderers import BaseRenderer
 
 from export.exports import SlotExport
 from export.formats.backup import writer as backup
+from export.formats.chunks import in_chunks
 from export.formats.ical.mapping import EVENT_COLUMNS, VEVENT, every_event, slot_event
-from export.formats.ical.writer import ComponentWriter, Property, calendar_chunks
+from export.formats.ical.writer import CALENDAR_TAIL, ComponentWriter, Property, calendar_head
 from export.formats.outlook import writer as outlook
+from export.formats.parts import calendar_parts, part_names, zipped
+from slots.models import Slot
 
 # How often a subscribed calendar app should fetch the feed again.
 FEED_REFRESH = timedelta(hours=1)
@@ -36,6 +42,11 @@ class ICalendarRenderer(StreamingRenderer):
     extra_calendar_properties: tuple[Property, ...] = ()
 
     def stream(self, export: SlotExport) -> Iterator[bytes]:
+        head, events, tail = self.calendar(export)
+        return in_chunks(itertools.chain([head], events, [tail]))
+
+    def calendar(self, export: SlotExport) -> tuple[bytes, Iterator[bytes], bytes]:
+        """The calendar's head, its events (one VEVENT's bytes each, read as they are asked for), its tail."""
         calendar = [
             ("VERSION", "2.0"),
             ("PRODID", "-//Timeslot//Timeslot Export//EN"),
@@ -46,7 +57,33 @@ class ICalendarRenderer(StreamingRenderer):
         ]
         write_event = ComponentWriter("VEVENT", VEVENT, shared=every_event(stamp=export.stamp))
         events = map(write_event, map(slot_event, export.rows(*EVENT_COLUMNS, named=False)))
-        return calendar_chunks(calendar, events)
+        return calendar_head(calendar), events, CALENDAR_TAIL
+
+    def smallest_event_octets(self, export: SlotExport) -> int:
+        """The fewest octets any event of this export takes: a timed slot with no end, no title, no text,
+        written as every event is. With a count of slots, the least the calendar can weigh."""
+        write_event = ComponentWriter("VEVENT", VEVENT, shared=every_event(stamp=export.stamp))
+        # The uuid and the times as the database writes them (export/formats/sql_text.py): fixed lengths.
+        uid, time = str(uuid.UUID(int=0)), "20000101T000000Z"
+        row = ("", "", "", False, "UTC", Slot.Visibility.PUBLIC, uid, time, None, time, time)
+        return len(write_event(slot_event(row)))
+
+
+class ICalendarPartsRenderer(ICalendarRenderer):
+    """The same calendar as parts that Google Calendar imports whole (EXPORT_PART_MAX_BYTES each), in a ZIP."""
+
+    media_type = "application/zip"
+    format = "zip"
+    charset = None
+
+    def stream(self, export: SlotExport) -> Iterator[bytes]:
+        names = part_names(export.filename("ics").removesuffix(".ics"), "ics")
+        return zipped(zip(names, self.parts(export)))
+
+    def parts(self, export: SlotExport) -> Iterator[bytes]:
+        """The parts, each a complete calendar: the ZIP's files, and export_slots --parts's."""
+        head, events, tail = self.calendar(export)
+        return calendar_parts(head, events, tail, budget=settings.EXPORT_PART_MAX_BYTES)
 
 
 class ICalendarFeedRenderer(ICalendarRenderer):
@@ -85,3 +122,5 @@ EXPORT_FORMATS = {
     "outlook": OutlookCSVRenderer,
     "timeslot": TimeslotJSONRenderer,
 }
+# The formats that also come as a ZIP of parts (Accept: application/zip, or parts=true): the calendar's.
+IN_PARTS = frozenset({"google", "ical"})
