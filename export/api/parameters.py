@@ -1,4 +1,5 @@
-"""The `group` parameter of the export and the feeds, read and checked the same way everywhere."""
+"""The parameters of the export and the feeds (`group`, and the calendar's `parts`), read and checked the same
+way everywhere."""
 from collections.abc import Mapping
 
 from django.http import QueryDict
@@ -19,15 +20,22 @@ class GroupNotFound(exceptions.NotFound):
     default_detail = "Slot group not found."
 
 
-def requested_group(request) -> SlotGroup | None:
-    """The group named by the `group` parameter (body, else query string), if the user may see it."""
+def export_parameters(request, serializer_class=ExportParameters) -> dict:
+    """The request's parameters, body else query string, checked (422 if invalid)."""
     if not isinstance(request.data, Mapping):
         raise InvalidParameters({"non_field_errors": ["Expected a JSON object or form fields."]})
     body = request.data.dict() if isinstance(request.data, QueryDict) else request.data
-    parameters = ExportParameters(data={**request.query_params.dict(), **body})
+    parameters = serializer_class(data={**request.query_params.dict(), **body})
     if not parameters.is_valid():
         raise InvalidParameters(parameters.errors)
-    uuid = parameters.validated_data.get("group")
+    return parameters.validated_data
+
+
+def requested_group(request, parameters: dict | None = None) -> SlotGroup | None:
+    """The group named by the `group` parameter (of parameters if already read), if the user may see it."""
+    if parameters is None:
+        parameters = export_parameters(request)
+    uuid = parameters.get("group")
     if uuid is None:
         return None
     try:

@@ -21,8 +21,20 @@ GROUP_HELP = (
 )
 
 
+PARTS_HELP = (
+    "true: the calendar as a ZIP of parts that Google Calendar imports whole (EXPORT_PART_MAX_BYTES, 1,000,000 "
+    "bytes by default, each), as `Accept: application/zip` asks, for clients that cannot set Accept."
+)
+
+
 class ExportParameters(serializers.Serializer):
     group = StrictUUIDField(required=False, help_text=GROUP_HELP)
+
+
+class CalendarExportParameters(ExportParameters):
+    """The calendar exports' (google, ical): they also come in parts."""
+
+    parts = serializers.BooleanField(required=False, default=False, help_text=PARTS_HELP)
 
 
 class ImportParameters(serializers.Serializer):
