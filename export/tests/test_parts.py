@@ -9,14 +9,17 @@ import zipfile
 from datetime import datetime, timezone
 
 import pytest
+from django.core.management import call_command
 from django.test import override_settings
 
 from export.exports import export_for
 from export.formats.parts import calendar_parts, zipped
+from export.models import ExportLog
 from export.renderers import ICalendarPartsRenderer, ICalendarRenderer
 from export.tests.ical_reader import parse_calendar, parse_events
 from export.tests.test_api import ICAL, export
-from slots.tests.factories import SlotFactory
+from export.tests.test_command import run, without_stamp
+from slots.tests.factories import SlotFactory, SlotGroupFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -216,3 +219,39 @@ def test_the_zip_itself_carries_no_warning(api, user):
 
     assert "Timeslot-Warning" not in response
     assert sum(len(uids(part)) for part in unzipped(response.body).values()) == 10
+
+
+# The command ------------------------------------------------------------------------------------
+
+
+@override_settings(EXPORT_PART_MAX_BYTES=2000)
+def test_export_slots_parts_writes_the_zips_parts_into_a_folder(api, user, tmp_path):
+    group = SlotGroupFactory(owner=user, name="Team")
+    SlotFactory.create_batch(20, creator=user, groups=[group])
+    from_api = unzipped(export(api, data={"group": str(group.uuid)}, HTTP_ACCEPT=ZIP).body)
+
+    call_command("export_slots", "--user", user.username, "--group", str(group.uuid), "--parts", str(tmp_path))
+
+    written = {path.name: path.read_bytes() for path in sorted(tmp_path.iterdir())}
+    assert list(written) == list(from_api) == [f"Timeslot-Export-team-{n:03d}.ics" for n in range(1, len(written) + 1)]
+    assert [without_stamp(part) for part in written.values()] == [without_stamp(part) for part in from_api.values()]
+    assert ExportLog.objects.get(kind=ExportLog.Kind.COMMAND).bytes == sum(map(len, written.values()))
+
+
+def test_export_slots_parts_replaces_the_parts_of_an_earlier_export_and_nothing_else(user, tmp_path):
+    SlotFactory.create_batch(20, creator=user)
+    with override_settings(EXPORT_PART_MAX_BYTES=2000):
+        call_command("export_slots", "--user", user.username, "--parts", str(tmp_path))
+    (tmp_path / "notes.txt").write_text("mine")
+    assert len(list(tmp_path.iterdir())) > 3
+
+    call_command("export_slots", "--user", user.username, "--parts", str(tmp_path))
+
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["Timeslot-Export-001.ics", "notes.txt"]
+    assert len(parse_events((tmp_path / "Timeslot-Export-001.ics").read_bytes())) == 20
+
+
+def test_export_slots_parts_is_for_the_calendar_only(user, tmp_path, capsys):
+    assert run("--user", user.username, "--format", "outlook", "--parts", str(tmp_path)) == 1
+    assert "--parts writes a calendar" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
