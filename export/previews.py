@@ -1,9 +1,11 @@
-"""The admin's export preview: the calendar POST /v1/export/google would send, on a page and as a download.
+"""The admin's export preview: the calendar POST /v1/export/google would send, on a page and as a download,
+whole or in the parts that Google Calendar imports.
 
 A thin shell like the API view and the command: the same selector, mapping and writer.
 """
 import dataclasses
 
+from django.conf import settings
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, StreamingHttpResponse
@@ -13,7 +15,7 @@ from django.utils.http import content_disposition_header
 
 from export.api.views import streamed
 from export.exports import SlotExport
-from export.renderers import ICalendarRenderer
+from export.renderers import ICalendarPartsRenderer, ICalendarRenderer
 
 # The page shows the calendar's first events only: a user's 100,000 would make a page of 67 MB.
 PREVIEW_EVENTS = 200
@@ -27,6 +29,21 @@ def calendar_download(export: SlotExport) -> StreamingHttpResponse:
     # .ics, as the admin's buttons say; the API keeps the seed's .ical.
     response["Content-Disposition"] = content_disposition_header(True, export.filename("ics"))
     return response
+
+
+def parts_download(export: SlotExport) -> StreamingHttpResponse:
+    """The same calendar as the ZIP of parts that the API sends for Accept: application/zip."""
+    renderer = ICalendarPartsRenderer()
+    response = streamed(export, renderer, audit=None)
+    response["Content-Disposition"] = content_disposition_header(True, export.filename(renderer.format))
+    return response
+
+
+def estimated_octets(shown: bytes, shown_events: int, total: int) -> int:
+    """The whole calendar's size, from its first events' average: exact when they are all of it."""
+    if shown_events == 0 or shown_events == total:
+        return len(shown)
+    return len(shown) * total // shown_events
 
 
 class ExportPreviewMixin:
@@ -52,6 +69,11 @@ class ExportPreviewMixin:
                 self.admin_site.admin_view(self.export_download_view),
                 name="%s_%s_export_download" % info,
             ),
+            path(
+                "<path:object_id>/export-preview/parts/",
+                self.admin_site.admin_view(self.export_parts_view),
+                name="%s_%s_export_parts" % info,
+            ),
             *super().get_urls(),
         ]
 
@@ -69,22 +91,30 @@ class ExportPreviewMixin:
         total = export.slots.count()
         # The same calendar cut to its first events; the download holds them all.
         first = dataclasses.replace(export, slots=export.slots[:PREVIEW_EVENTS])
-        calendar = b"".join(first.chunks(ICalendarRenderer())).decode()
+        calendar = b"".join(first.chunks(ICalendarRenderer()))
+        shown = min(total, PREVIEW_EVENTS)
+        size = estimated_octets(calendar, shown, total)
+        url = f"{self.admin_site.name}:{self.opts.app_label}_{self.opts.model_name}_export_%s"
         context = {
             **self.admin_site.each_context(request),
             "title": f"Export preview: {obj}",
             "opts": self.opts,
             "original": obj,
             "export": export,
-            "calendar": calendar,
+            "calendar": calendar.decode(),
             "total": total,
-            "shown": min(total, PREVIEW_EVENTS),
-            "download_url": reverse(
-                f"{self.admin_site.name}:{self.opts.app_label}_{self.opts.model_name}_export_download",
-                args=(object_id,),
-            ),
+            "shown": shown,
+            "size": size,
+            "size_is_estimated": shown < total,
+            "budget": settings.EXPORT_PART_MAX_BYTES,
+            "over_budget": size > settings.EXPORT_PART_MAX_BYTES,
+            "download_url": reverse(url % "download", args=(object_id,)),
+            "parts_url": reverse(url % "parts", args=(object_id,)),
         }
         return TemplateResponse(request, "admin/export/preview.html", context)
 
     def export_download_view(self, request, object_id: str):
         return calendar_download(self.preview_export(self.previewed_object(request, object_id)))
+
+    def export_parts_view(self, request, object_id: str):
+        return parts_download(self.preview_export(self.previewed_object(request, object_id)))
