@@ -77,13 +77,16 @@ class ICalendarPartsRenderer(ICalendarRenderer):
     charset = None
 
     def stream(self, export: SlotExport) -> Iterator[bytes]:
-        names = part_names(export.filename("ics").removesuffix(".ics"), "ics")
-        return zipped(zip(names, self.parts(export)))
+        return zipped(self.named_parts(export))
 
     def parts(self, export: SlotExport) -> Iterator[bytes]:
-        """The parts, each a complete calendar: the ZIP's files, and export_slots --parts's."""
+        """The parts, each a complete calendar."""
         head, events, tail = self.calendar(export)
         return calendar_parts(head, events, tail, budget=settings.EXPORT_PART_MAX_BYTES)
+
+    def named_parts(self, export: SlotExport) -> Iterator[tuple[str, bytes]]:
+        """The parts with their file names: the ZIP's files, and export_slots --parts's."""
+        return zip(part_names(export.filename("ics").removesuffix(".ics"), "ics"), self.parts(export))
 
 
 class ICalendarFeedRenderer(ICalendarRenderer):
