@@ -30,6 +30,9 @@ caches (one unmeasured round warms them first):
   (`?from=2025-12-01&until=2026-01-01`): the window's worst case, every
   earlier slot read and passed over before the first row (its ratio is over
   the whole calendar's floor).
+  The same for POST /v1/export/google with `Accept: application/zip`: the
+  calendar as a ZIP of parts of at most EXPORT_PART_MAX_BYTES, whose memory
+  should stay about one part whatever the number of slots.
 - `manage.py export_slots` to a file, as the google and the ical format: the
   whole process's time and its peak RSS (wait4) beyond that of the same command
   for a user with no slots, whose time is reported as the start-up.
@@ -96,6 +99,11 @@ WRK_THREADS = 2
 WINDOWED_PATH = "/v1/export/google?from=2025-12-01&until=2026-01-01"
 EXPORT_PATHS = ("/v1/export/google", "/v1/export/ical", WINDOWED_PATH)
 ROW_LABELS = {WINDOWED_PATH: "POST google, last month's window"}
+# The same calendar as a ZIP of the parts that Google Calendar imports whole.
+ZIP_PATH, ZIP_ACCEPT = "/v1/export/google", "application/zip"
+ZIP_LABEL = f"POST {ZIP_PATH} as a ZIP"
+# A ZIP without a comment ends with its end of central directory record: a signature and 18 octets.
+ZIP_END_SIGNATURE, ZIP_END_OCTETS = b"PK\x05\x06", 22
 COMMAND_FORMATS = ("google", "ical")
 CALENDAR_END = b"END:VCALENDAR\r\n"
 READ_BUFFER = 256 * 1024
@@ -288,11 +296,11 @@ def probe(name: str, username: str, env: dict) -> dict:
     return json.loads(run_checked([PYTHON, "-m", "bench.probes", name, username], env))
 
 
-def http_export(port: int, path: str, token: str, worker: int) -> dict:
+def http_export(port: int, path: str, token: str, worker: int, accept: str = "text/plain") -> dict:
     """One export over HTTP: its body streamed and discarded, the worker's memory watched."""
     from bench.procfs import PeakGrowth, cpu_seconds
 
-    headers = {"Authorization": f"Token token={token}", "Accept": "text/plain", "Content-Type": "application/json"}
+    headers = {"Authorization": f"Token token={token}", "Accept": accept, "Content-Type": "application/json"}
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
     buffer = memoryview(bytearray(READ_BUFFER))
     size, tail = 0, b""
@@ -304,12 +312,13 @@ def http_export(port: int, path: str, token: str, worker: int) -> dict:
             first_byte = time.perf_counter() - start
             while count := response.readinto(buffer):
                 size += count
-                tail = (tail + buffer[:count][-len(CALENDAR_END):].tobytes())[-len(CALENDAR_END):]
+                tail = (tail + buffer[:count][-ZIP_END_OCTETS:].tobytes())[-ZIP_END_OCTETS:]
             seconds, cpu = time.perf_counter() - start, cpu_seconds(worker) - cpu
     finally:
         connection.close()
-    if response.status != 200 or tail != CALENDAR_END:
-        raise RuntimeError(f"POST {path} answered {response.status} with an incomplete calendar ({size} bytes).")
+    complete = tail.startswith(ZIP_END_SIGNATURE) if accept == ZIP_ACCEPT else tail.endswith(CALENDAR_END)
+    if response.status != 200 or not complete:
+        raise RuntimeError(f"POST {path} answered {response.status} with an incomplete file ({size} bytes).")
     return {
         "seconds": seconds,
         "cpu_seconds": cpu,
@@ -454,6 +463,7 @@ def measure(
                     path: lambda path=path: http_export(server.port, path, tokens.main, worker)
                     for path in EXPORT_PATHS
                 },
+                "zip": lambda: http_export(server.port, ZIP_PATH, tokens.main, worker, accept=ZIP_ACCEPT),
                 **{
                     f"command {name}": lambda name=name: command_export(MAIN_USER, name, workdir, env)
                     for name in COMMAND_FORMATS
@@ -519,6 +529,7 @@ def summarise_all(samples: dict[str, list[dict]], args: argparse.Namespace) -> d
         ROW_LABELS.get(path, f"POST {path}"): summarise(samples[path], floor, cpu_floor=cpu_floor, round_floors=floors)
         for path in EXPORT_PATHS
     })
+    rows[ZIP_LABEL] = summarise(samples["zip"], floor, cpu_floor=cpu_floor, round_floors=floors)
     start_up_row = summarise(start_up, floor, baseline, cpu_floor, floors)
     for name in COMMAND_FORMATS:
         label = "manage.py export_slots" + ("" if name == "google" else f" --format {name}")

@@ -53,7 +53,12 @@ class SlotExport:
             yield row
 
     def chunks(self, renderer) -> Iterator[bytes]:
-        """The export as the renderer writes it, its rows read in one transaction.
+        """The export as the renderer streams it, its rows read in one transaction (written())."""
+        return self.written(renderer.stream)
+
+    def written(self, write: Callable[["SlotExport"], Iterator[bytes]]) -> Iterator[bytes]:
+        """The export as write() writes it (a renderer's stream, or the calendar's parts), its rows read in
+        one transaction.
 
         Outside a transaction, Django's PostgreSQL cursor is WITH HOLD and the
         server computes the whole result before the first row leaves (240-320 ms
@@ -63,7 +68,7 @@ class SlotExport:
         """
         with transaction.atomic():
             try:
-                yield from renderer.stream(self)
+                yield from write(self)
             except BaseException as error:
                 # The failed stream's frames still hold the row iterator, whose server-side cursor
                 # would be closed when they are collected, after the rollback, and complain then:

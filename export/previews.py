@@ -1,4 +1,5 @@
-"""The admin's export preview: the calendar POST /v1/export/google would send, on a page and as a download.
+"""The admin's export preview: the calendar POST /v1/export/google would send, on a page and as a download,
+whole or in the parts that Google Calendar imports.
 
 A thin shell like the API view and the command: the same selector, mapping and writer.
 """
@@ -6,6 +7,7 @@ import dataclasses
 from datetime import datetime, time, timezone
 
 from django import forms
+from django.conf import settings
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponseBadRequest, StreamingHttpResponse
@@ -15,7 +17,7 @@ from django.utils.http import content_disposition_header
 
 from export.api.views import streamed
 from export.exports import SlotExport
-from export.renderers import ICalendarRenderer
+from export.renderers import ICalendarPartsRenderer, ICalendarRenderer
 
 # The page shows the calendar's first events only: a user's 100,000 would make a page of 67 MB.
 PREVIEW_EVENTS = 200
@@ -52,6 +54,21 @@ class WindowForm(forms.Form):
         return {"since": midnight["from"], "until": midnight["until"]}
 
 
+def parts_download(export: SlotExport) -> StreamingHttpResponse:
+    """The same calendar as the ZIP of parts that the API sends for Accept: application/zip."""
+    renderer = ICalendarPartsRenderer()
+    response = streamed(export, renderer, audit=None)
+    response["Content-Disposition"] = content_disposition_header(True, export.filename(renderer.format))
+    return response
+
+
+def estimated_octets(shown: bytes, shown_events: int, total: int) -> int:
+    """The whole calendar's size, from its first events' average: exact when they are all of it."""
+    if shown_events == 0 or shown_events == total:
+        return len(shown)
+    return len(shown) * total // shown_events
+
+
 class ExportPreviewMixin:
     """An "Export preview" page and its download for each object of a ModelAdmin, linked from its change page."""
 
@@ -74,6 +91,11 @@ class ExportPreviewMixin:
                 "<path:object_id>/export-preview/download/",
                 self.admin_site.admin_view(self.export_download_view),
                 name="%s_%s_export_download" % info,
+            ),
+            path(
+                "<path:object_id>/export-preview/parts/",
+                self.admin_site.admin_view(self.export_parts_view),
+                name="%s_%s_export_parts" % info,
             ),
             *super().get_urls(),
         ]
@@ -102,22 +124,36 @@ class ExportPreviewMixin:
         total = export.slots.count()
         # The same calendar cut to its first events; the download holds them all.
         first = dataclasses.replace(export, slots=export.slots[:PREVIEW_EVENTS])
-        calendar = b"".join(first.chunks(ICalendarRenderer())).decode()
+        calendar = b"".join(first.chunks(ICalendarRenderer()))
+        shown = min(total, PREVIEW_EVENTS)
+        size = estimated_octets(calendar, shown, total)
+        url = f"{self.admin_site.name}:{self.opts.app_label}_{self.opts.model_name}_export_%s"
+        # The downloads follow the window.
+        query = f"?{request.GET.urlencode()}" if request.GET else ""
         context |= {
             "export": export,
-            "calendar": calendar,
+            "calendar": calendar.decode(),
             "total": total,
-            "shown": min(total, PREVIEW_EVENTS),
-            "download_url": reverse(
-                f"{self.admin_site.name}:{self.opts.app_label}_{self.opts.model_name}_export_download",
-                args=(object_id,),
-            ) + (f"?{request.GET.urlencode()}" if request.GET else ""),
+            "shown": shown,
+            "size": size,
+            "size_is_estimated": shown < total,
+            "budget": settings.EXPORT_PART_MAX_BYTES,
+            "over_budget": size > settings.EXPORT_PART_MAX_BYTES,
+            "download_url": reverse(url % "download", args=(object_id,)) + query,
+            "parts_url": reverse(url % "parts", args=(object_id,)) + query,
         }
         return TemplateResponse(request, "admin/export/preview.html", context)
 
     def export_download_view(self, request, object_id: str):
-        obj = self.previewed_object(request, object_id)
+        return self.windowed_download(request, object_id, calendar_download)
+
+    def export_parts_view(self, request, object_id: str):
+        return self.windowed_download(request, object_id, parts_download)
+
+    def windowed_download(self, request, object_id: str, download):
+        """The download of the previewed object's export in the window the query string names; 400 if it names
+        a bad one."""
         window = WindowForm(request.GET)
         if not window.is_valid():
             return HttpResponseBadRequest(window.errors.as_text(), content_type="text/plain; charset=utf-8")
-        return calendar_download(self.preview_export(obj, **window.window()))
+        return download(self.preview_export(self.previewed_object(request, object_id), **window.window()))

@@ -1,16 +1,22 @@
 """One renderer a format: each streams a SlotExport through its format's mapping and writer."""
+import itertools
+import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 from functools import partial
 from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from rest_framework.renderers import BaseRenderer
 
 from export.exports import SlotExport
 from export.formats.backup import writer as backup
-from export.formats.ical.mapping import EVENT_BY_DETAIL, EVENT_COLUMNS, VEVENT, calendar_names, every_event
-from export.formats.ical.writer import ComponentWriter, Property, calendar_chunks
+from export.formats.chunks import in_chunks
+from export.formats.ical.mapping import EVENT_BY_DETAIL, EVENT_COLUMNS, VEVENT, calendar_names, every_event, slot_event
+from export.formats.ical.writer import CALENDAR_TAIL, ComponentWriter, Property, calendar_head
 from export.formats.outlook import writer as outlook
+from export.formats.parts import calendar_parts, part_names, zipped
+from slots.models import Slot
 
 # How often a subscribed calendar app should fetch the feed again.
 FEED_REFRESH = timedelta(hours=1)
@@ -38,6 +44,11 @@ class ICalendarRenderer(StreamingRenderer):
     extra_calendar_properties: tuple[Property, ...] = ()
 
     def stream(self, export: SlotExport) -> Iterator[bytes]:
+        head, events, tail = self.calendar(export)
+        return in_chunks(itertools.chain([head], events, [tail]))
+
+    def calendar(self, export: SlotExport) -> tuple[bytes, Iterator[bytes], bytes]:
+        """The calendar's head, its events (one VEVENT's bytes each, read as they are asked for), its tail."""
         calendar = [
             ("VERSION", "2.0"),
             ("PRODID", "-//Timeslot//Timeslot Export//EN"),
@@ -48,7 +59,36 @@ class ICalendarRenderer(StreamingRenderer):
         ]
         write_event = ComponentWriter("VEVENT", VEVENT, shared=every_event(stamp=export.stamp))
         events = map(write_event, map(EVENT_BY_DETAIL[export.detail], export.rows(*EVENT_COLUMNS, named=False)))
-        return calendar_chunks(calendar, events)
+        return calendar_head(calendar), events, CALENDAR_TAIL
+
+    def smallest_event_octets(self, export: SlotExport) -> int:
+        """The fewest octets any event of this export takes: a timed slot with no end, no title, no text,
+        written as every event is. With a count of slots, the least the calendar can weigh."""
+        write_event = ComponentWriter("VEVENT", VEVENT, shared=every_event(stamp=export.stamp))
+        # The uuid and the times as the database writes them (export/formats/sql_text.py): fixed lengths.
+        uid, time = str(uuid.UUID(int=0)), "20000101T000000Z"
+        row = ("", "", "", False, "UTC", Slot.Visibility.PUBLIC, uid, time, None, time, time)
+        return len(write_event(slot_event(row)))
+
+
+class ICalendarPartsRenderer(ICalendarRenderer):
+    """The same calendar as parts that Google Calendar imports whole (EXPORT_PART_MAX_BYTES each), in a ZIP."""
+
+    media_type = "application/zip"
+    format = "zip"
+    charset = None
+
+    def stream(self, export: SlotExport) -> Iterator[bytes]:
+        return zipped(self.named_parts(export))
+
+    def parts(self, export: SlotExport) -> Iterator[bytes]:
+        """The parts, each a complete calendar."""
+        head, events, tail = self.calendar(export)
+        return calendar_parts(head, events, tail, budget=settings.EXPORT_PART_MAX_BYTES)
+
+    def named_parts(self, export: SlotExport) -> Iterator[tuple[str, bytes]]:
+        """The parts with their file names: the ZIP's files, and export_slots --parts's."""
+        return zip(part_names(export.filename("ics").removesuffix(".ics"), "ics"), self.parts(export))
 
 
 class ICalendarFeedRenderer(ICalendarRenderer):
@@ -88,3 +128,5 @@ EXPORT_FORMATS = {
     "outlook": OutlookCSVRenderer,
     "timeslot": TimeslotJSONRenderer,
 }
+# The formats that also come as a ZIP of parts (Accept: application/zip, or parts=true): the calendar's.
+IN_PARTS = frozenset({"google", "ical"})

@@ -236,6 +236,9 @@ EXPORT_MAX_CONCURRENT = int(os.environ.get("EXPORT_MAX_CONCURRENT", "4"))
 # How long a running export's place lasts unless the stream renews it: the longest a worker that
 # died mid-export keeps one of its user's places.
 EXPORT_HOLD_SECONDS = int(os.environ.get("EXPORT_HOLD_SECONDS", "60"))
+# The most octets of one part of a ZIP export (Accept: application/zip): Google Calendar imports files of
+# about 1 MB at most. A single-file calendar over it is sent with a Timeslot-Warning.
+EXPORT_PART_MAX_BYTES = int(os.environ.get("EXPORT_PART_MAX_BYTES", "1000000"))
 
 # FEEDS
 # ------------------------------------------------------------------------------

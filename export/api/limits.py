@@ -106,11 +106,14 @@ class ExportPlace:
                 cache.delete(self.key)
 
 
-def refuse_too_many_slots(export: SlotExport) -> None:
-    """TooManySlots (422) if the export holds more than EXPORT_MAX_SLOTS slots; counts at most one more."""
+def refuse_too_many_slots(export: SlotExport) -> int:
+    """TooManySlots (422) if the export holds more than EXPORT_MAX_SLOTS slots; counts at most one more.
+    The count, else: what is known of the export's size before its first byte."""
     limit = settings.EXPORT_MAX_SLOTS
-    if export.slots.order_by()[: limit + 1].count() > limit:
+    count = export.slots.order_by()[: limit + 1].count()
+    if count > limit:
         raise TooManySlots(limit)
+    return count
 
 
 class FetchRecord:

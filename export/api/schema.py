@@ -14,7 +14,9 @@ from rest_framework import serializers
 
 from export.api.serializers import (
     GROUP_HELP,
+    PARTS_HELP,
     WINDOW_HELP,
+    CalendarExportParameters,
     CSVExportParameters,
     ExportParameters,
     FeedSerializer,
@@ -186,8 +188,16 @@ def secret_not_stored(code: int) -> OpenApiParameter:
 
 DOWNLOAD = header(
     "Content-Disposition", [200],
-    '`attachment; filename="Timeslot-Export.ical"` (`.csv`, `.json`); with a group, '
+    '`attachment; filename="Timeslot-Export.ical"` (`.csv`, `.json`, the parts\' `.zip`); with a group, '
     "`Timeslot-Export-<group name>.ical`, the name made safe.",
+)
+# Sent only sometimes: not required.
+OVER_BUDGET = OpenApiParameter(
+    "Timeslot-Warning", OpenApiTypes.STR, OpenApiParameter.HEADER, response=[200], required=False,
+    description='`over-import-budget; max-bytes=1000000; parts="Accept: application/zip"`, with a single '
+    "calendar file whose slot count alone makes it certainly larger than EXPORT_PART_MAX_BYTES, the most "
+    "Google Calendar imports (the count times the smallest event). A file can be larger without it (long "
+    "texts): the export log has its real size. Never with the ZIP.",
 )
 VALIDATORS = [
     header("ETag", [200, 304], "Strong; changes when a slot of the feed changes, joins or leaves it, when the feed's "
@@ -210,6 +220,9 @@ WINDOW_QUERY = [
     )
     for name, example in (("from", "2026-01-01"), ("until", "2026-02-01T00:00:00+01:00"))
 ]
+PARTS_QUERY = OpenApiParameter(
+    "parts", OpenApiTypes.BOOL, OpenApiParameter.QUERY, description=PARTS_HELP + " (A body's `parts` wins.)"
+)
 
 
 # Answers ----------------------------------------------------------------------------------------
@@ -235,7 +248,7 @@ ERRORS = {
                  "owns it nor belongs to it (the two are indistinguishable)."),
     405: (Error, "A method this URL does not answer."),
     406: (Error, "An `Accept` that excludes what this URL sends (`text/plain`, `application/octet-stream`, "
-                 "`*/*` and no `Accept` at all are served)."),
+                 "`*/*` and no `Accept` at all are served; `application/zip` by the calendar's exports only)."),
     409: (Error, "Another import wrote the same slots at the same moment; nothing was written. Try again."),
     413: (Error, "A request body larger than the service accepts (DATA_UPLOAD_MAX_MEMORY_SIZE)."),
     415: (Error, "A body that is neither JSON nor a form."),
@@ -297,7 +310,10 @@ class ExportFormat:
 
 CALENDAR = (
     "every slot the user created, or only those in one group, as an iCalendar (RFC 5545) file: "
-    "`text/calendar`, the slots' times in UTC."
+    "`text/calendar`, the slots' times in UTC.\n\nWith `Accept: application/zip` (or `parts=true`), the same "
+    "calendar as a ZIP of parts that Google Calendar imports whole: `Timeslot-Export-001.ics`, `-002.ics`, "
+    "..., each a complete calendar of at most EXPORT_PART_MAX_BYTES (1,000,000 by default), the events in "
+    "order, cut only between events. An event larger than that alone is a part of its own."
 )
 EXPORT_FORMATS = {
     "google": ExportFormat(
@@ -382,11 +398,16 @@ class ExportSchema(AutoSchema):
     def get_tags(self):
         return ["export"]
 
+    @property
+    def in_parts(self) -> bool:
+        return self.view.parameters_class is CalendarExportParameters
+
     def get_request_serializer(self):
         return self.view.parameters_class
 
     def get_override_parameters(self):
-        return [*self.export_format.parameters, DOWNLOAD, PRIVATE, WWW_AUTHENTICATE, ALLOW, RETRY_AFTER]
+        calendar = [PARTS_QUERY, OVER_BUDGET] if self.in_parts else []
+        return [*self.export_format.parameters, *calendar, DOWNLOAD, PRIVATE, WWW_AUTHENTICATE, ALLOW, RETRY_AFTER]
 
     def get_examples(self):
         return [*EXPORT_REQUESTS, WINDOW_REQUEST, self.export_format.example]

@@ -23,6 +23,12 @@ GROUP_HELP = (
 )
 
 
+PARTS_HELP = (
+    "true: the calendar as a ZIP of parts that Google Calendar imports whole (EXPORT_PART_MAX_BYTES, 1,000,000 "
+    "bytes by default, each), as `Accept: application/zip` asks, for clients that cannot set Accept."
+)
+
+
 class ExportParameters(serializers.Serializer):
     group = StrictUUIDField(required=False, help_text=GROUP_HELP)
 
@@ -76,6 +82,12 @@ class CSVExportParameters(SlotExportParameters):
         help_text="IANA zone of every date and time in the file (a CSV names none: import it in the same zone); "
         "default the service's TIME_ZONE, the import's default too. All-day slots keep their dates.",
     )
+
+
+class CalendarExportParameters(SlotExportParameters):
+    """The calendar exports' (google, ical): the group, the window, and they also come in parts."""
+
+    parts = serializers.BooleanField(required=False, default=False, help_text=PARTS_HELP)
 
 
 class ImportParameters(serializers.Serializer):

@@ -2,16 +2,24 @@ from django.urls import path
 
 from export.api.feed_views import FeedCalendarView, FeedDetailView, FeedListView, FeedRotateView
 from export.api.import_views import ImportView
+from export.api.serializers import CalendarExportParameters, CSVExportParameters, SlotExportParameters
 from export.api.views import SlotExportView
 from export.models import ExportLog
-from export.renderers import EXPORT_FORMATS
+from export.renderers import EXPORT_FORMATS, IN_PARTS, ICalendarPartsRenderer
+
+# The calendar's exports also come in parts; only the CSV names no zone of its own, so it takes one.
+PARAMETERS = {**dict.fromkeys(IN_PARTS, CalendarExportParameters), "outlook": CSVExportParameters}
 
 urlpatterns = [
     # The export log names each export by its endpoint.
     *(
         path(
             f"export/{name}",
-            SlotExportView.as_view(renderer_classes=(renderer,), export_kind=ExportLog.Kind(name)),
+            SlotExportView.as_view(
+                renderer_classes=(renderer, ICalendarPartsRenderer) if name in IN_PARTS else (renderer,),
+                parameters_class=PARAMETERS.get(name, SlotExportParameters),
+                export_kind=ExportLog.Kind(name),
+            ),
             name=f"export-{name}",
         )
         for name, renderer in EXPORT_FORMATS.items()

@@ -1,6 +1,7 @@
 import logging
 from collections.abc import Iterator
 
+from django.conf import settings
 from django.http import StreamingHttpResponse
 from django.utils.http import content_disposition_header
 from rest_framework.permissions import IsAuthenticated
@@ -13,12 +14,12 @@ from export.api.audit import ExportAudit, client_address
 from export.api.authentication import LegacyTokenAuthentication
 from export.api.limits import ExportPlace, refuse_too_many_slots
 from export.api.negotiation import ExportNegotiation
-from export.api.parameters import requested_export
+from export.api.parameters import export_arguments, export_parameters
 from export.api.schema import ExportSchema
-from export.api.serializers import CSVExportParameters, SlotExportParameters
+from export.api.serializers import SlotExportParameters
 from export.api.throttling import ExportRateThrottle
 from export.exports import SlotExport, export_for
-from export.renderers import ICalendarRenderer, StreamingRenderer
+from export.renderers import ICalendarPartsRenderer, ICalendarRenderer, StreamingRenderer
 
 # The logger keeps the name it had before the module moved into export/api/: log routing matches on it.
 logger = logging.getLogger("export.views")
@@ -51,53 +52,69 @@ class SlotExportView(JSONErrorsMixin, APIView):
     schema = ExportSchema()
     # The export log's name for this endpoint (google and ical are one calendar); set in urls.py.
     export_kind = ""
-
-    @property
-    def parameters_class(self) -> type[SlotExportParameters]:
-        # Only the CSV names no zone: the others' times say their own.
-        return CSVExportParameters if self.export_kind == "outlook" else SlotExportParameters
+    # What the export's parameters are (the calendar's also take `parts`, the CSV's a zone); set in urls.py.
+    parameters_class = SlotExportParameters
 
     def post(self, request, *args, **kwargs):
         audit = ExportAudit(kind=self.export_kind, client_address=client_address(request))
-        export = export_for(user=request.user, **requested_export(request, self.parameters_class))
-        renderer = request.accepted_renderer
-        response = streamed_within_limits(export, renderer, audit=audit)
+        parameters = export_parameters(request, self.parameters_class)
+        export = export_for(user=request.user, **export_arguments(request, parameters))
+        # parts=true stands for Accept: application/zip, for clients that cannot set the header.
+        renderer = ICalendarPartsRenderer() if parameters.get("parts") else request.accepted_renderer
+        budget = settings.EXPORT_PART_MAX_BYTES if type(renderer) is ICalendarRenderer else None
+        response = streamed_within_limits(export, renderer, audit=audit, import_budget=budget)
         response["Content-Disposition"] = content_disposition_header(True, export.filename(renderer.format))
         return response
 
 
 def streamed_within_limits(
-    export: SlotExport, renderer: StreamingRenderer, *, audit: ExportAudit | None
+    export: SlotExport, renderer: StreamingRenderer, *, audit: ExportAudit | None, import_budget: int | None = None
 ) -> StreamingHttpResponse:
     """streamed(), if the user may have it: every API export and feed comes through here (the admin's
     download and the command, operators' tools, do not). First a place among the user's concurrent
-    exports (429), taken before anything reads the database, then the slot count (422)."""
+    exports (429), taken before anything reads the database, then the slot count (422).
+
+    With an import budget (a single-file calendar), the count also tells whether the file is certainly
+    larger than an import takes: Timeslot-Warning says so, before the first byte; the real size is
+    logged at the end."""
     place = ExportPlace.take(export.user)
     try:
-        refuse_too_many_slots(export)
-        return streamed(export, renderer, audit=audit, place=place)
+        count = refuse_too_many_slots(export)
+        response = streamed(export, renderer, audit=audit, place=place, import_budget=import_budget)
     except BaseException:
         place.release()
         raise
+    if import_budget is not None and count * renderer.smallest_event_octets(export) > import_budget:
+        response[WARNING_HEADER] = over_budget(import_budget)
+    return response
+
+
+# Sent with a single-file calendar that the slot count alone shows to be larger than an import takes.
+WARNING_HEADER = "Timeslot-Warning"
+
+
+def over_budget(budget: int) -> str:
+    """The warning's value: what is over, the budget, and how to get the calendar in parts."""
+    return f'over-import-budget; max-bytes={budget}; parts="Accept: application/zip"'
 
 
 def streamed(
-    export: SlotExport, renderer: StreamingRenderer, *, audit: ExportAudit | None, place: ExportPlace | None = None
+    export: SlotExport, renderer: StreamingRenderer, *, audit: ExportAudit | None, place: ExportPlace | None = None,
+    import_budget: int | None = None,
 ) -> StreamingHttpResponse:
     """The export as a streaming response, private to its user; logged at its end if audit says how, and
-    holding the export's place among its user's running exports until then, if it has one."""
+    holding the export's place among its user's running exports until then, if it has one. A file that
+    ends up larger than import_budget is logged as such."""
     if audit is not None:
         export = audit.counted(export)
-    chunks = reported(export.chunks(renderer), export, audit)
+    chunks = reported(export.chunks(renderer), export, audit, import_budget)
     if place is not None:
         chunks = held(chunks, place)
     # The first chunk runs the query: a database failure here is still an
     # error status, not a 200 with a broken body.
     first = next(chunks)
-    response = StreamingHttpResponse(
-        resumed(first, chunks),
-        content_type=f"{renderer.media_type}; charset={renderer.charset}",
-    )
+    charset = f"; charset={renderer.charset}" if renderer.charset else ""
+    response = StreamingHttpResponse(resumed(first, chunks), content_type=renderer.media_type + charset)
     response["Cache-Control"] = "private"
     return response
 
@@ -123,8 +140,11 @@ def held(chunks: Iterator[bytes], place: ExportPlace) -> Iterator[bytes]:
         place.release()
 
 
-def reported(chunks: Iterator[bytes], export: SlotExport, audit: ExportAudit | None) -> Iterator[bytes]:
-    """The chunks, with a log line if the stream breaks, and the export log's row once it ends."""
+def reported(
+    chunks: Iterator[bytes], export: SlotExport, audit: ExportAudit | None, import_budget: int | None = None
+) -> Iterator[bytes]:
+    """The chunks, with a log line if the stream breaks or ends larger than import_budget, and the export
+    log's row once it ends."""
     status = HTTP_500_INTERNAL_SERVER_ERROR
     sent = 0
     try:
@@ -132,6 +152,12 @@ def reported(chunks: Iterator[bytes], export: SlotExport, audit: ExportAudit | N
             sent += len(chunk)
             yield chunk
         status = HTTP_200_OK
+        if import_budget is not None and sent > import_budget:
+            logger.warning(
+                "Export for user %s (group %s) sent %d bytes in one file, over the import budget of %d "
+                "(EXPORT_PART_MAX_BYTES): Accept: application/zip would have sent it in parts.",
+                export.user.pk, export.group.uuid if export.group else "-", sent, import_budget,
+            )
     except GeneratorExit:
         status = CLIENT_CLOSED_REQUEST
         raise

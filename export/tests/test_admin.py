@@ -11,6 +11,7 @@ from export.models import CalendarFeed, ExportLog
 from export.tests.ical_reader import parse_events
 from export.tests.test_api import export
 from export.tests.test_feeds import create
+from export.tests.test_parts import unzipped
 from slots.tests.factories import SlotFactory, SlotGroupFactory, TokenFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -120,6 +121,37 @@ def test_a_long_calendar_is_previewed_by_its_first_events_and_downloaded_whole(s
     assert page.context["calendar"].endswith("END:VCALENDAR\r\n")
     assert "The first 3 of 5 events; the download holds them all." in page.content.decode()
     assert len(parse_events(download)) == 5
+
+
+def test_the_preview_offers_the_parts_and_says_when_the_calendar_is_over_googles_budget(
+    staff_client, api, user, settings
+):
+    settings.EXPORT_PART_MAX_BYTES = 2000
+    SlotFactory.create_batch(12, creator=user)
+
+    page = staff_client.get(reverse("admin:auth_user_export_preview", args=[user.pk]))
+    parts = staff_client.get(reverse("admin:auth_user_export_parts", args=[user.pk]))
+
+    single = export(api, HTTP_ACCEPT="text/plain").body
+    assert page.context["size"] == len(single)
+    assert b'id="export-over-budget"' in page.content
+    assert reverse("admin:auth_user_export_parts", args=[user.pk]) in page.content.decode()
+    assert parts["Content-Type"] == "application/zip"
+    assert parts["Content-Disposition"] == 'attachment; filename="Timeslot-Export.zip"'
+    files = unzipped(body_of(parts))
+    assert len(files) > 1 and all(len(part) <= 2000 for part in files.values())
+    assert [event["UID"] for part in files.values() for event in parse_events(part)] == [
+        event["UID"] for event in parse_events(single)
+    ]
+
+
+def test_a_calendar_within_the_budget_is_not_said_to_be_over_it(staff_client, user):
+    SlotFactory.create_batch(3, creator=user)
+
+    page = staff_client.get(reverse("admin:auth_user_export_preview", args=[user.pk]))
+
+    assert b'id="export-size"' in page.content
+    assert b'id="export-over-budget"' not in page.content
 
 
 def test_a_short_calendar_is_previewed_whole_without_a_note(staff_client, user):
@@ -256,6 +288,7 @@ def test_drfs_token_admin_is_gone_and_keys_cannot_be_added(staff_client):
     ("admin:export_apitoken_changelist", False),
     ("admin:auth_user_export_preview", "user"),
     ("admin:auth_user_export_download", "user"),
+    ("admin:auth_user_export_parts", "user"),
     ("admin:slots_slotgroup_export_preview", "group"),
     ("admin:slots_slotgroup_export_download", "group"),
 ])

@@ -166,8 +166,24 @@ def test_every_error_is_json(schema, path, method):
 def test_each_export_documents_its_own_media_type(schema, path, media_type):
     ok = schema["paths"][path]["post"]["responses"]["200"]
 
-    assert list(ok["content"]) == [media_type]
-    assert set(ok["headers"]) == {"Content-Disposition", "Cache-Control"}
+    if media_type == "text/calendar":
+        assert list(ok["content"]) == [media_type, "application/zip"]
+        assert set(ok["headers"]) == {"Content-Disposition", "Cache-Control", "Timeslot-Warning"}
+        assert not ok["headers"]["Timeslot-Warning"].get("required", False)
+    else:
+        assert list(ok["content"]) == [media_type]
+        assert set(ok["headers"]) == {"Content-Disposition", "Cache-Control"}
+
+
+@pytest.mark.parametrize("path", ["/v1/export/google", "/v1/export/ical"])
+def test_the_calendar_exports_document_the_parts_parameter(schema, path):
+    operation = schema["paths"][path]["post"]
+    query = next(parameter for parameter in operation["parameters"] if parameter["name"] == "parts")
+    body = schema["components"]["schemas"]["CalendarExportParameters"]["properties"]["parts"]
+
+    assert query["schema"] == {"type": "boolean"}
+    assert body["type"] == "boolean"
+    assert "application/zip" in operation["description"]
 
 
 def test_the_json_answers_have_their_bodies(schema):

@@ -191,11 +191,15 @@ class ComponentWriter:
         return b"".join([self.begin, *map(operator.call, self.lines, values), self.end])
 
 
-def calendar_chunks(calendar: Sequence[Property], components: Iterable[bytes]) -> Iterator[bytes]:
-    """A VCALENDAR with these properties around these written components, yielded in chunks of about 64 KB.
+# END:VCALENDAR is written last, so a stream cut short by an error is visibly incomplete to every client.
+CALENDAR_TAIL = b"END:VCALENDAR\r\n"
 
-    END:VCALENDAR is written last, so a stream cut short by an error is visibly
-    incomplete to every client.
-    """
-    head = [b"BEGIN:VCALENDAR\r\n", *(content_line(name, value) + CRLF for name, value in calendar)]
-    return in_chunks(itertools.chain(head, components, [b"END:VCALENDAR\r\n"]))
+
+def calendar_head(calendar: Sequence[Property]) -> bytes:
+    """BEGIN:VCALENDAR and the calendar's own properties: what comes before its components."""
+    return b"".join([b"BEGIN:VCALENDAR\r\n", *(content_line(name, value) + CRLF for name, value in calendar)])
+
+
+def calendar_chunks(calendar: Sequence[Property], components: Iterable[bytes]) -> Iterator[bytes]:
+    """A VCALENDAR with these properties around these written components, yielded in chunks of about 64 KB."""
+    return in_chunks(itertools.chain([calendar_head(calendar)], components, [CALENDAR_TAIL]))
