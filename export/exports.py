@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from export import read_ahead
-from export.formats.ical.mapping import DETAIL_FULL
+from export.formats.ical.mapping import BUSY_SUMMARY, DETAIL_BUSY, DETAIL_FULL
 from slots.models import Slot, SlotGroup
 from slots.selectors import slot_list
 
@@ -36,6 +36,9 @@ class SlotExport:
 
     @property
     def name(self) -> str:
+        # A busy calendar tells only when: a group's name ("Job interviews") would say what.
+        if self.detail == DETAIL_BUSY:
+            return BUSY_SUMMARY
         return self.group.name if self.group else DEFAULT_NAME
 
     def rows(self, *columns, named: bool = True) -> Iterator:

@@ -4,6 +4,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.utils.http import parse_http_date
+from icalendar import Calendar
 
 from export.feeds import GOOGLE_BYTES_BUDGET, feed_export, feed_version, new_secret, secret_hash
 from export.models import CalendarFeed
@@ -12,7 +13,7 @@ from export.tests.ical_reader import parse_events
 from export.tests.test_abuse import assert_throttled, with_rates
 from export.tests.test_feeds import FEEDS, create, fetch, last_changed_long_ago, path_of
 from slots.models import Slot
-from slots.tests.factories import SlotFactory, UserFactory
+from slots.tests.factories import SlotFactory, SlotGroupFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -176,6 +177,18 @@ def test_a_busy_feed_says_busy_and_private_even_of_a_public_slot(api, detailed_s
     assert event["SUMMARY"] == "Busy" and event["CLASS"] == "PRIVATE"
     assert "DESCRIPTION" not in event and "LOCATION" not in event
     assert event.decoded("DTSTART") == detailed_slot.start and event["UID"] == str(detailed_slot.uuid)
+
+
+def test_a_busy_feed_of_a_group_does_not_name_the_group(api, user):
+    group = SlotGroupFactory(owner=user, name="Job interviews")
+    SlotFactory(creator=user, title="Acme, second round", groups=[group])
+    created = create(api, {"group": str(group.uuid), "detail_level": "busy"}).json()
+
+    body = fetch(path_of(created["url"])).body
+    calendar = Calendar.from_ical(body)
+
+    assert b"Job interviews" not in body and b"Acme" not in body
+    assert (str(calendar["NAME"]), str(calendar["X-WR-CALNAME"])) == ("Busy", "Busy")
 
 
 def test_changing_the_detail_changes_the_next_fetch_and_its_validators_move_forward(api, detailed_slot):
