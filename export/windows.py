@@ -1,6 +1,14 @@
 """The `from` and `until` of an export's time window, read the same way by the API, the command and the admin."""
 from datetime import date, datetime, time, timezone
 
+# The forms the schema shows (README's and the OpenAPI's examples): a date, or a date-time to the minute or
+# second with Z or an offset. window_bound() reads whatever ISO 8601 Python reads; this is what a client
+# should send, and what a generator of requests from the schema then sends (days to the 28th: every month).
+DOCUMENTED_FORM = (
+    r"^[1-9][0-9]{3}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])"
+    r"(T([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?(Z|[+-](0[0-9]|1[0-3]):[0-5][0-9]))?$"
+)
+
 
 class BadBound(ValueError):
     """A bound that is not an ISO 8601 date or a date-time with an offset; its message says which."""

@@ -23,6 +23,7 @@ from export.api.serializers import (
     FeedSettings,
     ImportParameters,
 )
+from export.windows import DOCUMENTED_FORM
 from slots.models import Slot
 
 JSON = "application/json"
@@ -215,7 +216,7 @@ TIME_ZONE_QUERY = OpenApiParameter(
 # The exports' window; a string, not a date-time, as a date alone is one too.
 WINDOW_QUERY = [
     OpenApiParameter(
-        name, OpenApiTypes.STR, OpenApiParameter.QUERY,
+        name, OpenApiTypes.STR, OpenApiParameter.QUERY, pattern=DOCUMENTED_FORM,
         description=f"{WINDOW_HELP} (A body's `{name}` wins.) Example: {example}.",
     )
     for name, example in (("from", "2026-01-01"), ("until", "2026-02-01T00:00:00+01:00"))

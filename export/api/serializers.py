@@ -1,7 +1,8 @@
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from export.models import CalendarFeed, FeedDetail
-from export.windows import BadBound, refuse_empty_window, window_bound
+from export.windows import DOCUMENTED_FORM, BadBound, refuse_empty_window, window_bound
 from slots.models import validate_time_zone
 
 
@@ -33,6 +34,7 @@ class ExportParameters(serializers.Serializer):
     group = StrictUUIDField(required=False, help_text=GROUP_HELP)
 
 
+@extend_schema_field({"type": "string", "pattern": DOCUMENTED_FORM})
 class WindowBoundField(serializers.CharField):
     """One end of an export's time window (export/windows.py), given as a string (a string in the schema too:
     a date alone is one)."""
