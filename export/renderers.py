@@ -1,5 +1,4 @@
 """One renderer a format: each streams a SlotExport through its format's mapping and writer."""
-import itertools
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
@@ -11,9 +10,8 @@ from rest_framework.renderers import BaseRenderer
 
 from export.exports import SlotExport
 from export.formats.backup import writer as backup
-from export.formats.chunks import in_chunks
 from export.formats.ical.mapping import EVENT_BY_DETAIL, EVENT_COLUMNS, VEVENT, calendar_names, every_event, slot_event
-from export.formats.ical.writer import CALENDAR_TAIL, ComponentWriter, Property, calendar_head
+from export.formats.ical.writer import CALENDAR_TAIL, ComponentWriter, Property, calendar_chunks, calendar_head
 from export.formats.outlook import writer as outlook
 from export.formats.parts import calendar_parts, part_names, zipped
 from slots.models import Slot
@@ -44,11 +42,10 @@ class ICalendarRenderer(StreamingRenderer):
     extra_calendar_properties: tuple[Property, ...] = ()
 
     def stream(self, export: SlotExport) -> Iterator[bytes]:
-        head, events, tail = self.calendar(export)
-        return in_chunks(itertools.chain([head], events, [tail]))
+        return calendar_chunks(*self.calendar(export))
 
-    def calendar(self, export: SlotExport) -> tuple[bytes, Iterator[bytes], bytes]:
-        """The calendar's head, its events (one VEVENT's bytes each, read as they are asked for), its tail."""
+    def calendar(self, export: SlotExport) -> tuple[list[Property], Iterator[bytes]]:
+        """The calendar's own properties, and its events (one VEVENT's bytes each, read as they are asked for)."""
         calendar = [
             ("VERSION", "2.0"),
             ("PRODID", "-//Timeslot//Timeslot Export//EN"),
@@ -57,18 +54,20 @@ class ICalendarRenderer(StreamingRenderer):
             *calendar_names(export.name),
             *self.extra_calendar_properties,
         ]
-        write_event = ComponentWriter("VEVENT", VEVENT, shared=every_event(stamp=export.stamp))
+        write_event = self.event_writer(export)
         events = map(write_event, map(EVENT_BY_DETAIL[export.detail], export.rows(*EVENT_COLUMNS, named=False)))
-        return calendar_head(calendar), events, CALENDAR_TAIL
+        return calendar, events
+
+    def event_writer(self, export: SlotExport) -> ComponentWriter:
+        return ComponentWriter("VEVENT", VEVENT, shared=every_event(stamp=export.stamp))
 
     def smallest_event_octets(self, export: SlotExport) -> int:
         """The fewest octets any event of this export takes: a timed slot with no end, no title, no text,
         written as every event is. With a count of slots, the least the calendar can weigh."""
-        write_event = ComponentWriter("VEVENT", VEVENT, shared=every_event(stamp=export.stamp))
         # The uuid and the times as the database writes them (export/formats/sql_text.py): fixed lengths.
         uid, time = str(uuid.UUID(int=0)), "20000101T000000Z"
         row = ("", "", "", False, "UTC", Slot.Visibility.PUBLIC, uid, time, None, time, time)
-        return len(write_event(slot_event(row)))
+        return len(self.event_writer(export)(slot_event(row)))
 
 
 class ICalendarPartsRenderer(ICalendarRenderer):
@@ -83,8 +82,8 @@ class ICalendarPartsRenderer(ICalendarRenderer):
 
     def parts(self, export: SlotExport) -> Iterator[bytes]:
         """The parts, each a complete calendar."""
-        head, events, tail = self.calendar(export)
-        return calendar_parts(head, events, tail, budget=settings.EXPORT_PART_MAX_BYTES)
+        calendar, events = self.calendar(export)
+        return calendar_parts(calendar_head(calendar), events, CALENDAR_TAIL, budget=settings.EXPORT_PART_MAX_BYTES)
 
     def named_parts(self, export: SlotExport) -> Iterator[tuple[str, bytes]]:
         """The parts with their file names: the ZIP's files, and export_slots --parts's."""
