@@ -5,7 +5,7 @@ their reasons in docs/calendar-format.md.
 """
 import re
 import zoneinfo
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date, datetime, timedelta
 
 from export.formats.ical.writer import DATE_TIME, DURATION, TEXT, Property, Value
@@ -129,19 +129,29 @@ DETAIL_FULL, DETAIL_TITLES, DETAIL_BUSY = "full", "titles", "busy"
 BUSY_SUMMARY = "Busy"
 
 
-def titles_event(row: tuple) -> tuple[Value | None, ...]:
+def _position(name: str) -> int:
+    return [property_name for property_name, _ in VEVENT].index(name)
+
+
+# Where the values a detail level leaves out or replaces stand in slot_event()'s (VEVENT's order).
+SUMMARY_AT, DESCRIPTION_AT, LOCATION_AT, CLASS_AT = map(_position, ("SUMMARY", "DESCRIPTION", "LOCATION", "CLASS"))
+
+
+def titles_event(row: tuple) -> list[Value | None]:
     """slot_event() without the description and the location."""
-    values = slot_event(row)
-    return (*values[:7], None, None, values[9])
+    values = list(slot_event(row))
+    values[DESCRIPTION_AT] = values[LOCATION_AT] = None
+    return values
 
 
-def busy_event(row: tuple) -> tuple[Value | None, ...]:
+def busy_event(row: tuple) -> list[Value | None]:
     """slot_event() that says only when: "Busy", and private whatever the slot's visibility."""
-    values = slot_event(row)
-    return (*values[:6], BUSY_SUMMARY, None, None, "PRIVATE")
+    values = titles_event(row)
+    values[SUMMARY_AT], values[CLASS_AT] = BUSY_SUMMARY, "PRIVATE"
+    return values
 
 
-EVENT_BY_DETAIL: dict[str, Callable[[tuple], tuple[Value | None, ...]]] = {
+EVENT_BY_DETAIL: dict[str, Callable[[tuple], Sequence[Value | None]]] = {
     DETAIL_FULL: slot_event,
     DETAIL_TITLES: titles_event,
     DETAIL_BUSY: busy_event,
