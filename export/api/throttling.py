@@ -76,9 +76,9 @@ class CountingRateThrottle(SimpleRateThrottle):
         return self.within_rate(self.key)
 
     def within_rate(self, key: str) -> bool:
-        """Whether a request counted under key may go on: a rate of requests counts it here, the failure
-        rate only reads its count."""
-        raise NotImplementedError
+        """Whether a request counted under key may go on: a rate of requests counts it here (a rate of
+        failures only reads its count, FailedAuthenticationThrottle)."""
+        return self.count(key) <= self.num_requests
 
     def count(self, key: str) -> int:
         """Count one more against key; the count of its current period."""
@@ -111,9 +111,6 @@ class UserRateThrottle(CountingRateThrottle):
             return None
         return self.cache_format % {"scope": self.scope, "ident": request.user.pk}
 
-    def within_rate(self, key: str) -> bool:
-        return self.count(key) <= self.num_requests
-
 
 class ExportRateThrottle(UserRateThrottle):
     """Exports and imports per user (THROTTLE_EXPORT_RATE), and the full fetches of the user's feeds
@@ -133,9 +130,6 @@ class FeedFetchThrottle(CountingRateThrottle):
     with allow() under the feed's id. Not per address: calendar services poll feeds from a few shared ones."""
 
     scope = "feed_fetch"
-
-    def within_rate(self, key: str) -> bool:
-        return self.count(key) <= self.num_requests
 
 
 class AddressThrottled(exceptions.Throttled):
@@ -214,13 +208,14 @@ class OwnerExportsThrottled(exceptions.Throttled):
 
 def refuse_too_many_fetches(feed) -> None:
     """Count one fetch of the feed; FeedFetchesThrottled (429) past its rate."""
-    throttle = FeedFetchThrottle()
-    if not throttle.allow(feed.pk):
-        raise FeedFetchesThrottled(throttle.wait())
+    refuse_past_rate(FeedFetchThrottle(), feed.pk, FeedFetchesThrottled)
 
 
 def refuse_too_many_exports(user) -> None:
     """Count one export of the user's (a feed's calendar sent), OwnerExportsThrottled (429) past their rate."""
-    throttle = ExportRateThrottle()
-    if not throttle.allow(user.pk):
-        raise OwnerExportsThrottled(throttle.wait())
+    refuse_past_rate(ExportRateThrottle(), user.pk, OwnerExportsThrottled)
+
+
+def refuse_past_rate(throttle: CountingRateThrottle, ident, refusal: type[exceptions.Throttled]) -> None:
+    if not throttle.allow(ident):
+        raise refusal(throttle.wait())
