@@ -24,12 +24,16 @@ PREVIEW_EVENTS = 200
 
 
 def calendar_download(export: SlotExport) -> StreamingHttpResponse:
-    """The export as the API's google endpoint streams it, as an attachment. Not in the export log: its
-    kinds are what users export; an operator's look is in the admin's own history if anywhere."""
-    renderer = ICalendarRenderer()
-    response = streamed(export, renderer, audit=None)
+    """The export as the API's google endpoint streams it, as an attachment."""
     # .ics, as the admin's buttons say; the API keeps the seed's .ical.
-    response["Content-Disposition"] = content_disposition_header(True, export.filename("ics"))
+    return attachment(export, ICalendarRenderer(), "ics")
+
+
+def attachment(export: SlotExport, renderer, extension: str) -> StreamingHttpResponse:
+    """The export streamed by the renderer as a file to save. Not in the export log: its kinds are what
+    users export; an operator's look is in the admin's own history if anywhere."""
+    response = streamed(export, renderer, audit=None)
+    response["Content-Disposition"] = content_disposition_header(True, export.filename(extension))
     return response
 
 
@@ -56,10 +60,7 @@ class WindowForm(forms.Form):
 
 def parts_download(export: SlotExport) -> StreamingHttpResponse:
     """The same calendar as the ZIP of parts that the API sends for Accept: application/zip."""
-    renderer = ICalendarPartsRenderer()
-    response = streamed(export, renderer, audit=None)
-    response["Content-Disposition"] = content_disposition_header(True, export.filename(renderer.format))
-    return response
+    return attachment(export, ICalendarPartsRenderer(), "zip")
 
 
 def estimated_octets(shown: bytes, shown_events: int, total: int) -> int:
