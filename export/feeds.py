@@ -19,7 +19,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.cache import cache
 from django.db import transaction
-from django.db.models import Count, Max, QuerySet
+from django.db.models import Count, Max, Q, QuerySet
 from django.utils import timezone
 from redis.exceptions import RedisError
 
@@ -28,7 +28,7 @@ from export.exports import SlotExport
 from export.models import CalendarFeed, SlotChangeClock
 from export.renderers import ICalendarFeedRenderer
 from slots.models import Slot, SlotGroup
-from slots.selectors import group_visible_to, in_window, slot_list
+from slots.selectors import group_visible_to, in_window, overlaps_from, slot_list
 
 logger = logging.getLogger("export.feeds")
 
@@ -134,29 +134,32 @@ class FeedVersion:
     # The latest change that shows in the calendar; also its DTSTAMP, so the bytes of one state never vary.
     modified: datetime
     slot_count: int
-    # The day the window was read against; None for a feed without one.
+    # The day the window was read against; None for a feed without one. Not part of the state: a day
+    # on which the window's move lets no slot in or out gives the bytes of the day before.
     day: date | None
     detail: str
 
     @property
     def etag(self) -> str:
-        # Strong: one (feed, moment, count, day, detail) is one byte sequence, DTSTAMP included.
+        # Strong: one (feed, moment, count, detail) is one byte sequence, DTSTAMP included. The moment
+        # moves on the days the window's move lets a slot in or out (window_moved_at), so it also
+        # tells one window's slots from another's.
         state = "|".join((
-            str(self.feed_uuid), self.modified.isoformat(timespec="microseconds"), str(self.slot_count),
-            str(self.day), self.detail,
+            str(self.feed_uuid), self.modified.isoformat(timespec="microseconds"), str(self.slot_count), self.detail,
         ))
         return '"%s"' % hashlib.sha256(state.encode()).hexdigest()[:32]
 
 
 def feed_version(feed: CalendarFeed, now: datetime | None = None) -> FeedVersion:
     """The feed's version at now (the fetch's moment) in two queries whatever its size: its slots' newest
-    change and the count of those in its window, and the clock of the changes the slots left cannot show
-    (deletions, group changes)."""
+    change, the count of those in its window and the last move of the window that let one in or out,
+    and the clock of the changes the slots left cannot show (deletions, group changes)."""
     day = window_day(now) if is_windowed(feed) else None
+    window = feed_window(feed, day)
     # The newest change of every slot of the scope, not only the window's: a slot edited out of the
     # window would otherwise take its moment with it, and Last-Modified go back.
     slots = slot_list(user=feed.owner, group=feed.group).aggregate(
-        newest=Max("updated_at"), count=Count("id", filter=in_window(**feed_window(feed, day))),
+        newest=Max("updated_at"), count=Count("id", filter=in_window(**window)), **window_edges(window),
     )
     moments = [
         slots["newest"],
@@ -166,13 +169,64 @@ def feed_version(feed: CalendarFeed, now: datetime | None = None) -> FeedVersion
         # An empty feed has changed since it was made, at least; and whenever its window or detail changed.
         feed.created_at,
         feed.settings_changed_at,
-        # The window moved at midnight, dropping or adding slots: that is a change too, and a later one
-        # than any before it, so Last-Modified still never goes back.
-        midnight(day) if day else None,
+        # The window's last move that dropped or added a slot: a change too, and a later one than any
+        # before it, so Last-Modified still never goes back.
+        window_moved_at(feed, slots),
     ]
     return FeedVersion(
         feed.uuid, max(moment for moment in moments if moment is not None), slots["count"], day, feed.detail_level
     )
+
+
+def window_edges(window: dict[str, datetime | None]) -> dict[str, Max]:
+    """The aggregates window_moved_at() reads: the latest start among the slots the window's future side
+    has let in, and the latest ends and starts among those its past side has let out."""
+    edges = {}
+    if window.get("until") is not None:
+        edges["entered_start"] = Max("start", filter=Q(start__lt=window["until"]))
+    if window.get("since") is not None:
+        gone = ~overlaps_from(window["since"])
+        edges["left_end"] = Max("end", filter=gone)
+        edges["left_start"] = Max("start", filter=gone)
+        edges["left_all_day_start"] = Max("start", filter=gone & Q(all_day=True))
+    return edges
+
+
+def window_moved_at(feed: CalendarFeed, edges: dict) -> datetime | None:
+    """The last midnight, up to the fetch's, at which the moving window let a slot in or out; None if it
+    never did. A slot starting on day X enters on day X - future_days (the window then ends at the
+    midnight after X); a slot leaves past_days after the first midnight by which it has ended, started
+    (strictly: a zero-length slot is a point inside the window) and, if all-day, lasted its first day:
+    the complement of overlaps_from(), day by day."""
+    days = []
+    if edges.get("entered_start") is not None:
+        days.append(days_from(edges["entered_start"].astimezone(UTC).date(), -feed.future_days))
+    last_reach = max(
+        filter(None, (
+            edges.get("left_end") and first_midnight_from(edges["left_end"]),
+            edges.get("left_start") and edges["left_start"].astimezone(UTC).date() + timedelta(days=1),
+            edges.get("left_all_day_start") and first_midnight_from(edges["left_all_day_start"] + timedelta(days=1)),
+        )),
+        default=None,
+    )
+    if last_reach is not None:
+        days.append(days_from(last_reach, feed.past_days))
+    days = [day for day in days if day is not None]
+    return midnight(max(days)) if days else None
+
+
+def first_midnight_from(moment: datetime) -> date:
+    """The day whose midnight (UTC) is the first at or after moment."""
+    day = moment.astimezone(UTC).date()
+    return day if moment == midnight(day) else day + timedelta(days=1)
+
+
+def days_from(day: date, days: int) -> date | None:
+    # None beyond the calendar's ends: a window edge that far off moved before any slot was made.
+    try:
+        return day + timedelta(days=days)
+    except OverflowError:
+        return None
 
 
 def feed_slots(feed: CalendarFeed, version: FeedVersion) -> QuerySet[Slot]:

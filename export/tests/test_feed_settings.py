@@ -1,12 +1,14 @@
 """A feed's rolling window and detail level, what it holds (slot_count, bytes, warnings), and its links."""
+import random
 from datetime import date, datetime, timedelta, timezone
 from urllib.parse import parse_qs, urlsplit
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.utils.http import parse_http_date
 from icalendar import Calendar
 
-from export.feeds import GOOGLE_BYTES_BUDGET, feed_export, feed_version, new_secret, secret_hash
+from export.feeds import GOOGLE_BYTES_BUDGET, feed_export, feed_slots, feed_version, new_secret, secret_hash
 from export.models import CalendarFeed
 from export.renderers import ICalendarFeedRenderer
 from export.tests.ical_reader import parse_events
@@ -108,6 +110,73 @@ def test_one_days_fetches_give_the_same_bytes_and_the_next_day_drops_a_slot_with
     assert next_day[1] != morning[1]
     assert b"leaves at midnight" not in next_day[0] and b"stays" in next_day[0]
     assert feed_version(feed, MIDNIGHT + timedelta(days=1)).modified > feed_version(feed, MIDNIGHT).modified
+
+
+def test_days_on_which_the_window_lets_nothing_in_or_out_keep_the_bytes_etag_and_last_modified(user):
+    slot(user, "well inside", MIDNIGHT + timedelta(hours=9), MIDNIGHT + timedelta(hours=10))
+    slot(user, "open-ended", MIDNIGHT - timedelta(days=30), None)
+    feed = feed_of(user, past_days=3, future_days=3)
+    last_changed_long_ago()
+
+    fetches = [calendar_at(feed, MIDNIGHT + timedelta(days=days, hours=12)) for days in range(-2, 3)]
+    # calendar_at() read the feed's long-ago moments back from the database.
+    moments = {feed_version(feed, MIDNIGHT + timedelta(days=days)).modified for days in range(-2, 3)}
+
+    assert all(fetched == fetches[0] for fetched in fetches)
+    assert titles_at(feed, MIDNIGHT) == {"well inside", "open-ended"}
+    assert len(moments) == 1
+
+
+def test_a_slot_the_window_lets_in_at_its_future_edge_moves_the_etag_and_last_modified_to_that_midnight(user):
+    slot(user, "inside", MIDNIGHT + timedelta(hours=9), MIDNIGHT + timedelta(hours=10))
+    slot(user, "comes in", MIDNIGHT + timedelta(days=5, hours=8), MIDNIGHT + timedelta(days=5, hours=9))
+    feed = feed_of(user, future_days=2)
+    last_changed_long_ago()
+    enters = MIDNIGHT + timedelta(days=3)
+
+    before, after = calendar_at(feed, enters - timedelta(seconds=1)), calendar_at(feed, enters)
+
+    assert b"comes in" not in before[0] and b"comes in" in after[0]
+    assert after[1] != before[1]
+    assert feed_version(feed, enters).modified == enters
+    assert calendar_at(feed, enters + timedelta(hours=23)) == after
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_the_etag_changes_on_exactly_the_days_the_windows_slots_change_and_last_modified_never_goes_back(
+    user, seed
+):
+    """Random slots against day-by-day windows: the version's ETag and moment (Last-Modified) move on a
+    day if and only if the slots the window holds differ from the day before's, whatever their kinds."""
+    rng = random.Random(seed)
+    zones = ["UTC", "Asia/Tokyo", "America/Los_Angeles", "Europe/Berlin"]
+    for number in range(40):
+        # Often at a midnight, where a half-open window's edges lie.
+        hour = rng.choice([0, rng.randrange(24)])
+        start = MIDNIGHT + timedelta(days=rng.randrange(-12, 12), hours=hour, minutes=rng.choice([0, 0, 30]))
+        kind = rng.choice(["timed", "zero-length", "open-ended", "all-day"])
+        if kind == "all-day":
+            zone = rng.choice(zones)
+            local_midnight = datetime.combine(start.date(), datetime.min.time(), tzinfo=ZoneInfo(zone))
+            start, end = local_midnight.astimezone(UTC), (local_midnight + timedelta(days=rng.choice([0, 1, 2]))).astimezone(UTC)
+            slot(user, f"slot {number}", start, end, all_day=True, time_zone=zone)
+        else:
+            end = {"timed": start + timedelta(hours=rng.choice([1, 5, 30])), "zero-length": start, "open-ended": None}[kind]
+            slot(user, f"slot {number}", start, end)
+    feed = feed_of(user, past_days=rng.choice([0, 1, 3]), future_days=rng.choice([0, 2, None]))
+    last_changed_long_ago()
+    feed.refresh_from_db()
+
+    days = [MIDNIGHT + timedelta(days=days, hours=rng.randrange(24)) for days in range(-14, 15)]
+    versions = [feed_version(feed, day) for day in days]
+    held = [set(feed_slots(feed, version).values_list("uuid", flat=True)) for version in versions]
+
+    for day in range(1, len(days)):
+        changed = held[day] != held[day - 1]
+        assert (versions[day].etag != versions[day - 1].etag) == changed, days[day]
+        assert (versions[day].modified != versions[day - 1].modified) == changed, days[day]
+        assert versions[day].modified >= versions[day - 1].modified
+    assert len({frozenset(slots) for slots in held}) > 1
 
 
 def test_last_modified_never_goes_back_when_the_newest_slot_is_edited_out_of_the_window(api, user):

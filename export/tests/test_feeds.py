@@ -14,7 +14,7 @@ from rest_framework.test import APIClient
 from bench import served
 from export.api.feed_views import announced_last_modified
 from export.imports.service import import_slots
-from export.models import CalendarFeed
+from export.models import CalendarFeed, SlotChangeClock
 from export.tests.ical_reader import parse_calendar, parse_events
 from export.tests.test_log_redaction import manage_shell
 from slots.models import Slot, SlotGroup
@@ -44,10 +44,11 @@ def fetch(path, client=None, method="get", **headers):
 
 
 def last_changed_long_ago(*slots: Slot, moment=LONG_AGO) -> None:
-    """The slots as if last edited at moment, and every group and feed made before that."""
+    """The slots as if last edited at moment, and every group, feed and change clock made before that."""
     Slot.objects.filter(pk__in=[slot.pk for slot in slots]).update(updated_at=moment, created_at=moment)
     SlotGroup.objects.update(created_at=moment - timedelta(days=1), updated_at=moment - timedelta(days=1))
     CalendarFeed.objects.update(created_at=moment - timedelta(days=1), settings_changed_at=moment - timedelta(days=1))
+    SlotChangeClock.objects.update(at=moment - timedelta(days=1))
 
 
 def lines(body: bytes) -> list[bytes]:
