@@ -3,7 +3,7 @@ from rest_framework import serializers
 
 from export.models import CalendarFeed, FeedDetail
 from export.windows import DOCUMENTED_FORM, BadBound, refuse_empty_window, window_bound
-from slots.models import validate_time_zone
+from slots.models import iana_time_zones
 
 
 class StrictUUIDField(serializers.UUIDField):
@@ -72,15 +72,31 @@ class SlotExportParameters(ExportParameters):
             refuse_empty_window(attrs.get("from"), attrs.get("until"))
         except BadBound as error:
             raise serializers.ValidationError({"until": [str(error)]})
+        # Another export's parameter would be ignored here, and the client believe it had its effect.
+        misplaced = {
+            name: [reason] for name, reason in OTHER_EXPORTS_PARAMETERS.items()
+            if name in self.initial_data and name not in self.fields
+        }
+        if misplaced:
+            raise serializers.ValidationError(misplaced)
         return attrs
+
+
+# The parameters only some exports take, and what to tell a client that sends one to another.
+OTHER_EXPORTS_PARAMETERS = {
+    "parts": "Only the calendars (google, ical) come in parts.",
+    "time_zone": "Only the CSV (outlook) takes a zone: a calendar and a backup name each slot's own.",
+}
 
 
 class CSVExportParameters(SlotExportParameters):
     """The parameters of the CSV export: the group, the window, and the one zone of its times, which the file
     cannot name."""
 
-    time_zone = serializers.CharField(
-        required=False, validators=[validate_time_zone],
+    # A choice, so the schema lists the zones the service knows.
+    time_zone = serializers.ChoiceField(
+        required=False, choices=sorted(iana_time_zones()),
+        error_messages={"invalid_choice": '"{input}" is not an IANA time zone.'},
         help_text="IANA zone of every date and time in the file (a CSV names none: import it in the same zone); "
         "default the service's TIME_ZONE, the import's default too. All-day slots keep their dates.",
     )

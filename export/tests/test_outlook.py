@@ -138,6 +138,21 @@ def test_a_bad_time_zone_in_the_query_string_is_422_naming_it(api):
     assert set(response.json()) == {"time_zone"}
 
 
+@pytest.mark.parametrize(("url", "name", "value"), [
+    ("/v1/export/google", "time_zone", "Europe/Berlin"),
+    ("/v1/export/timeslot", "time_zone", "UTC"),
+    ("/v1/export/outlook", "parts", "true"),
+    ("/v1/export/timeslot", "parts", "false"),
+])
+def test_another_exports_parameter_is_422_naming_it_not_ignored(api, url, name, value):
+    in_body = api.post(url, {name: value}, format="json")
+    in_query = api.post(f"{url}?{name}={value}")
+
+    for response in (in_body, in_query):
+        assert response.status_code == 422
+        assert list(response.json()) == [name] and "Only the" in response.json()[name][0]
+
+
 @pytest.mark.parametrize(
     ("hour", "text"), [(0, "12:00 AM"), (1, "01:00 AM"), (11, "11:00 AM"), (12, "12:00 PM"), (13, "01:00 PM")]
 )
