@@ -196,9 +196,7 @@ DOWNLOAD = header(
 OVER_BUDGET = OpenApiParameter(
     "Timeslot-Warning", OpenApiTypes.STR, OpenApiParameter.HEADER, response=[200], required=False,
     description='`over-import-budget; max-bytes=1000000; parts="Accept: application/zip"`, with a single '
-    "calendar file whose slot count alone makes it certainly larger than EXPORT_PART_MAX_BYTES, the most "
-    "Google Calendar imports (the count times the smallest event). A file can be larger without it (long "
-    "texts): the export log has its real size. Never with the ZIP.",
+    "calendar file larger than EXPORT_PART_MAX_BYTES, the most Google Calendar imports. Never with the ZIP.",
 )
 VALIDATORS = [
     header("ETag", [200, 304], "Strong; changes when a slot of the feed changes, joins or leaves it, when the feed's "

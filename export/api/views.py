@@ -74,22 +74,22 @@ def streamed_within_limits(
     download and the command, operators' tools, do not). First a place among the user's concurrent
     exports (429), taken before anything reads the database, then the slot count (422).
 
-    With an import budget (a single-file calendar), the count also tells whether the file is certainly
-    larger than an import takes: Timeslot-Warning says so, before the first byte; the real size is
-    logged at the end."""
+    With an import budget (a single-file calendar), a file larger than an import takes carries
+    Timeslot-Warning: the count shows it of a large calendar at once (the count times the smallest
+    event is over the budget); of a smaller one, streamed() reads on until it passes the budget or ends."""
     place = ExportPlace.take(export.user)
     try:
         count = refuse_too_many_slots(export)
-        response = streamed(export, renderer, audit=audit, place=place, import_budget=import_budget)
+        certainly_over = import_budget is not None and count * renderer.smallest_event_octets(export) > import_budget
+        return streamed(
+            export, renderer, audit=audit, place=place, import_budget=import_budget, known_over=certainly_over
+        )
     except BaseException:
         place.release()
         raise
-    if import_budget is not None and count * renderer.smallest_event_octets(export) > import_budget:
-        response[WARNING_HEADER] = over_budget(import_budget)
-    return response
 
 
-# Sent with a single-file calendar that the slot count alone shows to be larger than an import takes.
+# Sent with a single-file calendar larger than an import takes.
 WARNING_HEADER = "Timeslot-Warning"
 
 
@@ -100,11 +100,14 @@ def over_budget(budget: int) -> str:
 
 def streamed(
     export: SlotExport, renderer: StreamingRenderer, *, audit: ExportAudit | None, place: ExportPlace | None = None,
-    import_budget: int | None = None,
+    import_budget: int | None = None, known_over: bool = False,
 ) -> StreamingHttpResponse:
     """The export as a streaming response, private to its user; logged at its end if audit says how, and
-    holding the export's place among its user's running exports until then, if it has one. A file that
-    ends up larger than import_budget is logged as such."""
+    holding the export's place among its user's running exports until then, if it has one.
+
+    With an import budget, a file larger than it carries Timeslot-Warning and logs its size at its
+    end. Unless it is known_over already, the chunks are read before the response starts until they
+    pass the budget or the file ends, so the header can tell: at most the budget and one chunk held."""
     if audit is not None:
         export = audit.counted(export)
     chunks = reported(export.chunks(renderer), export, audit, import_budget)
@@ -112,18 +115,26 @@ def streamed(
         chunks = held(chunks, place)
     # The first chunk runs the query: a database failure here is still an
     # error status, not a 200 with a broken body.
-    first = next(chunks)
+    opening = [next(chunks)]
+    read = len(opening[0])
+    look_ahead = 0 if known_over or import_budget is None else import_budget
+    while read <= look_ahead and (chunk := next(chunks, None)) is not None:
+        opening.append(chunk)
+        read += len(chunk)
     charset = f"; charset={renderer.charset}" if renderer.charset else ""
-    response = StreamingHttpResponse(resumed(first, chunks), content_type=renderer.media_type + charset)
+    response = StreamingHttpResponse(resumed(opening, chunks), content_type=renderer.media_type + charset)
     response["Cache-Control"] = "private"
+    if known_over or (import_budget is not None and read > import_budget):
+        response[WARNING_HEADER] = over_budget(import_budget)
     return response
 
 
-def resumed(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
-    """The first chunk again, then the rest; closing this (the server does, also when a client
-    goes away) closes the rest, and so ends the export's transaction, also before the rest was started."""
+def resumed(opening: list[bytes], rest: Iterator[bytes]) -> Iterator[bytes]:
+    """The chunks read before the response started, then the rest; closing this (the server does, also
+    when a client goes away) closes the rest, and so ends the export's transaction, also before the rest
+    was started."""
     try:
-        yield first
+        yield from opening
         yield from rest
     finally:
         rest.close()

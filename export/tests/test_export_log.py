@@ -14,7 +14,7 @@ from export.api.audit import record_export
 from export.api.views import SlotExportView
 from export.models import ExportLog
 from export.tests.importing import IMPORT, calendar, upload
-from export.tests.test_api import export
+from export.tests.test_api import export, streams_from_its_first_chunk
 from export.tests.test_feeds import create, fetch, path_of
 from slots.models import Slot
 from slots.tests.factories import SlotFactory, SlotGroupFactory, UserFactory
@@ -63,6 +63,7 @@ def test_an_export_refused_before_it_started_leaves_no_row(api):
     assert not ExportLog.objects.exists()
 
 
+@streams_from_its_first_chunk
 def test_a_client_that_goes_away_mid_stream_leaves_a_499_row(user):
     SlotFactory.create_batch(300, creator=user, description="long text " * 50)
     # Straight to the view: the test client wraps the stream in a closer of its own.
@@ -79,6 +80,7 @@ def test_a_client_that_goes_away_mid_stream_leaves_a_499_row(user):
     assert 0 < row.slot_count < 300
 
 
+@streams_from_its_first_chunk
 def test_a_stream_that_breaks_leaves_a_500_row(api, user):
     SlotFactory.create_batch(300, creator=user, description="long text " * 50)
     last = Slot.objects.filter(creator=user).order_by("start").last()
@@ -189,6 +191,7 @@ def test_a_failed_write_is_logged_and_not_raised(caplog):
 
 
 @pytest.mark.django_db(transaction=True)
+@streams_from_its_first_chunk
 def test_a_failed_write_does_not_fail_the_export(caplog):
     owner = UserFactory()
     response = APIClient()

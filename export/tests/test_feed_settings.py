@@ -158,10 +158,12 @@ def test_the_etag_changes_on_exactly_the_days_the_windows_slots_change_and_last_
         if kind == "all-day":
             zone = rng.choice(zones)
             local_midnight = datetime.combine(start.date(), datetime.min.time(), tzinfo=ZoneInfo(zone))
-            start, end = local_midnight.astimezone(UTC), (local_midnight + timedelta(days=rng.choice([0, 1, 2]))).astimezone(UTC)
+            days = timedelta(days=rng.choice([0, 1, 2]))
+            start, end = local_midnight.astimezone(UTC), (local_midnight + days).astimezone(UTC)
             slot(user, f"slot {number}", start, end, all_day=True, time_zone=zone)
         else:
-            end = {"timed": start + timedelta(hours=rng.choice([1, 5, 30])), "zero-length": start, "open-ended": None}[kind]
+            timed = start + timedelta(hours=rng.choice([1, 5, 30]))
+            end = {"timed": timed, "zero-length": start, "open-ended": None}[kind]
             slot(user, f"slot {number}", start, end)
     feed = feed_of(user, past_days=rng.choice([0, 1, 3]), future_days=rng.choice([0, 2, None]))
     last_changed_long_ago()

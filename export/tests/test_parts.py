@@ -13,11 +13,12 @@ from django.core.management import call_command
 from django.test import override_settings
 
 from export.exports import export_for
+from export.formats.chunks import CHUNK_OCTETS
 from export.formats.parts import calendar_parts, zipped
 from export.models import ExportLog
 from export.renderers import ICalendarPartsRenderer, ICalendarRenderer
 from export.tests.ical_reader import parse_calendar, parse_events
-from export.tests.test_api import ICAL, export
+from export.tests.test_api import GOOGLE, ICAL, export, post
 from export.tests.test_command import run, without_stamp
 from slots.tests.factories import SlotFactory, SlotGroupFactory
 
@@ -199,16 +200,51 @@ def test_a_single_file_certainly_over_the_budget_says_so_and_its_real_size_is_lo
     ]
 
 
-def test_a_file_over_the_budget_only_by_its_long_texts_is_logged_though_the_count_could_not_tell(api, user, caplog):
-    # Two events cannot weigh 2000 bytes unless their texts are long: the header is sent only when certain.
+def test_a_file_over_the_budget_only_by_its_long_texts_says_so_too(api, user, caplog):
+    # Two events weigh 2000 bytes only by their texts: the count cannot tell, the bytes read before
+    # the answer starts do.
     SlotFactory.create_batch(2, creator=user, description="d" * 3000)
 
     with override_settings(EXPORT_PART_MAX_BYTES=2000), caplog.at_level(logging.WARNING, logger="export.views"):
         response = export(api, HTTP_ACCEPT="text/plain")
 
-    assert "Timeslot-Warning" not in response
-    assert len(response.body) > 2000
+    assert response["Timeslot-Warning"] == 'over-import-budget; max-bytes=2000; parts="Accept: application/zip"'
+    assert len(response.body) > 2000 and len(parse_events(response.body)) == 2
     assert any("over the import budget of 2000" in record.getMessage() for record in caplog.records)
+
+
+def test_a_single_file_of_exactly_the_budget_has_no_warning_and_of_one_byte_more_has_one(api, user):
+    # Several chunks: the size is known only once they are read.
+    SlotFactory.create_batch(300, creator=user, description="d" * 200)
+    size = len(export(api, HTTP_ACCEPT="text/plain").body)
+
+    with override_settings(EXPORT_PART_MAX_BYTES=size):
+        exactly = export(api, HTTP_ACCEPT="text/plain")
+    with override_settings(EXPORT_PART_MAX_BYTES=size - 1):
+        one_more = export(api, HTTP_ACCEPT="text/plain")
+
+    assert len(exactly.body) == len(one_more.body) == size > 2 * CHUNK_OCTETS
+    assert "Timeslot-Warning" not in exactly
+    assert one_more["Timeslot-Warning"] == f'over-import-budget; max-bytes={size - 1}; parts="Accept: application/zip"'
+
+
+def test_the_answer_waits_for_at_most_the_budget_and_a_chunk(api, user):
+    """A small file is read whole before the answer starts (its export log row is written then); one
+    of several chunks past the budget is not: the look-ahead stops at the chunk that passes it."""
+    SlotFactory.create_batch(40, creator=user, description="d" * 200)
+    small = post(api, GOOGLE, None, "json", HTTP_ACCEPT="text/plain")
+    read_whole = ExportLog.objects.count()
+    b"".join(small.streaming_content)
+
+    SlotFactory.create_batch(400, creator=user, description="d" * 200)
+    with override_settings(EXPORT_PART_MAX_BYTES=2000):
+        large = post(api, GOOGLE, None, "json", HTTP_ACCEPT="text/plain")
+        before_the_body = ExportLog.objects.count()
+        body = b"".join(large.streaming_content)
+
+    assert read_whole == 1 and "Timeslot-Warning" not in small
+    assert len(body) > 2 * CHUNK_OCTETS and large["Timeslot-Warning"]
+    assert before_the_body == 1 and ExportLog.objects.count() == 2
 
 
 def test_the_zip_itself_carries_no_warning(api, user):
