@@ -80,9 +80,13 @@ class SlotExport:
                 raise
 
     def filename(self, extension: str) -> str:
-        """The seed's name, or one made safe (ASCII letters, digits, dashes) from the group's name."""
+        return f"{self.file_stem()}.{extension}"
+
+    def file_stem(self) -> str:
+        """The seed's name, or one made safe (ASCII letters, digits, dashes) from the group's name: the
+        file's name without its extension, which the parts number."""
         slug = slugify(self.group.name)[:100].strip("-") if self.group else ""
-        return f"{FILENAME_STEM}-{slug}.{extension}" if slug else f"{FILENAME_STEM}.{extension}"
+        return f"{FILENAME_STEM}-{slug}" if slug else FILENAME_STEM
 
 
 def export_for(

@@ -87,7 +87,7 @@ class ICalendarPartsRenderer(ICalendarRenderer):
 
     def named_parts(self, export: SlotExport) -> Iterator[tuple[str, bytes]]:
         """The parts with their file names: the ZIP's files, and export_slots --parts's."""
-        return zip(part_names(export.filename("ics").removesuffix(".ics"), "ics"), self.parts(export))
+        return zip(part_names(export.file_stem(), "ics"), self.parts(export))
 
 
 class ICalendarFeedRenderer(ICalendarRenderer):

@@ -81,8 +81,8 @@ class Command(BaseCommand):
             progress = ProgressBar(self.stderr, total=export.slots.count())
             export = dataclasses.replace(export, on_row=progress.tick)
         if parts:
-            stem = export.filename("ics").removesuffix(".ics")
-            self.write_parts(audit.counted(export).written(ICalendarPartsRenderer().named_parts), parts, stem, audit)
+            named_parts = audit.counted(export).written(ICalendarPartsRenderer().named_parts)
+            self.write_parts(named_parts, parts, export.file_stem(), audit)
             if progress:
                 progress.finish()
             return
