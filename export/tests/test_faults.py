@@ -28,6 +28,7 @@ from bench import served
 from export.tests.forwarder import DatabasePlug
 from export.tests.ical_reader import parse_events
 from export.tests.importing import calendar
+from export.tests.test_api import streams_from_its_first_chunk
 from slots.models import Slot
 from slots.tests.factories import SlotFactory, TokenFactory, UserFactory
 from timeslot.exceptions import DATABASE_RETRY_AFTER
@@ -263,6 +264,7 @@ def test_the_admin_answers_503_in_json_when_the_database_is_down_then_works_agai
 
 
 @override_settings(EXPORT_CHUNK_SIZE=10)
+@streams_from_its_first_chunk
 def test_a_database_cut_mid_stream_truncates_the_body_is_logged_and_the_next_request_succeeds(
     database_plug, live_server, user, caplog
 ):
@@ -289,6 +291,7 @@ def test_a_database_cut_mid_stream_truncates_the_body_is_logged_and_the_next_req
 
 
 @override_settings(EXPORT_CHUNK_SIZE=10)
+@streams_from_its_first_chunk
 def test_a_backend_killed_mid_stream_truncates_the_body_and_the_next_request_succeeds(user, caplog):
     token = TokenFactory(user=user)
     SlotFactory.create_batch(300, creator=user, description="long text " * 50)
@@ -337,6 +340,8 @@ def gunicorn(tmp_path):
         "DATABASE_URL": f"postgres://{db['USER']}@127.0.0.1:{plug.port}/{db['NAME']}",
         "CONN_MAX_AGE": "600",
         "EXPORT_CHUNK_SIZE": "10",
+        # As streams_from_its_first_chunk: the calendar streams from its first chunk.
+        "EXPORT_PART_MAX_BYTES": "1",
         # libpq's own variable: the sessions of this server are told apart by it.
         "PGAPPNAME": GUNICORN,
     }
@@ -378,6 +383,7 @@ def test_a_client_that_hangs_up_mid_stream_leaves_no_session_idle_in_transaction
 
 
 @override_settings(EXPORT_CHUNK_SIZE=50)
+@streams_from_its_first_chunk
 def test_edits_while_an_export_streams_neither_duplicate_nor_lose_a_slot_nor_deadlock(
     database_plug, live_server, user
 ):
