@@ -7,6 +7,8 @@ INSTALLED := $(VENV)/.installed
 BENCH_INSTALLED := $(VENV)/.bench-installed
 # e.g. make bench BENCH_ARGS="--slots 1000000 --skip-load"; DATABASE_URL picks PostgreSQL.
 BENCH_ARGS ?=
+# e.g. make bench IMPORT_BENCH_ARGS="--megabytes 5 --runs 1"
+IMPORT_BENCH_ARGS ?=
 
 # e.g. make fuzz FUZZ_ARGS="--max-time 120 --seed 1"
 FUZZ_ARGS ?=
@@ -52,9 +54,10 @@ $(BENCH_INSTALLED): $(INSTALLED) requirements/bench.txt
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements/bench.txt
 	touch $@
 
-# The export benchmark (docs/performance.md); its load run needs Debian's wrk.
+# The export benchmark (docs/performance.md); its load run needs Debian's wrk. Then the import's.
 bench: $(BENCH_INSTALLED)
 	$(BIN)/python bench/export.py $(BENCH_ARGS)
+	$(BIN)/python bench/imports.py $(IMPORT_BENCH_ARGS)
 
 # Schemathesis against the OpenAPI schema, with a valid token, a wrong one and none (fuzz/run.py).
 fuzz: $(INSTALLED)
