@@ -9,7 +9,8 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.test import override_settings
 
-from export.imports.archives import MAX_CALENDARS, ArchiveDamaged, ArchiveTooLarge, read_calendars
+from export.formats.ical.zone_rules import ZONE_WORK_STEPS
+from export.imports.archives import MAX_CALENDARS, ArchiveDamaged, ArchiveTooLarge, expanded, read_calendars
 from export.imports.records import ImportRejected
 from export.tests.ical_reader import parse_events
 from export.tests.importing import upload
@@ -377,14 +378,42 @@ def test_calendars_that_expand_past_the_limit_are_413_before_one_is_expanded(api
 def test_the_read_of_a_calendar_stops_one_byte_past_what_is_left():
     """The directory check and zipfile's own stop at the declared size both aside, the read itself is bounded:
     a limit smaller than one calendar's declared size, as if the directory had let it through."""
-    from export.imports.archives import expanded
-
     archive = zipfile.ZipFile(io.BytesIO(zip_of({"work.ics": WORK})))
 
     with pytest.raises(ArchiveTooLarge) as refused:
         expanded(archive, archive.infolist()[0], left=100, limit=100)
 
     assert refused.value.expanded == 101
+
+
+def far_zones_calendar(name: str, zones: int) -> str:
+    """A calendar of zones like Paris as Outlook writes them (from 1601), each used in 9998: about 2,400 steps
+    of zone work each, which one import may spend 250,000 of."""
+    rules = ["BEGIN:STANDARD\nDTSTART:16010101T030000\nTZOFFSETFROM:+0200\nTZOFFSETTO:+0100\n"
+             "RRULE:FREQ=YEARLY;BYMONTH=10;BYDAY=-1SU\nEND:STANDARD",
+             "BEGIN:DAYLIGHT\nDTSTART:16010101T020000\nTZOFFSETFROM:+0100\nTZOFFSETTO:+0200\n"
+             "RRULE:FREQ=YEARLY;BYMONTH=3;BYDAY=-1SU\nEND:DAYLIGHT"]
+    zone = "BEGIN:VTIMEZONE\nTZID:Zone {}\n" + "\n".join(rules) + "\nEND:VTIMEZONE"
+    head = [f"X-WR-CALNAME:{name}", *(zone.format(n) for n in range(zones))]
+    events = [f"BEGIN:VEVENT\nUID:{name}-{n}\nDTSTART;TZID=Zone {n}:99980601T120000\nEND:VEVENT" for n in range(zones)]
+    lines = ["BEGIN:VCALENDAR", "VERSION:2.0", *head, *events, "END:VCALENDAR", ""]
+    return "\r\n".join("\n".join(lines).split("\n"))
+
+
+def test_the_calendars_share_one_imports_zone_work(api, user):
+    """Each calendar alone spends a little over half of an import's zone work: a ZIP of a hundred such would
+    otherwise cost a hundred imports' worth."""
+    first, second = far_zones_calendar("First", 55), far_zones_calendar("Second", 55)
+    assert upload(api, first).status_code == 200
+
+    response = upload(api, zip_of({"first.ics": first, "second.ics": second}))
+
+    assert response.status_code == 422
+    [problem] = response.json()["problems"]
+    assert problem["where"].startswith("second.ics line ")
+    assert problem["problem"].endswith(f"takes more than the {ZONE_WORK_STEPS:,} steps of their rules an import "
+                                       "may take.")
+    assert not SlotGroup.objects.filter(name__in=["First", "Second"]).exists()
 
 
 def test_more_calendars_than_an_import_takes_are_refused(api, user):
