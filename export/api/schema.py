@@ -456,8 +456,8 @@ IMPORT = dict(
         "Calendar exports them: each goes to the user's own group named after it (`X-WR-CALNAME`, else the "
         "file's name), made if missing, all in one transaction; one bad calendar and nothing is written "
         "(422, `where` naming the file and the line). `group` is not taken with a ZIP (422). The calendars "
-        "may expand to `IMPORT_MAX_BYTES` in all (413) and hold `IMPORT_MAX_RECORDS` events; at most 100 "
-        "calendars, none encrypted, compressed otherwise than by deflate or more than 100:1 (422), all "
+        "may expand to `IMPORT_MAX_BYTES` in all (413) and hold `IMPORT_MAX_RECORDS` events; at most 1,000 "
+        "files and 100 calendars, none encrypted, compressed otherwise than by deflate or more than 100:1 (422), all "
         "told from the ZIP's directory before anything is expanded.",
         f'curl "{HOST}/v1/import" -X POST -H "Authorization: Token token=<key>" -F "file=@calendar.ics"',
     ),

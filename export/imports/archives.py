@@ -5,7 +5,9 @@ how many calendars, how they are stored, what they declare to expand to. Then ea
 expanded by a read of at most what is left of the import's bytes plus one, so that a header that
 lies about a size costs no more than one that tells the truth (docs/formats.md, "A ZIP of calendars").
 """
+import io
 import re
+import struct
 import zipfile
 import zlib
 from dataclasses import dataclass
@@ -20,6 +22,12 @@ from export.imports.records import ImportProblem, ImportRejected, ImportWarning,
 ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
 # Google exports one file a calendar; a hundred is more calendars than anyone subscribes to.
 MAX_CALENDARS = 100
+# Files of any kind (folders, resource forks, what is left out): zipfile builds an object for each of
+# the directory's entries, 60,000 in a 5 MB upload of empty ones, so their count is read first.
+MAX_MEMBERS = 1000
+# The end of central directory record (APPNOTE.TXT 4.3.16): 22 bytes, then a comment of up to 65,535;
+# its total of entries is at offset 10, and 0xFFFF says that the ZIP64 record holds it.
+END_RECORD, END_RECORD_SIZE, MAX_COMMENT, ZIP64_COUNT = b"PK\x05\x06", 22, 0xFFFF, 0xFFFF
 # Calendar text compresses to a fifth or a tenth of its size; deflate can reach 1,000:1 only on
 # runs of the same bytes, which is what a ZIP bomb is made of.
 MAX_RATIO = 100
@@ -110,14 +118,44 @@ def read_calendars(source: BinaryIO, limit: int) -> tuple[list[Member], list[Imp
     encrypted, compressed other than by deflate, or more than MAX_RATIO times smaller than it
     declares; ArchiveTooLarge when the calendars expand to more than limit bytes in all.
     """
+    check_member_count(declared_members(source))
     try:
         archive = zipfile.ZipFile(source)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError, OSError) as error:
         raise ImportRejected([{"where": "file", "problem": f"{DAMAGED} ({reason(error)})."}])
     with archive:
+        # The end record may have been misread (a comment that holds its signature): zipfile's count rules.
+        check_member_count(len(archive.infolist()))
         calendars, warnings = chosen(archive.infolist())
         check_directory(calendars, limit)
         return read_members(archive, calendars, limit), warnings
+
+
+def declared_members(source: BinaryIO) -> int | None:
+    """How many entries the ZIP's end record declares, read without parsing its directory; None when it
+    cannot tell (no end record found, or a ZIP64 one), and zipfile's count must do."""
+    size = source.seek(0, io.SEEK_END)
+    # Without a comment, which archivers do not write, the record is the last 22 bytes.
+    source.seek(max(0, size - END_RECORD_SIZE))
+    tail = source.read()
+    if not tail.startswith(END_RECORD):
+        source.seek(max(0, size - END_RECORD_SIZE - MAX_COMMENT))
+        tail = source.read()
+    start = tail.rfind(END_RECORD)
+    source.seek(0)
+    if start < 0 or len(tail) - start < END_RECORD_SIZE:
+        return None
+    (total,) = struct.unpack_from("<H", tail, start + 10)
+    return None if total == ZIP64_COUNT else total
+
+
+def check_member_count(count: int | None) -> None:
+    if count is not None and count > MAX_MEMBERS:
+        raise ImportRejected([{
+            "where": "file",
+            "problem": f"The ZIP holds {count:,} files; an import takes at most {MAX_MEMBERS:,} (and "
+            f"{MAX_CALENDARS} calendars).",
+        }])
 
 
 def chosen(infos: list[zipfile.ZipInfo]) -> tuple[list[zipfile.ZipInfo], list[ImportWarning]]:

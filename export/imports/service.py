@@ -180,7 +180,7 @@ def import_calendars(
                 except ImportRejected as rejected:
                     raise ImportRejected(member.placed(rejected.problems))
                 unchanged = len(records) - created - updated
-                calendars.append(CalendarResult(member.name, group, new_group, created, updated, unchanged))
+                calendars.append(CalendarResult(member.label, group, new_group, created, updated, unchanged))
     except IntegrityError:
         raise ImportConflict("Another import changed the same slots at the same moment; nothing was imported.")
     return ImportResult(

@@ -10,7 +10,14 @@ from django.core.management import CommandError, call_command
 from django.test import override_settings
 
 from export.formats.ical.zone_rules import ZONE_WORK_STEPS
-from export.imports.archives import MAX_CALENDARS, ArchiveDamaged, ArchiveTooLarge, expanded, read_calendars
+from export.imports.archives import (
+    MAX_CALENDARS,
+    MAX_MEMBERS,
+    ArchiveDamaged,
+    ArchiveTooLarge,
+    expanded,
+    read_calendars,
+)
 from export.imports.records import ImportRejected
 from export.tests.ical_reader import parse_events
 from export.tests.importing import upload
@@ -100,13 +107,18 @@ def bomb(megabytes: int) -> tuple[bytes, int, int]:
 
 
 class CountingReader(io.BytesIO):
-    """The ZIP as a file that counts the bytes read from it."""
+    """The ZIP as a file that counts the bytes read from it, and remembers where they were."""
 
-    read_bytes = 0
+    def __init__(self, data: bytes):
+        super().__init__(data)
+        self.read_bytes = 0
+        self.spans: list[range] = []
 
     def read(self, size=-1):
+        start = self.tell()
         data = super().read(size)
         self.read_bytes += len(data)
+        self.spans.append(range(start, start + len(data)))
         return data
 
 
@@ -335,8 +347,9 @@ def test_a_zip_bomb_is_refused_from_its_directory_without_reading_its_data(api, 
 
     assert refused.value.problems == [{"where": "bomb.ics", "problem": f"The file declares {size:,} bytes from "
                                        f"{len(data):,}: more than 100:1, which no calendar compresses to."}]
-    # zipfile read the end record and the directory, and less than the ZIP holds besides the member's data.
-    assert source.read_bytes < len(archive) - len(data)
+    # The end record and the directory were read, not one byte of the member's data (after its local header).
+    member_data = range(30 + len("bomb.ics"), 30 + len("bomb.ics") + len(data))
+    assert source.spans and not any(set(span) & set(member_data) for span in source.spans)
     assert upload(api, archive).status_code == 422
 
 
@@ -424,6 +437,32 @@ def test_more_calendars_than_an_import_takes_are_refused(api, user):
     assert response.status_code == 422
     assert response.json()["problems"] == [{"where": "file", "problem": "The ZIP holds 101 calendars (.ics files); "
                                             "an import takes at most 100."}]
+
+
+def test_a_zip_of_more_files_than_an_import_takes_is_refused_before_its_directory_is_parsed(api, user):
+    archive = zip_of({f"{n}.txt": b"" for n in range(MAX_MEMBERS + 1)})
+    source = CountingReader(archive)
+
+    with pytest.raises(ImportRejected) as refused:
+        read_calendars(source, limit=5 * 1024 * 1024)
+
+    assert refused.value.problems == [{"where": "file", "problem": "The ZIP holds 1,001 files; an import takes at "
+                                       "most 1,000 (and 100 calendars)."}]
+    # The end record alone was read, not the directory.
+    assert source.read_bytes == 22
+    assert upload(api, archive).json()["problems"] == refused.value.problems
+
+
+def test_an_end_record_that_lies_about_the_count_is_caught_by_zipfiles(api, user):
+    """zipfile reads the directory by its size, not by the count the end record declares."""
+    archive = bytearray(zip_of({f"{n}.txt": b"" for n in range(MAX_MEMBERS + 1)}))
+    struct.pack_into("<2H", archive, len(archive) - 22 + 8, 1, 1)
+    assert len(zipfile.ZipFile(io.BytesIO(archive)).infolist()) == MAX_MEMBERS + 1
+
+    problems = upload(api, bytes(archive)).json()["problems"]
+
+    assert problems == [{"where": "file", "problem": "The ZIP holds 1,001 files; an import takes at most 1,000 "
+                         "(and 100 calendars)."}]
 
 
 def test_an_encrypted_calendar_is_refused(api, user):
