@@ -169,6 +169,24 @@ def test_reimporting_the_same_zip_changes_nothing(api, user):
     assert SlotGroup.objects.count() == 2
 
 
+def test_a_changed_event_counts_as_updated_in_its_calendar(api, user):
+    upload(api, zip_of(EXPORT))
+    moved = WORK.replace("SUMMARY:Review", "SUMMARY:Review (moved)")
+
+    body = upload(api, zip_of({**EXPORT, "work@example.com.ics": moved})).json()
+
+    assert [(c["created"], c["updated"], c["unchanged"]) for c in body["calendars"]] == [(0, 1, 1), (0, 0, 1)]
+    assert (body["created"], body["updated"], body["unchanged"]) == (0, 1, 2)
+    assert groups_of(user) == {"Work": ["Review (moved)", "Stand-up"], "Home": ["Dentist"]}
+
+
+def test_a_zip_of_stored_calendars_imports_as_a_deflated_one(api, user):
+    body = upload(api, zip_of(EXPORT, zipfile.ZIP_STORED)).json()
+
+    assert [(c["file"], c["created"]) for c in body["calendars"]] == [("work@example.com.ics", 2),
+                                                                       ("nora@gmail.com.ics", 1)]
+
+
 def test_the_users_own_group_of_the_name_is_reused_not_another_users(api, user):
     own = SlotGroupFactory(owner=user, name="Home")
     others = SlotGroupFactory(owner=UserFactory(), name="Work")
