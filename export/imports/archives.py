@@ -33,7 +33,7 @@ END_RECORD, END_RECORD_SIZE, MAX_COMMENT, ZIP64_COUNT = b"PK\x05\x06", 22, 0xFFF
 MAX_RATIO = 100
 # Stored and deflated are what Google and every archiver write. zipfile's bzip2 and LZMA decompress
 # a whole block whatever a read asks for, so a read's size would not bound them.
-COMPRESSIONS = {zipfile.ZIP_STORED: "stored", zipfile.ZIP_DEFLATED: "deflated"}
+COMPRESSIONS = frozenset({zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED})
 # A member is expanded this much at a time: what one decompression may hold in memory.
 READ_CHUNK = 64 * 1024
 # Bit 0 of a member's flags: encrypted (APPNOTE.TXT 4.4.4).
@@ -124,7 +124,8 @@ def read_calendars(source: BinaryIO, limit: int) -> tuple[list[Member], list[Imp
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError, OSError) as error:
         raise ImportRejected([{"where": "file", "problem": f"{DAMAGED} ({reason(error)})."}])
     with archive:
-        # The end record may have been misread (a comment that holds its signature): zipfile's count rules.
+        # The end record may lie about its count, or be misread (a comment holding its signature):
+        # zipfile reads the directory by its size, and its count rules.
         check_member_count(len(archive.infolist()))
         calendars, warnings = chosen(archive.infolist())
         check_directory(calendars, limit)
