@@ -15,8 +15,9 @@ from export.api.parameters import GroupNotFound
 from export.api.schema import IMPORT
 from export.api.serializers import ImportParameters
 from export.api.throttling import ExportRateThrottle
+from export.imports.archives import ArchiveTooLarge
 from export.imports.records import ImportRejected
-from export.imports.service import ImportConflict, import_slots
+from export.imports.service import CalendarResult, ImportConflict, import_slots
 from export.models import ExportLog
 from slots.models import SlotGroup
 
@@ -37,7 +38,8 @@ class JSONWhateverAccepted(DefaultContentNegotiation):
 
 
 class ImportView(APIView):
-    """A calendar file (iCalendar, the Outlook CSV or a Timeslot backup) read into the user's slots."""
+    """A calendar file (iCalendar, the Outlook CSV or a Timeslot backup), or a ZIP of calendars (Google
+    Calendar's export), read into the user's slots."""
 
     authentication_classes = (LegacyTokenAuthentication,)
     permission_classes = (IsAuthenticated,)
@@ -90,16 +92,33 @@ class ImportView(APIView):
             return Response({"problems": rejected.problems}, status=status.HTTP_422_UNPROCESSABLE_ENTITY)
         except ImportConflict as conflict:
             return Response({"detail": str(conflict)}, status=status.HTTP_409_CONFLICT)
+        except ArchiveTooLarge as error:
+            raise PayloadTooLarge(str(error))
         self.audit.slot_count = result.created + result.updated + result.unchanged
         if "group" in parameters.validated_data:
             # The import checked that the user may see it; the log names it.
             self.group = SlotGroup.objects.filter(uuid=parameters.validated_data["group"]).first()
-        return Response({
+        body = {
             "created": result.created,
             "updated": result.updated,
             "unchanged": result.unchanged,
             "warnings": result.warnings,
-        })
+        }
+        if result.calendars is not None:
+            body["calendars"] = [calendar_body(calendar) for calendar in result.calendars]
+        return Response(body)
+
+
+def calendar_body(calendar: CalendarResult) -> dict:
+    """A ZIP's calendar in the answer (export/api/schema.py, ImportCalendar)."""
+    return {
+        "file": calendar.file,
+        "group": {"uuid": str(calendar.group.uuid), "name": calendar.group.name},
+        "new_group": calendar.new_group,
+        "created": calendar.created,
+        "updated": calendar.updated,
+        "unchanged": calendar.unchanged,
+    }
 
 
 def declared_length(request) -> int:

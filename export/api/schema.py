@@ -96,15 +96,39 @@ class ImportWarning(serializers.Serializer):
     warning = serializers.CharField()
 
 
+class ImportedGroup(serializers.Serializer):
+    uuid = serializers.UUIDField()
+    name = serializers.CharField()
+
+
+class ImportCalendar(serializers.Serializer):
+    """One calendar of a ZIP, and the group its slots went to."""
+
+    file = serializers.CharField(help_text="The calendar's path in the ZIP, e.g. `work@example.com.ics`.")
+    group = ImportedGroup(help_text="The user's own group named after the calendar (X-WR-CALNAME, else the file's "
+                          "name without `.ics`).")
+    new_group = serializers.BooleanField(help_text="Whether this import made the group.")
+    created = serializers.IntegerField(min_value=0)
+    updated = serializers.IntegerField(min_value=0)
+    unchanged = serializers.IntegerField(min_value=0)
+
+
 class ImportResult(serializers.Serializer):
     created = serializers.IntegerField(min_value=0)
     updated = serializers.IntegerField(min_value=0)
     unchanged = serializers.IntegerField(min_value=0)
     warnings = ImportWarning(many=True, help_text="E.g. a repeating event imported as its first occurrence.")
+    calendars = ImportCalendar(
+        many=True, required=False,
+        help_text="Only for a ZIP of calendars: each calendar in the ZIP's order; the counts above are their sums.",
+    )
 
 
 class ImportRequest(ImportParameters):
-    file = serializers.FileField(help_text="iCalendar, the Outlook CSV or a Timeslot backup; read by content.")
+    file = serializers.FileField(
+        help_text="iCalendar, the Outlook CSV or a Timeslot backup, or a ZIP of iCalendar files (Google Calendar's "
+        "export); read by content."
+    )
 
 
 class SubscriptionLinks(serializers.Serializer):
@@ -428,7 +452,13 @@ IMPORT = dict(
         "CSV of `/v1/export/outlook` or the backup of `/v1/export/timeslot`; the format is read from the "
         "content. An event whose UID is one of the user's slots updates it, any other becomes a new slot: "
         "importing a file twice changes nothing the second time. One bad record rejects the whole file, "
-        "and nothing is written.",
+        "and nothing is written. A ZIP (told by its first bytes, `PK`) is a calendar a `.ics` file, as Google "
+        "Calendar exports them: each goes to the user's own group named after it (`X-WR-CALNAME`, else the "
+        "file's name), made if missing, all in one transaction; one bad calendar and nothing is written "
+        "(422, `where` naming the file and the line). `group` is not taken with a ZIP (422). The calendars "
+        "may expand to `IMPORT_MAX_BYTES` in all (413) and hold `IMPORT_MAX_RECORDS` events; at most 1,000 "
+        "files and 100 calendars, none encrypted, compressed otherwise than by deflate or more than 100:1 (422), all "
+        "told from the ZIP's directory before anything is expanded.",
         f'curl "{HOST}/v1/import" -X POST -H "Authorization: Token token=<key>" -F "file=@calendar.ics"',
     ),
     request={"multipart/form-data": ImportRequest},
@@ -445,13 +475,15 @@ IMPORT = dict(
             400, *TOKEN_ERRORS, 404, 409, 413, 415, 422,
             e400="No `file` (`{\"file\": [...]}`), or a malformed multipart body (`detail`).",
             e404='`{"detail": "Slot group not found."}`: a `group` the user can\'t see.',
-            e413="The file is larger than IMPORT_MAX_BYTES (5 MiB by default).",
+            e413="The file is larger than IMPORT_MAX_BYTES (5 MiB by default), or a ZIP's calendars expand "
+            "to more in all.",
             e415="Not a multipart body.",
         ),
         (422, JSON): OpenApiResponse(
             ImportProblems,
             description="The content: an unknown format, not UTF-8, too many records (IMPORT_MAX_RECORDS), a "
-            "bad record, a malformed `group` or `time_zone`; each problem with where it is.",
+            "bad record, a malformed `group` or `time_zone`, a `group` with a ZIP, a ZIP that is damaged or "
+            "out of bounds; each problem with where it is (in a ZIP: `work@example.com.ics line 12`).",
         ),
     },
 )

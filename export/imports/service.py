@@ -2,6 +2,7 @@
 
 The API view and the import_slots command are thin shells around import_slots().
 """
+import io
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from uuid import UUID
@@ -13,8 +14,10 @@ from django.utils import timezone
 
 from export.formats.backup.reader import read_json
 from export.formats.ical.reader import read_ical
+from export.formats.ical.zone_rules import ZoneWork
 from export.formats.ical.zones import is_iana
 from export.formats.outlook.reader import read_csv
+from export.imports.archives import Member, MemberContext, calendar_name, is_zip, read_calendars
 from export.imports.detect import detect
 from export.imports.records import (
     EARLIEST,
@@ -42,6 +45,21 @@ SLOT_FIELDS = ("title", "description", "location", "start", "end", "all_day", "t
 TEXT_LIMITS = tuple((name, Slot._meta.get_field(name).max_length) for name in ("title", "location"))
 # Rows looked up per query: far below SQLite's limit on the number of query parameters.
 LOOKUP_BATCH = 1000
+GROUP_NAME_LENGTH = SlotGroup._meta.get_field("name").max_length
+GROUP_WITH_ZIP = "A ZIP's calendars go to groups named after them; group is not taken with a ZIP."
+NOT_ICALENDAR = "Not an iCalendar file (BEGIN:VCALENDAR): a ZIP's .ics files are calendars."
+
+
+@dataclass(frozen=True)
+class CalendarResult:
+    """One calendar of a ZIP: the group its slots went to, and what became of them."""
+
+    file: str
+    group: SlotGroup
+    new_group: bool
+    created: int
+    updated: int
+    unchanged: int
 
 
 @dataclass(frozen=True)
@@ -50,6 +68,8 @@ class ImportResult:
     updated: int
     unchanged: int
     warnings: list[ImportWarning]
+    # A ZIP's calendars, in the ZIP's order; None for a single file.
+    calendars: list[CalendarResult] | None = None
 
 
 class FileTooLarge(Exception):
@@ -64,21 +84,24 @@ class ImportConflict(Exception):
 def import_slots(
     *, user: AbstractBaseUser, data: bytes, group: UUID | None = None, time_zone: str | None = None
 ) -> ImportResult:
-    """Import a file's slots for the user, all or nothing.
+    """Import a file's slots for the user, all or nothing; a ZIP (its magic bytes tell) is a calendar a member.
 
     ImportRejected lists the problems of a file (or of time_zone); SlotGroup.DoesNotExist is a
-    group the user neither owns nor belongs to; FileTooLarge and ImportConflict say what they are.
+    group the user neither owns nor belongs to; FileTooLarge, ArchiveTooLarge (a ZIP's calendars
+    expand to more than IMPORT_MAX_BYTES) and ImportConflict say what they are.
     """
     if len(data) > settings.IMPORT_MAX_BYTES:
         raise FileTooLarge(settings.IMPORT_MAX_BYTES)
+    if is_zip(data):
+        if group is not None:
+            raise ImportRejected([{"where": "group", "problem": GROUP_WITH_ZIP}])
+        members, warnings = read_calendars(io.BytesIO(data), settings.IMPORT_MAX_BYTES)
+        return import_calendars(user=user, members=members, time_zone=time_zone, warnings=warnings)
     context = read_context(time_zone)
     target = group_visible_to(user=user, uuid=group) if group is not None else None
     text = decoded(data)
     file_format = detect(text)
-    records, warnings = READERS[file_format](text, context)
-    records = [fitted(record, warnings) for record in records]
-    check_range(records)
-    check_unique(records)
+    records, warnings = read_records(text, file_format, context)
     created = updated = 0
     if not records:
         warnings.append({"where": "file", "warning": "The file holds no events."})
@@ -94,6 +117,114 @@ def import_slots(
             # constraint on source_uid stops the second, whose changes are rolled back.
             raise ImportConflict("Another import changed the same slots at the same moment; nothing was imported.")
     return ImportResult(created, updated, len(records) - created - updated, capped(warnings, "warning"))
+
+
+def read_records(
+    text: str, file_format: str, context: ReadContext, work: ZoneWork | None = None
+) -> tuple[list[SlotRecord], list[ImportWarning]]:
+    """A file's records, each checked, and the warnings of reading them; ImportRejected with its problems.
+
+    work is the zone work an iCalendar file may spend: a ZIP's calendars share one import's.
+    """
+    if file_format == "ical":
+        records, warnings = read_ical(text, context, work)
+    else:
+        records, warnings = READERS[file_format](text, context)
+    records = [fitted(record, warnings) for record in records]
+    check_range(records)
+    check_unique(records)
+    return records, warnings
+
+
+def import_calendars(
+    *, user: AbstractBaseUser, members: list[Member], time_zone: str | None, warnings: list[ImportWarning]
+) -> ImportResult:
+    """A ZIP's calendars, each into the user's own group named after it (X-WR-CALNAME, else the file's
+    name), all in one transaction: one calendar refused, and nothing of any is written.
+
+    Every calendar is read before anything is written, with one import's records and zone work
+    among them all, and every problem of every calendar is reported at once.
+    """
+    base = read_context(time_zone)
+    work = ZoneWork()
+    problems: list[ImportProblem] = []
+    readings: list[tuple[Member, str, list[SlotRecord]]] = []
+    total = 0
+    for member in members:
+        context = MemberContext(
+            **{**vars(base), "max_records": base.max_records - total}, import_max_records=base.max_records
+        )
+        try:
+            text = decoded(member.data)
+            if detect(text) != "ical":
+                raise ImportRejected([{"where": "file", "problem": NOT_ICALENDAR}])
+            records, notes = read_records(text, "ical", context, work)
+        except ImportRejected as rejected:
+            problems += member.placed(rejected.problems)
+            continue
+        total += len(records)
+        warnings += member.placed(notes)
+        if not records:
+            warnings.append({"where": member.label, "warning": "The calendar holds no events."})
+        readings.append((member, group_name(member, text, warnings), records))
+    problems += differing_twins(readings)
+    if problems:
+        raise ImportRejected(problems)
+    calendars: list[CalendarResult] = []
+    try:
+        with transaction.atomic():
+            for member, name, records in readings:
+                group, new_group = own_group_named(user, name)
+                try:
+                    created, updated = write(user, records, group) if records else (0, 0)
+                except ImportRejected as rejected:
+                    raise ImportRejected(member.placed(rejected.problems))
+                unchanged = len(records) - created - updated
+                calendars.append(CalendarResult(member.label, group, new_group, created, updated, unchanged))
+    except IntegrityError:
+        raise ImportConflict("Another import changed the same slots at the same moment; nothing was imported.")
+    return ImportResult(
+        created=sum(calendar.created for calendar in calendars),
+        updated=sum(calendar.updated for calendar in calendars),
+        unchanged=sum(calendar.unchanged for calendar in calendars),
+        warnings=capped(warnings, "warning"),
+        calendars=calendars,
+    )
+
+
+def group_name(member: Member, text: str, warnings: list[ImportWarning]) -> str:
+    """The calendar's X-WR-CALNAME, else the member's file name without .ics, cut to fit a group's name."""
+    name = calendar_name(text) or member.stem
+    if len(name) > GROUP_NAME_LENGTH:
+        name = name[:GROUP_NAME_LENGTH]
+        warnings.append({"where": member.label, "warning": f"The calendar's name was cut to {GROUP_NAME_LENGTH} "
+                         "characters for its group."})
+    return name
+
+
+def differing_twins(readings: list[tuple[Member, str, list[SlotRecord]]]) -> list[ImportProblem]:
+    """An event in two calendars (one UID) is one slot in both groups, if both say the same of it: two
+    versions of one slot, and the ZIP does not say which is right."""
+    first: dict[str, tuple[str, dict]] = {}
+    problems: list[ImportProblem] = []
+    for member, _, records in readings:
+        for record in records:
+            where = f"{member.label} {record.where}"
+            earlier, values = first.setdefault(record.source_uid, (where, slot_values(record)))
+            if earlier != where and values != slot_values(record):
+                problems.append({"where": where, "problem": f"Has the same UID as {earlier}, with other details."})
+    return problems
+
+
+def own_group_named(user: AbstractBaseUser, name: str) -> tuple[SlotGroup, bool]:
+    """The user's own group of this name (the oldest), else a new one; and whether it is new.
+
+    Only a group the user owns: one of another user's that the user belongs to is not the calendar's.
+    """
+    group = SlotGroup.objects.filter(owner=user, name=name).order_by("pk").first()
+    if group is not None:
+        return group, False
+    return SlotGroup.objects.create(owner=user, name=name), True
 
 
 def read_context(time_zone: str | None) -> ReadContext:

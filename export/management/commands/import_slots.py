@@ -1,8 +1,9 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from export.imports.archives import ArchiveTooLarge
 from export.imports.records import ImportRejected
-from export.imports.service import FileTooLarge, ImportConflict, import_slots
+from export.imports.service import FileTooLarge, ImportConflict, ImportResult, import_slots
 from export.management.arguments import group_not_found, group_uuid, user_named
 from slots.models import SlotGroup
 
@@ -11,10 +12,13 @@ LISTED_PROBLEMS = 10
 
 
 class Command(BaseCommand):
-    help = "Import an iCalendar, Outlook CSV or Timeslot JSON file into a user's slots, as POST /v1/import does."
+    help = (
+        "Import an iCalendar, Outlook CSV or Timeslot JSON file, or a ZIP of calendars (Google Calendar's "
+        "export), into a user's slots, as POST /v1/import does."
+    )
 
     def add_arguments(self, parser):
-        parser.add_argument("file", help="the file to import (its format is read from its content)")
+        parser.add_argument("file", help="the file to import (its format, or a ZIP, is read from its content)")
         parser.add_argument("--user", required=True, help="username of the slots' creator")
         parser.add_argument("--group", help="uuid of a slot group the user owns or belongs to (default: Imports)")
         parser.add_argument("--time-zone", help="IANA zone of times the file does not place (default: TIME_ZONE)")
@@ -26,13 +30,27 @@ class Command(BaseCommand):
             result = import_slots(user=owner, data=self.read(file), group=group_id, time_zone=time_zone)
         except SlotGroup.DoesNotExist:
             raise group_not_found(group, owner)
-        except (FileTooLarge, ImportConflict) as error:
+        except (FileTooLarge, ArchiveTooLarge, ImportConflict) as error:
             raise CommandError(str(error))
         except ImportRejected as rejected:
             raise CommandError(self.problem_list(file, rejected))
-        self.stdout.write(f"Created {result.created}, updated {result.updated}, unchanged {result.unchanged}.")
+        self.summary(result)
         for warning in result.warnings:
             self.stdout.write(f"Warning: {warning['where']}: {warning['warning']}")
+
+    def summary(self, result: ImportResult) -> None:
+        """The counts; for a ZIP, then one line a calendar, with its group."""
+        counts = f"Created {result.created}, updated {result.updated}, unchanged {result.unchanged}"
+        if result.calendars is None:
+            self.stdout.write(f"{counts}.")
+            return
+        self.stdout.write(f"{counts}, in {len(result.calendars)} calendars:")
+        for calendar in result.calendars:
+            new = " (new)" if calendar.new_group else ""
+            self.stdout.write(
+                f"  {calendar.file}: group {calendar.group.name!r}{new} {calendar.group.uuid}: created "
+                f"{calendar.created}, updated {calendar.updated}, unchanged {calendar.unchanged}."
+            )
 
     @staticmethod
     def read(path: str) -> bytes:
