@@ -22,6 +22,9 @@ NEEDED = frozenset({"DTSTART", "DTEND", "DURATION", "SUMMARY", "DESCRIPTION", "L
 SERIES_DATES = frozenset({"RDATE", "EXDATE"})
 # What a note repeats of icalendar's message, which may quote a whole hostile value.
 MESSAGE_CHARACTERS = 200
+# Warnings of one event's values, the rest counted in one more: a file of 10,000 events keeps its warnings few
+# enough to hold, whatever each event holds (records.capped() then cuts the response's list).
+MAX_LEFT_OUT = 5
 NAME = re.compile(r"[A-Za-z0-9-]*")
 
 
@@ -65,6 +68,10 @@ def read_errors(event: Component, errors: list[tuple[str | None, str]], lines: l
             problems.append(reason)
         else:
             left_out.append((number, f"{reason}. It was left out: a slot does not use it."))
+    if len(left_out) > MAX_LEFT_OUT:
+        rest = len(left_out) - MAX_LEFT_OUT
+        left_out[MAX_LEFT_OUT:] = [(event_line, f"... and {rest:,} more of the event's values could not be read; "
+                                    "they were left out: a slot does not use them.")]
     return ReadErrors(problems, left_out)
 
 
