@@ -224,7 +224,8 @@ def test_many_events_with_attendees_are_still_one_warning(api):
     result = imported(api, data)
 
     assert result["warnings"] == [{
-        "where": "file", "warning": "500 attendees (ATTENDEE) of 500 events were not imported: a slot has no attendees."
+        "where": "file",
+        "warning": "500 attendees (ATTENDEE) of 500 events were not imported: a slot has no attendees.",
     }]
 
 
