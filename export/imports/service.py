@@ -8,7 +8,7 @@ from uuid import UUID
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError
 from django.utils import timezone
 
 from export.formats.backup.reader import read_json
@@ -32,6 +32,7 @@ from export.imports.records import (
 from export.models import SlotChangeClock
 from slots.models import Slot, SlotGroup
 from slots.selectors import group_visible_to, groups_visible_to
+from timeslot.db import write_transaction
 
 READERS = {"ical": read_ical, "csv": read_csv, "json": read_json}
 # The group imported slots go to when the import names none.
@@ -84,7 +85,7 @@ def import_slots(
         warnings.append({"where": "file", "warning": "The file holds no events."})
     else:
         try:
-            with transaction.atomic():
+            with write_transaction():
                 # A backup brings its slots' own groups: also filing them under "Imports"
                 # would restore something other than what was backed up (the backup's round trip).
                 new_to_imports = target is None and file_format != "json"
