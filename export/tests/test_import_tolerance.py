@@ -238,3 +238,15 @@ def test_an_event_with_many_unreadable_values_warns_of_a_few_and_counts_the_rest
     assert [warning["where"] for warning in warnings] == [f"line {n}" for n in range(9, 14)] + ["line 4"]
     assert warnings[-1]["warning"] == ("... and 995 more of the event's values could not be read; they were left "
                                        "out: a slot does not use them.")
+
+
+def test_made_up_component_names_are_forgotten_after_the_import(api):
+    from icalendar import Calendar
+
+    names = [f"X-MADE-UP-{n}" for n in range(3)]
+    made_up = "\r\n".join(f"BEGIN:{name}\r\nX-A:1\r\nEND:{name}" for name in names)
+
+    imported(api, calendar(event("a")).replace("END:VCALENDAR", f"{made_up}\r\nEND:VCALENDAR"))
+
+    # icalendar's own table of component classes, which lives as long as the process, learned none of them.
+    assert not set(names) & set(Calendar._get_component_factory())

@@ -38,11 +38,8 @@ def tolerant(component: type[Component]) -> type[Component]:
     return type(component.__name__, (component,), {"ignore_exceptions": True})
 
 
-def tolerant_factory() -> ComponentFactory:
-    factory = ComponentFactory()
-    for kept_out in (Alarm, Todo, Journal, FreeBusy, Availability, Available):
-        factory.add_component_class(tolerant(kept_out))
-    return factory
+# The components no slot keeps, read tolerantly.
+TOLERANT = tuple(tolerant(component) for component in (Alarm, Todo, Journal, FreeBusy, Availability, Available))
 
 
 class ReadCalendar(Calendar):
@@ -52,7 +49,14 @@ class ReadCalendar(Calendar):
     refuse the whole file. VTIMEZONEs stay strict: they place the events' times.
     """
 
-    _components_factory = tolerant_factory()
+    @classmethod
+    def _get_component_factory(cls) -> ComponentFactory:
+        # A factory for each file: icalendar's own makes a class for every component name it meets and keeps
+        # it for the life of the process, so made-up names (BEGIN:X-1, BEGIN:X-2...) would grow memory without end.
+        factory = ComponentFactory()
+        for component in TOLERANT:
+            factory.add_component_class(component)
+        return factory
 
 
 def not_held(calendars: list[Component]) -> list[ImportWarning]:

@@ -36,8 +36,8 @@ class ReadErrors(NamedTuple):
 def read_errors(event: Component, errors: list[tuple[str | None, str]], lines: list[tuple[int, str]]) -> ReadErrors:
     """The event's errors, as problems (a value the slot needs) and warnings placed on their lines.
 
-    lines are the event's own (number, content line), BEGIN:VEVENT first; the errors are matched to them in
-    order, each line looked at once, so the work is the event's length whatever the errors.
+    lines are the event's (number, content line) from its BEGIN:VEVENT on, its alarms' too; the errors are
+    matched to its own in order, each line looked at once, so the work is the event's length whatever the errors.
     """
     problems: list[str] = []
     left_out: list[tuple[int, str]] = []
