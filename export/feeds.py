@@ -18,7 +18,6 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.cache import cache
-from django.db import transaction
 from django.db.models import Count, Max, Q, QuerySet
 from django.utils import timezone
 from redis.exceptions import RedisError
@@ -29,6 +28,7 @@ from export.models import CalendarFeed, SlotChangeClock
 from export.renderers import ICalendarFeedRenderer
 from slots.models import Slot, SlotGroup
 from slots.selectors import group_visible_to, in_window, overlaps_from, slot_list
+from timeslot.db import write_transaction
 
 logger = logging.getLogger("export.feeds")
 
@@ -48,8 +48,9 @@ def create_feed(*, owner: AbstractBaseUser, group: SlotGroup | None, **settings_
     has FEED_MAX_PER_USER feeds already. settings_: its window (past_days, future_days) and detail_level."""
     secret = new_secret()
     limit = settings.FEED_MAX_PER_USER
-    with transaction.atomic():
-        # The owner's row locked until the feed is written: two requests at once cannot both take the last place.
+    with write_transaction():
+        # The owner's row locked until the feed is written: two requests at once cannot both take the last place
+        # (SQLite locks no row: there, writers take turns, timeslot/db.py).
         get_user_model().objects.select_for_update().get(pk=owner.pk)
         if CalendarFeed.objects.filter(owner=owner).count() >= limit:
             raise TooManyFeeds(limit)

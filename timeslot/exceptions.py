@@ -25,6 +25,10 @@ logger = logging.getLogger(__name__)
 # Seconds a client is asked to wait when the database cannot be reached: long enough for a
 # restart or a fail-over, short enough that a calendar app's next try is likely to work.
 DATABASE_RETRY_AFTER = 30
+# When SQLite was busy with other writers for longer than its busy timeout: they are done in seconds.
+DATABASE_BUSY_RETRY_AFTER = 5
+# How sqlite3 words a lock it waited for in vain (SQLITE_BUSY, SQLITE_LOCKED).
+BUSY_MESSAGES = ("database is locked", "database table is locked")
 HOST_NOT_SERVED = "The Host header names no host this service answers to."
 
 
@@ -47,6 +51,20 @@ class DatabaseUnavailable(APIException):
     default_code = "database_unavailable"
     # DRF's handler sends it as Retry-After.
     wait = DATABASE_RETRY_AFTER
+
+
+class DatabaseBusy(APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = ("The database was busy with other changes for longer than this request may wait; "
+                      "nothing was changed. Try again shortly.")
+    default_code = "database_busy"
+    wait = DATABASE_BUSY_RETRY_AFTER
+
+
+def is_database_busy(exc: BaseException | None) -> bool:
+    """SQLite's refusal of a writer that waited its busy timeout for the lock (timeslot/settings.py): the
+    database is there, and other writers are using it."""
+    return isinstance(exc, OperationalError) and str(exc).startswith(BUSY_MESSAGES)
 
 
 def is_database_unavailable(exc: BaseException | None) -> bool:
@@ -85,15 +103,19 @@ def body_refused(exc: SuspiciousOperation) -> APIException | None:
 
 def api_exception_handler(exc, context):
     """DRF's handler; a body Django refuses to read (over DATA_UPLOAD_MAX_MEMORY_SIZE, too many fields or
-    files) is 413 or 400 in JSON, not Django's 400 page, and a database that cannot be reached is 503 with
-    Retry-After, not a 500."""
+    files) is 413 or 400 in JSON, not Django's 400 page, and a database that cannot be reached, or that was busy
+    with other writers for too long (SQLite), is 503 with Retry-After, not a 500."""
     refused = body_refused(exc)
     if refused is not None:
         request = context["request"]
         # The route, not the path: a feed's path holds its secret.
         route = request.resolver_match.route if request.resolver_match else ""
         return log_refused(exc, request, exception_handler(refused, context), where=f"{request.method} /{route}: ")
-    if is_database_unavailable(exc):
+    if is_database_busy(exc):
+        request = context["request"]
+        logger.warning("Database busy, answered 503 to %s %s: %s", request.method, request.path, exc)
+        exc = DatabaseBusy()
+    elif is_database_unavailable(exc):
         log_database_unavailable(exc, context["request"])
         exc = DatabaseUnavailable()
     return exception_handler(exc, context)
@@ -132,7 +154,9 @@ def server_error(request, *args, **kwargs):
     technical 500 page reads it; Django has already logged it (django.request).
     """
     if is_database_unavailable(sys.exception()):
-        response = api_json({"detail": DatabaseUnavailable.default_detail}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
-        response["Retry-After"] = str(DATABASE_RETRY_AFTER)
+        busy = is_database_busy(sys.exception())
+        detail = (DatabaseBusy if busy else DatabaseUnavailable).default_detail
+        response = api_json({"detail": detail}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
+        response["Retry-After"] = str(DATABASE_BUSY_RETRY_AFTER if busy else DATABASE_RETRY_AFTER)
         return response
     return drf_server_error(request, *args, **kwargs)

@@ -115,6 +115,16 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         f"-c statement_timeout={int(os.environ.get('STATEMENT_TIMEOUT_MS', '30000'))} "
         f"-c idle_in_transaction_session_timeout={int(os.environ.get('IDLE_IN_TRANSACTION_TIMEOUT_MS', '60000'))}"
     )
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # One writer at a time: the others wait for the lock this long (the driver's busy timeout, in
+    # seconds), then fail with "database is locked", which the API answers as 503 busy. Writers take
+    # the lock as their transaction begins (timeslot/db.py). In WAL mode readers never wait for a
+    # writer nor it for them, so an export streaming to a slow client holds up no import.
+    # https://docs.djangoproject.com/en/5.2/ref/databases/#database-is-locked-errors
+    DATABASES["default"].setdefault("OPTIONS", {}).update({
+        "timeout": int(os.environ.get("SQLITE_BUSY_TIMEOUT_MS", "15000")) / 1000,
+        "init_command": "PRAGMA journal_mode=WAL",
+    })
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # CACHE

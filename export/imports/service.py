@@ -9,7 +9,7 @@ from uuid import UUID
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError
 from django.utils import timezone
 
 from export.formats.backup.reader import read_json
@@ -35,6 +35,7 @@ from export.imports.records import (
 from export.models import SlotChangeClock
 from slots.models import Slot, SlotGroup
 from slots.selectors import group_visible_to, groups_visible_to
+from timeslot.db import write_transaction
 
 READERS = {"ical": read_ical, "csv": read_csv, "json": read_json}
 # The group imported slots go to when the import names none.
@@ -107,11 +108,11 @@ def import_slots(
         warnings.append({"where": "file", "warning": "The file holds no events."})
     else:
         try:
-            with transaction.atomic():
+            with write_transaction():
                 # A backup brings its slots' own groups: also filing them under "Imports"
                 # would restore something other than what was backed up (the backup's round trip).
-                import_group = target or (None if file_format == "json" else imports_group(user))
-                created, updated = write(user, records, import_group)
+                new_to_imports = target is None and file_format != "json"
+                created, updated = write(user, records, target, new_to_imports=new_to_imports)
         except IntegrityError:
             # Two imports of the same file at once both create the slot of one UID; the
             # constraint on source_uid stops the second, whose changes are rolled back.
@@ -281,8 +282,10 @@ def check_unique(records: list[SlotRecord]) -> None:
         raise ImportRejected(problems)
 
 
-def write(user: AbstractBaseUser, records: list[SlotRecord], group: SlotGroup | None) -> tuple[int, int]:
-    """Create and update the records' slots and add them to the group and their own; (created, updated).
+def write(
+    user: AbstractBaseUser, records: list[SlotRecord], group: SlotGroup | None, *, new_to_imports: bool = False
+) -> tuple[int, int]:
+    """Create and update the records' slots and file them (add_memberships); (created, updated).
 
     A slot counts as updated when the file changed one of its fields; joining a group is not
     a change of the slot (a second import into another group is "unchanged").
@@ -309,7 +312,8 @@ def write(user: AbstractBaseUser, records: list[SlotRecord], group: SlotGroup | 
         placed.append((slot, record))
     Slot.objects.bulk_create(new)
     Slot.objects.bulk_update(changed, [*SLOT_FIELDS, "updated_at"], batch_size=LOOKUP_BATCH)
-    add_memberships(placed, group, groups, existing=[slot.pk for slot in matches if slot is not None])
+    add_memberships(user, placed, group, groups, existing=[slot.pk for slot in matches if slot is not None],
+                    new_to_imports=new_to_imports)
     return len(new), len(changed)
 
 
@@ -392,20 +396,32 @@ def record_groups(user: AbstractBaseUser, records: list[SlotRecord]) -> dict[UUI
 
 
 def add_memberships(
+    user: AbstractBaseUser,
     placed: list[tuple[Slot, SlotRecord]],
     import_group: SlotGroup | None,
     groups: dict[UUID, SlotGroup],
     *,
     existing: list[int],
+    new_to_imports: bool = False,
 ) -> None:
-    """Add every slot to the import's group and to its record's groups, where it is not yet."""
-    every_slot = () if import_group is None else (import_group,)
+    """Add the slots to their record's groups (a backup's), and to the group the import names, where they are not yet.
+
+    Without a group named, new_to_imports files the slots this import created in the user's "Imports" group (made
+    then). A slot that was there before, changed or not, keeps the groups it has: importing one's own export, or a
+    calendar imported before, moves nothing, and a slot taken out of "Imports" stays out.
+    """
+    known = set(existing)
+    imports = None
+    wanted = set()
+    for slot, record in placed:
+        targets = [groups[group.uuid] for group in record.groups]
+        if import_group is not None:
+            targets.append(import_group)
+        elif new_to_imports and slot.pk not in known:
+            imports = imports or imports_group(user)
+            targets.append(imports)
+        wanted.update((slot.pk, group.pk) for group in targets)
     Membership = Slot.groups.through
-    wanted = {
-        (slot.pk, group.pk)
-        for slot, record in placed
-        for group in (*every_slot, *(groups[group.uuid] for group in record.groups))
-    }
     have = set()
     for slot_ids in batches(existing):
         have.update(Membership.objects.filter(slot_id__in=slot_ids).values_list("slot_id", "slotgroup_id"))

@@ -189,6 +189,54 @@ def test_without_a_group_slots_join_the_users_imports_group_made_once(api, user)
     assert sorted(group.slots.values_list("source_uid", flat=True)) == ["a", "b"]
 
 
+def group_names(slot: Slot) -> list[str]:
+    return sorted(slot.groups.values_list("name", flat=True))
+
+
+def exported_calendar(client) -> str:
+    response = client.post("/v1/export/ical", b"", content_type="application/json")
+    assert response.status_code == 200
+    return b"".join(response.streaming_content).decode()
+
+
+def test_ones_own_export_imported_again_changes_no_slot_and_files_none_in_imports(api, user):
+    team = SlotGroupFactory(owner=user, name="Team")
+    filed = SlotFactory(creator=user, title="Filed", groups=[team])
+    loose = SlotFactory(creator=user, title="Loose")
+    memberships = list(Slot.groups.through.objects.values_list("slot_id", "slotgroup_id"))
+
+    response = upload(api, exported_calendar(api))
+
+    assert counts(response) == (0, 0, 2)
+    assert list(Slot.groups.through.objects.values_list("slot_id", "slotgroup_id")) == memberships
+    assert (group_names(filed), group_names(loose)) == (["Team"], [])
+    assert not SlotGroup.objects.filter(name="Imports").exists()
+
+
+def test_a_slot_the_file_changes_is_updated_and_keeps_its_groups(api, user):
+    team = SlotGroupFactory(owner=user, name="Team")
+    slot = SlotFactory(creator=user, title="Before", groups=[team])
+    changed = exported_calendar(api).replace("SUMMARY:Before", "SUMMARY:After")
+
+    response = upload(api, changed)
+
+    assert counts(response) == (0, 1, 0)
+    slot.refresh_from_db()
+    assert (slot.title, group_names(slot)) == ("After", ["Team"])
+    assert not SlotGroup.objects.filter(name="Imports").exists()
+
+
+def test_a_slot_taken_out_of_imports_stays_out_when_its_calendar_is_imported_again(api, user):
+    upload(api, calendar(event(uid="a"), event(uid="b")))
+    imports = SlotGroup.objects.get(owner=user, name="Imports")
+    imports.slots.remove(Slot.objects.get(source_uid="a"))
+
+    response = upload(api, calendar(event(uid="a", title="Renamed"), event(uid="b"), event(uid="c")))
+
+    assert counts(response) == (1, 1, 1)
+    assert sorted(imports.slots.values_list("source_uid", flat=True)) == ["b", "c"]
+
+
 def test_with_a_group_slots_join_that_group(api, user):
     group = SlotGroupFactory(owner=user, name="Team")
 

@@ -99,10 +99,10 @@ def test_a_broken_file_with_one_problem_is_a_one_line_error(user, capsys):
 
 
 def test_a_broken_file_writes_nothing(user):
-    interop("parsing_error.ics")
+    interop("broken_dtstart.ics")
 
     with pytest.raises(CommandError):
-        call_command("import_slots", "--user", user.username, str(INTEROP / "parsing_error.ics"))
+        call_command("import_slots", "--user", user.username, str(INTEROP / "broken_dtstart.ics"))
 
     assert not Slot.objects.exists() and not SlotGroup.objects.exists()
 

@@ -58,8 +58,9 @@ def test_our_export_imported_by_its_user_changes_nothing(api, user, varied_slots
 
     assert (result["created"], result["updated"]) == (0, 0)
     assert result["unchanged"] == len(varied_slots)
-    # Every slot joined the Imports group; nothing else moved, not even the Lisbon all-day dates.
+    # Nothing moved, not even the Lisbon all-day dates, and no slot was filed in "Imports".
     assert list(Slot.objects.values()) == before
+    assert not Slot.groups.through.objects.exists()
 
 
 def test_our_export_imported_by_another_user_exports_the_same_calendar(api, user, client_for, varied_slots):

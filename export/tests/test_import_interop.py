@@ -22,7 +22,10 @@ GOOD = {
     "calendar_with_unicode.ics": 0,
     "example.ics": 3,
     "issue_165_missing_event.ics": 1,
+    "issue_313_globally_unique_tzid.ics": 3,
+    "issue_466_convert_tzid_with_slash.ics": 1,
     "issue_836_do_not_quote_tzid.ics": 1,
+    "parsing_error.ics": 2,
     "timezone_same_start.ics": 1,
     "x_location.ics": 1,
 }
@@ -30,7 +33,7 @@ GOOD = {
 BROKEN = {
     "broken_dtstart.ics": ["line 4"],
     "broken_ical.ics": ["line 2", "line 2"],
-    "parsing_error.ics": ["line 13"],
+    "issue_722_missing_VTIMEZONE_custom.ics": ["line 2"],
 }
 
 
@@ -112,10 +115,60 @@ def test_broken_ical_says_the_line_was_unreadable_and_dtstart_is_missing(api):
     assert problems[1] == "The event has no DTSTART."
 
 
-def test_parsing_error_rejects_the_good_event_with_the_broken_one(api):
-    (problem,) = upload(api, interop("parsing_error.ics")).json()["problems"]
+def test_an_empty_exdate_is_left_out_with_a_warning_on_its_line_and_both_events_are_imported(api, user):
+    result = imported(api, "parsing_error.ics")
 
-    assert problem["problem"].startswith("EXDATE could not be read")
+    assert result["created"] == 2
+    assert {
+        "where": "line 19",
+        "warning": "EXDATE could not be read: Expected datetime, date, or time. Got: ''. It was left out: a slot "
+        "does not use it.",
+    } in result["warnings"]
+    assert sorted(Slot.objects.filter(creator=user).values_list("description", flat=True)) == [
+        "Perfectly OK event", "Wrong event"]
+
+
+def test_a_tzid_neither_defined_nor_known_is_refused_naming_it_when_the_calendar_names_no_zone(api):
+    (problem,) = upload(api, interop("issue_722_missing_VTIMEZONE_custom.ics")).json()["problems"]
+
+    assert problem["problem"].startswith("DTSTART's TZID 'CUSTOM_tzid' is neither a zone the file defines")
+
+
+def test_the_same_unknown_tzid_is_read_in_the_zone_the_import_names_with_a_warning(api, user):
+    result = importing.imported(api, interop("issue_722_missing_VTIMEZONE_custom.ics"), time_zone="Asia/Tokyo")
+
+    # 08:00 in Tokyo is 23:00 UTC the day before.
+    assert Slot.objects.get(creator=user).start == datetime(2014, 8, 28, 23, tzinfo=UTC)
+    assert result["warnings"] == [{
+        "where": "line 2",
+        "warning": "DTSTART's TZID 'CUSTOM_tzid' is not defined in the file nor a known zone: read in Asia/Tokyo.",
+    }]
+
+
+def test_globally_unique_tzids_of_libical_and_lightning_are_their_iana_zones(api, user):
+    imported(api, "issue_313_globally_unique_tzid.ics")
+
+    slots = {slot.source_uid: slot for slot in Slot.objects.filter(creator=user)}
+    placed = {uid: (slot.start, slot.end, slot.time_zone) for uid, slot in slots.items()}
+    # 14:00 on April 26, 2020: CEST (UTC+2) in Berlin, EDT (UTC-4) in New York, UTC-3 in Buenos Aires.
+    assert placed == {
+        "libical-evolution@issue-313": (
+            datetime(2020, 4, 26, 12, tzinfo=UTC), datetime(2020, 4, 26, 13, tzinfo=UTC), "Europe/Berlin"),
+        "mozilla-lightning@issue-313": (
+            datetime(2020, 4, 26, 18, tzinfo=UTC), datetime(2020, 4, 26, 19, tzinfo=UTC), "America/New_York"),
+        "multipart-olson@issue-313": (
+            datetime(2020, 4, 26, 17, tzinfo=UTC), datetime(2020, 4, 26, 18, tzinfo=UTC),
+            "America/Argentina/Buenos_Aires"),
+    }
+
+
+def test_a_tzid_with_a_slash_before_its_iana_name_is_that_zone(api, user):
+    result = imported(api, "issue_466_convert_tzid_with_slash.ics")
+
+    slot = the_slot(user, "Just chatting")
+    # 20:00 in Stockholm on October 21, 2022 is CEST, UTC+2.
+    assert (slot.start, slot.time_zone) == (datetime(2022, 10, 21, 18, tzinfo=UTC), "Europe/Stockholm")
+    assert not any("TZID" in warning["warning"] for warning in result["warnings"])
 
 
 def test_google_utc_times_take_the_calendars_zone(api, user):

@@ -58,3 +58,16 @@ def test_postgresql_connections_time_out_runaway_statements_and_idle_transaction
 
     assert (statement, idle) == ("30s", "1min")
     assert settings.DATABASES["default"]["CONN_HEALTH_CHECKS"] is True
+
+
+@pytest.mark.django_db
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's own connection settings")
+def test_sqlite_connections_wait_for_other_writers_before_they_give_up():
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA busy_timeout")
+        (busy,) = cursor.fetchone()
+
+    # The driver's timeout, which is SQLite's busy timeout (15 s, SQLITE_BUSY_TIMEOUT_MS); its WAL mode and its
+    # writers' BEGIN IMMEDIATE are tested on a database file, in export/tests/test_sqlite_writers.py.
+    assert busy == 15000
+    assert settings.DATABASES["default"]["OPTIONS"]["init_command"] == "PRAGMA journal_mode=WAL"

@@ -10,14 +10,17 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone, tzinfo
 from typing import NamedTuple
+from warnings import filterwarnings
 
-from icalendar import Calendar
 from icalendar.cal import Component
+from icalendar.error import GloballyUniqueTZIDGuessed
 from icalendar.parser.content_line import Contentline
 from icalendar.parser.ical.component import ComponentIcalParser
 from icalendar.timezone import tzp
 
 from export.formats.ical.mapping import OPEN_END, OPEN_END_ALL_DAY, ZERO_LENGTH_MARK
+from export.formats.ical.not_held import ReadCalendar, not_held
+from export.formats.ical.property_errors import read_errors
 from export.formats.ical.zone_rules import (
     MAX_ZONE_CHARACTERS,
     ZoneWork,
@@ -57,6 +60,9 @@ VISIBILITY_BY_CLASS = {
 # says (RFC 5545 §3.8.5.3), and Microsoft CDO writes rules icalendar refuses ("BYDAY=MO, TU").
 IGNORED_ERRORS = frozenset({"RRULE"})
 UTC = timezone.utc
+# icalendar warns, once per process, when it strips a vendor's path from a TZID: the import places
+# times itself (CalendarZones, zones.iana_zone), by the same rule, so the warning says nothing to act on.
+filterwarnings("ignore", category=GloballyUniqueTZIDGuessed)
 
 
 class Unreadable(Exception):
@@ -69,6 +75,7 @@ class EventSource:
 
     line: int
     lines: list[str] = field(default_factory=list)
+    numbers: list[int] = field(default_factory=list)  # the line each of the lines begins on
 
 
 class Moment(NamedTuple):
@@ -108,7 +115,8 @@ def read_ical(text: str, context: ReadContext, work: ZoneWork | None = None) -> 
     read: list[ReadEvent] = []
     keys: Counter = Counter()
     pending = iter(sources)
-    for component in parsed(text):
+    calendars = parsed(text)
+    for component in calendars:
         zones = CalendarZones(component, context, warnings, work)
         for event in component.walk("VEVENT"):
             source = next(pending, None)
@@ -130,12 +138,13 @@ def read_ical(text: str, context: ReadContext, work: ZoneWork | None = None) -> 
         raise cut_short(text)
     if problems:
         raise ImportRejected(problems)
+    warnings.extend(not_held(calendars))
     return Reading(series_starts(read, warnings), warnings)
 
 
 def parsed(text: str) -> list[Component]:
     try:
-        return Calendar.from_ical(text, multiple=True)
+        return ReadCalendar.from_ical(text, multiple=True)
     except Exception as error:
         # Whatever icalendar trips on in a malformed file (ValueError mostly, and also
         # AttributeError or TypeError when END lines close the wrong component) is the file's fault.
@@ -159,8 +168,8 @@ class LineCountingParser(ComponentIcalParser):
     """icalendar's own parser, fed one content line at a time, that remembers how far it got."""
 
     def __init__(self, lines: list[tuple[int, str]]):
-        super().__init__([Contentline(line) for _, line in lines], Calendar._get_component_factory(),
-                         Calendar.types_factory)
+        super().__init__([Contentline(line) for _, line in lines], ReadCalendar._get_component_factory(),
+                         ReadCalendar.types_factory)
         self.numbers = [number for number, _ in lines]
         self.read = 0
 
@@ -260,6 +269,7 @@ def scan(text: str) -> tuple[list[EventSource], int, list[ImportProblem]]:
             zone = ZoneSource(number)
         if current is not None:
             current.lines.append(line)
+            current.numbers.append(number)
         if zone is not None:
             problems.extend(zone.read(number, line, kind))
             if kind == ("END", "VTIMEZONE"):
@@ -359,6 +369,12 @@ class CalendarZones:
                     # A VTIMEZONE's rules are only run here (dateutil builds them lazily).
                     raise Unreadable(f"{name} cannot be placed in TZID {quoted(tzid)}: {error}.")
                 return Moment(placed, *named, False)
+            if not self.zone_named:
+                # Read in the server's default zone, the times would be hours off with nothing to tell.
+                raise Unreadable(
+                    f"{name}'s TZID {quoted(tzid)} is neither a zone the file defines (VTIMEZONE) nor a known "
+                    "zone; name the zone its times are in with the import's time_zone, or X-WR-TIMEZONE."
+                )
             notes.append(
                 f"{name}'s TZID {quoted(tzid)} is not defined in the file nor a known zone: read in {self.zone}."
             )
@@ -390,11 +406,9 @@ def read_event(
     event: Component, source: EventSource, zones: CalendarZones, keys: Counter, warnings: list[ImportWarning]
 ) -> ReadEvent:
     """One VEVENT as a slot record; Unreadable with every reason it cannot be one."""
-    errors = [
-        f"{name} could not be read: {message}" if name else f"A line could not be read: {message}"
-        for name, message in event.errors
-        if name not in IGNORED_ERRORS
-    ]
+    read = read_errors(event, [error for error in event.errors if error[0] not in IGNORED_ERRORS],
+                       list(zip(source.numbers, source.lines)))
+    errors = read.problems
     if "DTSTART" not in event:
         errors.append("The event has no DTSTART.")
     if "DTEND" in event and "DURATION" in event:
@@ -413,6 +427,7 @@ def read_event(
         recurrence_id = comparable(zones.moment(single(event, "RECURRENCE-ID"), "RECURRENCE-ID", notes))
     uid = text(event, "UID").strip() or None
     where = f"line {source.line}"
+    warnings.extend({"where": f"line {number}", "warning": note} for number, note in read.left_out)
     warnings.extend({"where": where, "warning": note} for note in notes)
     record = SlotRecord(
         where=where,
