@@ -173,7 +173,7 @@ def import_calendars(
         raise ImportRejected(problems)
     calendars: list[CalendarResult] = []
     try:
-        with transaction.atomic():
+        with write_transaction():
             for member, name, records in readings:
                 group, new_group = own_group_named(user, name)
                 try:

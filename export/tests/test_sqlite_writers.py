@@ -3,6 +3,7 @@ waits too long is a 503 that says the database was busy. Each scenario runs expo
 process of its own, against a database file: the tests' own SQLite database is in memory, where locks differ."""
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -63,3 +64,34 @@ def test_an_import_does_not_wait_for_a_transaction_that_only_reads(tmp_path):
     # WAL: a reader holds up no writer; in SQLite's default journal the import's commit would wait for it.
     assert result["journal_mode"] == "wal"
     assert result["while_read"]["status"] == 200 and result["while_read"]["body"]["created"] == 300
+
+
+def test_the_command_says_in_one_line_that_the_database_was_busy(tmp_path):
+    database = tmp_path / "timeslot.sqlite3"
+    environment = {**{name: value for name, value in os.environ.items() if name != "DATABASE_URL"},
+                   "DATABASE_URL": f"sqlite:///{database}", "SQLITE_BUSY_TIMEOUT_MS": "200"}
+
+    def manage(*arguments):
+        return subprocess.run([sys.executable, "manage.py", *arguments], cwd=REPOSITORY, env=environment,
+                              capture_output=True, text=True, timeout=300)
+
+    assert manage("migrate", "--verbosity", "0").returncode == 0
+    made = manage("shell", "-c", "from django.contrib.auth import get_user_model; "
+                                 "get_user_model().objects.create_user('ana')")
+    assert made.returncode == 0, made.stderr
+    calendar = tmp_path / "one.ics"
+    calendar.write_text("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\nUID:1@t\r\n"
+                        "DTSTAMP:20260101T000000Z\r\nDTSTART:20260101T090000Z\r\nSUMMARY:One\r\nEND:VEVENT\r\n"
+                        "END:VCALENDAR\r\n")
+    holder = sqlite3.connect(database)
+    try:
+        holder.execute("BEGIN IMMEDIATE")
+        busy = manage("import_slots", str(calendar), "--user", "ana")
+    finally:
+        holder.rollback()
+        holder.close()
+    after = manage("import_slots", str(calendar), "--user", "ana")
+
+    assert busy.returncode == 1 and "Traceback" not in busy.stderr
+    assert busy.stderr.strip() == f"CommandError: {calendar} was not imported: {DatabaseBusy.default_detail}"
+    assert after.returncode == 0 and "Created 1" in after.stdout

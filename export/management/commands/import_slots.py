@@ -1,11 +1,13 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
+from django.db import OperationalError
 
 from export.imports.archives import ArchiveTooLarge
 from export.imports.records import ImportRejected
 from export.imports.service import FileTooLarge, ImportConflict, ImportResult, import_slots
 from export.management.arguments import group_not_found, group_uuid, user_named
 from slots.models import SlotGroup
+from timeslot.exceptions import DatabaseBusy, is_database_busy
 
 # Problems listed before "... and N more": enough to fix a file, short enough to read.
 LISTED_PROBLEMS = 10
@@ -32,6 +34,10 @@ class Command(BaseCommand):
             raise group_not_found(group, owner)
         except (FileTooLarge, ArchiveTooLarge, ImportConflict) as error:
             raise CommandError(str(error))
+        except OperationalError as error:
+            if not is_database_busy(error):
+                raise
+            raise CommandError(f"{file} was not imported: {DatabaseBusy.default_detail}")
         except ImportRejected as rejected:
             raise CommandError(self.problem_list(file, rejected))
         self.summary(result)
