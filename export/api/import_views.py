@@ -98,7 +98,10 @@ class ImportView(APIView):
             "created": result.created,
             "updated": result.updated,
             "unchanged": result.unchanged,
+            "removed": result.removed,
             "warnings": result.warnings,
+            "series": list(result.series),
+            "recurrence_window": result.recurrence(),
         })
 
 

@@ -96,11 +96,47 @@ class ImportWarning(serializers.Serializer):
     warning = serializers.CharField()
 
 
+class ImportSeries(serializers.Serializer):
+    uid = serializers.CharField(help_text="The repeating event's UID.")
+    title = serializers.CharField(allow_blank=True)
+    where = serializers.CharField(help_text='Where the series\' event is in the file, e.g. "line 12".')
+    occurrences = serializers.IntegerField(
+        min_value=0, help_text="The slots it made: its occurrences that start in `recurrence_window`."
+    )
+    capped = serializers.BooleanField(
+        help_text="It has more occurrences in the window than `max_occurrences_per_series`; the first were imported."
+    )
+
+
+class RecurrenceWindow(serializers.Serializer):
+    from_ = serializers.DateTimeField(help_text="IMPORT_RECURRENCE_PAST_DAYS (365) days before the import, UTC.")
+    until = serializers.DateTimeField(help_text="IMPORT_RECURRENCE_FUTURE_DAYS (730) days after it (not included).")
+    max_occurrences_per_series = serializers.IntegerField(
+        min_value=1, help_text="IMPORT_MAX_OCCURRENCES_PER_SERIES: the most slots one repeating event makes."
+    )
+    max_occurrences = serializers.IntegerField(
+        min_value=1, help_text="IMPORT_MAX_OCCURRENCES: the most slots one file makes (more: 422)."
+    )
+
+    def get_fields(self):
+        # "from" is a keyword in Python: the field is declared as from_ and named in the JSON as the answer has it.
+        fields = super().get_fields()
+        fields["from"] = fields.pop("from_")
+        return fields
+
+
 class ImportResult(serializers.Serializer):
     created = serializers.IntegerField(min_value=0)
     updated = serializers.IntegerField(min_value=0)
     unchanged = serializers.IntegerField(min_value=0)
-    warnings = ImportWarning(many=True, help_text="E.g. a repeating event imported as its first occurrence.")
+    removed = serializers.IntegerField(
+        min_value=0, help_text="Slots of the file's repeating events, in the window, that the series no longer has."
+    )
+    warnings = ImportWarning(many=True, help_text="E.g. a repeating event with more occurrences than an import makes.")
+    series = ImportSeries(many=True, help_text="Each repeating event of the file, and the slots it made.")
+    recurrence_window = RecurrenceWindow(
+        help_text="The occurrences a repeating event makes: those that start from `from` until `until`."
+    )
 
 
 class ImportRequest(ImportParameters):

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from export.formats.backup.reader import read_json
 from export.formats.ical.reader import read_ical
+from export.formats.ical.series import recurrence_window
 from export.formats.ical.zones import is_iana
 from export.formats.outlook.reader import read_csv
 from export.imports.detect import detect
@@ -25,6 +26,8 @@ from export.imports.records import (
     ImportRejected,
     ImportWarning,
     ReadContext,
+    RecurrenceWindow,
+    SeriesSummary,
     SlotRecord,
     capped,
     quoted,
@@ -50,6 +53,21 @@ class ImportResult:
     updated: int
     unchanged: int
     warnings: list[ImportWarning]
+    # The window and caps a repeating event's occurrences were imported with.
+    window: RecurrenceWindow
+    # Occurrences of the file's series, imported before in the window, that the series no longer has.
+    removed: int = 0
+    # What each repeating event of the file made.
+    series: tuple[SeriesSummary, ...] = ()
+
+    def recurrence(self) -> dict:
+        """The window and caps as the answer shows them."""
+        return {
+            "from": self.window.start.isoformat().replace("+00:00", "Z"),
+            "until": self.window.end.isoformat().replace("+00:00", "Z"),
+            "max_occurrences_per_series": self.window.per_series,
+            "max_occurrences": self.window.max_slots,
+        }
 
 
 class FileTooLarge(Exception):
@@ -75,25 +93,31 @@ def import_slots(
     target = group_visible_to(user=user, uuid=group) if group is not None else None
     text = decoded(data)
     file_format = detect(text)
-    records, warnings = READERS[file_format](text, context)
-    records = [fitted(record, warnings) for record in records]
+    reading = READERS[file_format](text, context)
+    warnings = reading.warnings
+    records = [fitted(record, warnings) for record in reading.records]
     check_range(records)
     check_unique(records)
-    created = updated = 0
-    if not records:
+    created = updated = removed = 0
+    if not records and not reading.series:
         warnings.append({"where": "file", "warning": "The file holds no events."})
-    else:
+    if records or reading.expanded:
         try:
             with transaction.atomic():
-                # A backup brings its slots' own groups: also filing them under "Imports"
-                # would restore something other than what was backed up (the backup's round trip).
-                import_group = target or (None if file_format == "json" else imports_group(user))
-                created, updated = write(user, records, import_group)
+                if records:
+                    # A backup brings its slots' own groups: also filing them under "Imports"
+                    # would restore something other than what was backed up (the backup's round trip).
+                    import_group = target or (None if file_format == "json" else imports_group(user))
+                    created, updated = write(user, records, import_group)
+                removed = remove_gone_occurrences(user, records, reading.expanded, context.recurrence)
         except IntegrityError:
             # Two imports of the same file at once both create the slot of one UID; the
             # constraint on source_uid stops the second, whose changes are rolled back.
             raise ImportConflict("Another import changed the same slots at the same moment; nothing was imported.")
-    return ImportResult(created, updated, len(records) - created - updated, capped(warnings, "warning"))
+    return ImportResult(
+        created, updated, len(records) - created - updated, capped(warnings, "warning"), context.recurrence,
+        removed, reading.series,
+    )
 
 
 def read_context(time_zone: str | None) -> ReadContext:
@@ -103,6 +127,7 @@ def read_context(time_zone: str | None) -> ReadContext:
         time_zone=time_zone or settings.TIME_ZONE,
         zone_named=time_zone is not None,
         max_records=settings.IMPORT_MAX_RECORDS,
+        recurrence=recurrence_window(),
     )
 
 
@@ -162,11 +187,18 @@ def write(user: AbstractBaseUser, records: list[SlotRecord], group: SlotGroup | 
     new: list[Slot] = []
     changed: list[Slot] = []
     placed: list[tuple[Slot, SlotRecord]] = []
+    relabelled: list[Slot] = []
     for record, slot in zip(records, matches):
         if slot is None:
-            slot = Slot(creator=user, source_uid=record.source_uid, **slot_values(record))
+            slot = Slot(
+                creator=user, source_uid=record.source_uid, source_series=record.source_series, **slot_values(record)
+            )
             new.append(slot)
         else:
+            if record.source_series and slot.source_series != record.source_series:
+                # An occurrence imported, before its series, as an event of its own: now one of the series.
+                slot.source_series = record.source_series
+                relabelled.append(slot)
             # A file that names no zone leaves the slot in its own.
             record = record.placed_in(slot.time_zone)
             values = slot_values(record)
@@ -178,8 +210,33 @@ def write(user: AbstractBaseUser, records: list[SlotRecord], group: SlotGroup | 
         placed.append((slot, record))
     Slot.objects.bulk_create(new)
     Slot.objects.bulk_update(changed, [*SLOT_FIELDS, "updated_at"], batch_size=LOOKUP_BATCH)
+    Slot.objects.bulk_update(relabelled, ["source_series"], batch_size=LOOKUP_BATCH)
     add_memberships(placed, group, groups, existing=[slot.pk for slot in matches if slot is not None])
     return len(new), len(changed)
+
+
+def remove_gone_occurrences(
+    user: AbstractBaseUser, records: list[SlotRecord], series: frozenset[str], window: RecurrenceWindow
+) -> int:
+    """Delete the user's occurrences of the file's series that start in the window and that the series no
+    longer has (a newer export, an EXDATE, a cancelled occurrence, a shorter rule); the number deleted.
+
+    Only slots imported from those series, by their source_series; an occurrence outside the window,
+    which the file's reading did not look at, stays as it is.
+    """
+    kept = {record.source_uid for record in records if record.source_series in series}
+    gone = []
+    for keys in batches(series):
+        gone += [
+            pk
+            for pk, source_uid in Slot.objects.filter(
+                creator=user, source_series__in=keys, start__gte=window.start, start__lt=window.end
+            ).values_list("pk", "source_uid")
+            if source_uid not in kept
+        ]
+    for pks in batches(gone):
+        Slot.objects.filter(pk__in=pks).delete()
+    return len(gone)
 
 
 def slot_values(record: SlotRecord) -> dict:

@@ -3,7 +3,10 @@ the calendars from real clients that the icalendar package ships."""
 import json
 import threading
 from contextlib import contextmanager
+from datetime import date, datetime, timedelta, timezone
 from importlib.resources import files
+
+from django.conf import settings
 
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connections, transaction
@@ -13,6 +16,21 @@ IMPORT = "/v1/import"
 # from icalendar's own test suite, which its wheel installs beside the package: read where pip put them,
 # so that the tests need nothing but what requirements/ installs.
 INTEROP = files("icalendar") / "tests" / "calendars"
+
+
+def window_days() -> tuple[date, date]:
+    """The first day of the import's recurrence window and the day after its last, as the settings and
+    README say: IMPORT_RECURRENCE_PAST_DAYS before today (UTC) until IMPORT_RECURRENCE_FUTURE_DAYS after it."""
+    today = datetime.now(timezone.utc).date()
+    return (today - timedelta(days=settings.IMPORT_RECURRENCE_PAST_DAYS),
+            today + timedelta(days=settings.IMPORT_RECURRENCE_FUTURE_DAYS + 1))
+
+
+def weekdays_in_window() -> int:
+    """The Mondays to Fridays of the window: the occurrences of a series FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR begun
+    before it, at a time of day that is the same day in UTC."""
+    first, after = window_days()
+    return sum((first + timedelta(days=n)).weekday() < 5 for n in range((after - first).days))
 
 
 def upload(client, content: bytes | str, name: str = "calendar.ics", **fields):

@@ -1,17 +1,19 @@
 """Every calendar that icalendar ships imported through POST /v1/import: real exports in, broken files refused."""
 import re
-from datetime import date, datetime, timezone
+import zoneinfo
+from datetime import date, datetime, time, timedelta, timezone
 
 import pytest
 
 from export.formats.ical.mapping import all_day_dates
 from export.tests import importing
-from export.tests.importing import interop, interop_names, upload
+from export.tests.importing import interop, interop_names, upload, weekdays_in_window, window_days
 from slots.models import Slot, SlotGroup
 
 pytestmark = pytest.mark.django_db
 
 UTC = timezone.utc
+ZURICH = zoneinfo.ZoneInfo("Europe/Zurich")
 
 # File: the number of slots it gives.
 GOOD = {
@@ -24,7 +26,8 @@ GOOD = {
     "issue_165_missing_event.ics": 1,
     "issue_836_do_not_quote_tzid.ics": 1,
     "timezone_same_start.ics": 1,
-    "x_location.ics": 1,
+    # Google's "Daily Sync" (from 2016, Mondays to Fridays, no end): its occurrences in the import's window.
+    "x_location.ics": weekdays_in_window(),
 }
 # File: the problems' lines (where each broken VEVENT begins).
 BROKEN = {
@@ -174,9 +177,11 @@ def test_cdo_event_without_uid_and_with_a_malformed_rrule_is_its_first_occurrenc
     # The zone "GMT +0100 (Standard) / GMT +0200 (Daylight)" is UTC+2 in July.
     assert (slot.start, slot.end) == (datetime(2015, 7, 3, 8, tzinfo=UTC), datetime(2015, 7, 3, 8, 30, tzinfo=UTC))
     assert slot.source_uid.startswith("ical:")
-    assert result["warnings"] == [
-        {"where": "line 20", "warning": "'Sprint 25 Daily Standup' repeats; only its first occurrence was imported."}
-    ]
+    ((warning),) = result["warnings"]
+    assert warning["where"] == "line 20"
+    assert warning["warning"].startswith("'Sprint 25 Daily Standup' repeats, but its occurrences could not be worked out")
+    assert warning["warning"].endswith("only its first occurrence was imported.")
+    assert [(series["where"], series["occurrences"]) for series in result["series"]] == [("line 20", 1)]
 
 
 def test_holiday_dates_become_all_day_slots_of_one_day(api, user):
@@ -193,16 +198,25 @@ def test_holiday_dates_become_all_day_slots_of_one_day(api, user):
     assert slots["New Year's Day"].description == "Happy New Year!"
 
 
-def test_google_repeating_event_with_apple_location_keeps_text_and_warns(api, user):
+def test_google_repeating_event_with_apple_location_is_its_occurrences_in_the_window(api, user):
     result = imported(api, "x_location.ics")
 
-    slot = the_slot(user, "Daily Sync")
-    assert slot.location == "Roadstar 16\n12764 Happyville\nDenmark"
-    assert slot.description == "Some Description"
-    # 14:00 in Zurich on Oct 28, 2016 is still summer time, UTC+2.
-    assert slot.start == datetime(2016, 10, 28, 12, tzinfo=UTC)
-    assert slot.time_zone == "Europe/Zurich"
-    assert [warning["where"] for warning in result["warnings"]] == ["line 27"]
+    slots = Slot.objects.filter(creator=user, title="Daily Sync")
+    first, after = window_days()
+    assert len(slots) == weekdays_in_window()
+    assert {slot.start.date().weekday() for slot in slots} == {0, 1, 2, 3, 4}
+    assert first <= min(slot.start.date() for slot in slots) and max(slot.start.date() for slot in slots) < after
+    for slot in slots:
+        # 14:00 to 14:30 in Zurich, summer time or not.
+        assert slot.start.astimezone(ZURICH).time() == time(14) and slot.end - slot.start == timedelta(minutes=30)
+        assert slot.location == "Roadstar 16\n12764 Happyville\nDenmark"
+        assert slot.description == "Some Description"
+        assert slot.time_zone == "Europe/Zurich"
+    assert result["warnings"] == []
+    assert result["series"] == [{
+        "uid": "BFE33ADD-5553-48B5-B5A5-F9DA5CA4C393", "title": "Daily Sync", "where": "line 27",
+        "occurrences": weekdays_in_window(), "capped": False,
+    }]
 
 
 @pytest.mark.parametrize("name", ["bom_calendar.ics", "calendar_with_unicode.ics"])
@@ -219,4 +233,4 @@ def test_every_imported_slot_joins_the_users_imports_group(api, user):
 
     group = SlotGroup.objects.get(owner=user)
     assert group.name == "Imports"
-    assert group.slots.count() == 4
+    assert group.slots.count() == 3 + weekdays_in_window()

@@ -104,11 +104,16 @@ class Expansion:
 
 
 def recurrence_window(now: datetime | None = None) -> RecurrenceWindow:
-    """The window and caps the settings give an import at this moment (IMPORT_RECURRENCE_*)."""
-    now = timezone_now() if now is None else now
+    """The window and caps the settings give an import at this moment (IMPORT_RECURRENCE_*).
+
+    The window holds whole days (UTC): every import of one day reads a series alike, and a daily
+    series makes PAST_DAYS + FUTURE_DAYS + 1 occurrences in it (1,096 by default).
+    """
+    today = datetime.combine((timezone_now() if now is None else now).astimezone(UTC).date(), datetime.min.time(),
+                             tzinfo=UTC)
     return RecurrenceWindow(
-        start=now - timedelta(days=settings.IMPORT_RECURRENCE_PAST_DAYS),
-        end=now + timedelta(days=settings.IMPORT_RECURRENCE_FUTURE_DAYS),
+        start=today - timedelta(days=settings.IMPORT_RECURRENCE_PAST_DAYS),
+        end=today + timedelta(days=settings.IMPORT_RECURRENCE_FUTURE_DAYS + 1),
         per_series=settings.IMPORT_MAX_OCCURRENCES_PER_SERIES,
         max_slots=settings.IMPORT_MAX_OCCURRENCES,
     )
@@ -122,8 +127,10 @@ def expanded(events: list[SeriesEvent], window: RecurrenceWindow, warnings: list
     problems: list[ImportProblem] = []
     by_uid: dict[str, list[SeriesEvent]] = {}
     for item in events:
-        if item.record.uid:
-            by_uid.setdefault(item.record.uid, []).append(item)
+        # A series without a UID is known by its content, as an event without one is (reader.py).
+        uid = item.record.uid or (item.record.source_uid if item.repeats else None)
+        if uid:
+            by_uid.setdefault(uid, []).append(item)
         else:
             result.records.append(item.record)
     for uid, items in by_uid.items():

@@ -30,7 +30,21 @@ class Command(BaseCommand):
             raise CommandError(str(error))
         except ImportRejected as rejected:
             raise CommandError(self.problem_list(file, rejected))
-        self.stdout.write(f"Created {result.created}, updated {result.updated}, unchanged {result.unchanged}.")
+        self.stdout.write(
+            f"Created {result.created}, updated {result.updated}, unchanged {result.unchanged}, removed {result.removed}."
+        )
+        window = result.recurrence()
+        if result.series:
+            self.stdout.write(
+                f"Repeating events: their occurrences from {window['from']} until {window['until']}, at most "
+                f"{window['max_occurrences_per_series']:,} of one, {window['max_occurrences']:,} in all."
+            )
+        for series in result.series:
+            cut = " (capped)" if series["capped"] else ""
+            self.stdout.write(
+                f"Series: {series['where']}: {series['title']!r} ({series['uid']}): {series['occurrences']} "
+                f"occurrence(s){cut}."
+            )
         for warning in result.warnings:
             self.stdout.write(f"Warning: {warning['where']}: {warning['warning']}")
 
