@@ -16,6 +16,9 @@ IMPORT = "/v1/import"
 # from icalendar's own test suite, which its wheel installs beside the package: read where pip put them,
 # so that the tests need nothing but what requirements/ installs.
 INTEROP = files("icalendar") / "tests" / "calendars"
+# The calendars recurring-ical-events tests its expansion with (Google, Thunderbird, Outlook series, edits,
+# EXDATE, RDATE periods, X-WR-TIMEZONE...), which its wheel ships beside the package.
+RECURRING = files("recurring_ical_events") / "test" / "calendars"
 
 
 def window_days() -> tuple[date, date]:
@@ -70,6 +73,16 @@ def interop(name: str) -> bytes:
 def interop_names() -> list[str]:
     """Every calendar file icalendar ships (iCalendar and jCal), by name."""
     return sorted(path.name for path in INTEROP.iterdir() if path.is_file() and path.name.endswith((".ics", ".jcal")))
+
+
+def recurring(name: str) -> bytes:
+    """One of the calendars recurring-ical-events ships, as bytes."""
+    return (RECURRING / name).read_bytes()
+
+
+def recurring_names() -> list[str]:
+    """Every iCalendar file recurring-ical-events ships, by name."""
+    return sorted(path.name for path in RECURRING.iterdir() if path.is_file() and path.name.endswith(".ics"))
 
 
 def calendar(*events: str, head: str = "") -> str:

@@ -47,6 +47,7 @@ UTC = timezone.utc
 SOURCE_MARK = "X-TIMESLOT-SOURCE"
 DATE_PROPERTIES = ("DTSTART", "DTEND", "RECURRENCE-ID")
 DATE_LISTS = ("RDATE", "EXDATE")
+ZONE_PARAMETERS = ("TZID", "VALUE")
 CYCLE_YEARS = 400
 # What one period of a rule costs dateutil to walk, in steps of about a microsecond (measured on rules
 # that match nothing: a year of a YEARLY rule 24 µs, a month 3 µs, a week 2 µs, a day 1 µs).
@@ -301,7 +302,14 @@ def occurrences(uid: str, master: SeriesEvent, edits: list[SeriesEvent], window:
         record = occurrence_record(component, source)
         if not window.holds(record.start):
             continue
-        record = as_occurrence(record, uid, component["RECURRENCE-ID"].dt)
+        original = component["RECURRENCE-ID"].dt
+        if source.recurrence_id is not None and record is not source.record:
+            # An occurrence after an edit of RANGE=THISANDFUTURE, moved as the edit moved its own: its
+            # copy carries the edit's RECURRENCE-ID, its own is where the rule put it.
+            original = component["DTSTART"].dt - (
+                identity(source.event, "DTSTART", source.zones) - identity(source.event, "RECURRENCE-ID", source.zones)
+            )
+        record = as_occurrence(record, uid, original)
         records.setdefault(record.source_uid, record)
     found = sorted(records.values(), key=lambda record: (record.start, record.source_uid))
     return found[:limit], walk.capped or len(found) > limit
@@ -320,6 +328,8 @@ def placed_copy(item: SeriesEvent, index: int) -> Component:
             prop = item.event[name]
             prop = prop[0] if isinstance(prop, list) else prop
             copy[name] = vDDDTypes(placed(prop.dt, prop.params, item.zones))
+            # RANGE=THISANDFUTURE and the like stay; the zone is now the value's own.
+            copy[name].params.update((key, value) for key, value in prop.params.items() if key not in ZONE_PARAMETERS)
     for name in DATE_LISTS:
         if name in item.event:
             values = item.event[name]
