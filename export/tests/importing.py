@@ -7,7 +7,6 @@ from datetime import date, datetime, timedelta, timezone
 from importlib.resources import files
 
 from django.conf import settings
-
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connections, transaction
 

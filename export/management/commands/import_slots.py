@@ -31,7 +31,8 @@ class Command(BaseCommand):
         except ImportRejected as rejected:
             raise CommandError(self.problem_list(file, rejected))
         self.stdout.write(
-            f"Created {result.created}, updated {result.updated}, unchanged {result.unchanged}, removed {result.removed}."
+            f"Created {result.created}, updated {result.updated}, unchanged {result.unchanged}, "
+            f"removed {result.removed}."
         )
         window = result.recurrence()
         if result.series:
