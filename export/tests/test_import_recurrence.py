@@ -570,3 +570,15 @@ def test_every_shipped_series_is_the_occurrences_recurring_ical_events_gives_or_
         ])
     }
     assert ours == {occurrence for occurrence in expected if occurrence[0] not in left_out}
+
+
+def test_a_capped_series_removes_none_of_its_earlier_occurrences(api):
+    content = calendar(f"UID:d\nSUMMARY:Daily\nDTSTART:{ical(day(0))}T090000Z\nRRULE:FREQ=DAILY;COUNT=6")
+    imported(api, content)
+
+    with override_settings(IMPORT_MAX_OCCURRENCES_PER_SERIES=4):
+        result = imported(api, content)
+
+    # The two the cap left out are still occurrences of the series.
+    assert (result["unchanged"], result["removed"], result["series"][0]["capped"]) == (4, 0, True)
+    assert len(slots()) == 6

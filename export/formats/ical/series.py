@@ -151,11 +151,17 @@ def expanded(events: list[SeriesEvent], window: RecurrenceWindow, warnings: list
         except SeriesRefused as refused:
             problems.append({"where": masters[0].record.where, "problem": str(refused)})
             continue
-        except (SeriesWorkExhausted, ZoneWorkExhausted):
+        except SeriesWorkExhausted:
             raise ImportRejected([*problems, {
                 "where": masters[0].record.where,
                 "problem": f"Expanding the file's repeating events takes more than the {work.steps:,} steps "
                 "an import may take; import fewer of them, or ones that begin later.",
+            }])
+        except ZoneWorkExhausted as exhausted:
+            raise ImportRejected([*problems, {
+                "where": masters[0].record.where,
+                "problem": f"Placing this series' occurrences in the file's time zones (VTIMEZONE) takes more "
+                f"than the {exhausted.args[0]:,} steps of their rules an import may take.",
             }])
         except Exception as error:
             # Whatever recurring-ical-events or dateutil trip on in a malformed series (a rule
@@ -167,7 +173,9 @@ def expanded(events: list[SeriesEvent], window: RecurrenceWindow, warnings: list
             })
             records, capped = [first_occurrence(uid, masters[0])], False
         else:
-            result.expanded.add(source_uid_for(uid))
+            if not capped:
+                # Every occurrence of the window is here: the others imported before are gone from the series.
+                result.expanded.add(source_uid_for(uid))
         if capped and limit == window.per_series:
             warnings.append({
                 "where": masters[0].record.where,
