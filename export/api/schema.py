@@ -463,8 +463,10 @@ IMPORT = dict(
         "Reads the iCalendar of Google Calendar, Outlook, Exchange, Apple Calendar and Thunderbird, the "
         "CSV of `/v1/export/outlook` or the backup of `/v1/export/timeslot`; the format is read from the "
         "content. An event whose UID is one of the user's slots updates it, any other becomes a new slot: "
-        "importing a file twice changes nothing the second time. One bad record rejects the whole file, "
-        "and nothing is written.",
+        "importing a file twice changes nothing the second time. A repeating event becomes the slots of its "
+        "occurrences in `recurrence_window`, each known by the series' UID and its original start; a newer "
+        "export of it also removes the occurrences in the window that the series no longer has. One bad "
+        "record rejects the whole file, and nothing is written.",
         f'curl "{HOST}/v1/import" -X POST -H "Authorization: Token token=<key>" -F "file=@calendar.ics"',
     ),
     request={"multipart/form-data": ImportRequest},
@@ -476,7 +478,10 @@ IMPORT = dict(
     ],
     parameters=[WWW_AUTHENTICATE, ALLOW, RETRY_AFTER],
     responses={
-        200: OpenApiResponse(ImportResult, description="Imported: how many slots were created, updated, unchanged."),
+        200: OpenApiResponse(
+            ImportResult, description="Imported: how many slots were created, updated, unchanged and removed, and "
+            "what each repeating event made in the window.",
+        ),
         **errors(
             400, *TOKEN_ERRORS, 404, 409, 413, 415, 422,
             e400="No `file` (`{\"file\": [...]}`), or a malformed multipart body (`detail`).",
@@ -486,8 +491,9 @@ IMPORT = dict(
         ),
         (422, JSON): OpenApiResponse(
             ImportProblems,
-            description="The content: an unknown format, not UTF-8, too many records (IMPORT_MAX_RECORDS), a "
-            "bad record, a malformed `group` or `time_zone`; each problem with where it is.",
+            description="The content: an unknown format, not UTF-8, too many records (IMPORT_MAX_RECORDS) or slots "
+            "(IMPORT_MAX_OCCURRENCES), a bad record, a rule that repeats more often than daily or takes too long to "
+            "expand, a malformed `group` or `time_zone`; each problem with where it is.",
         ),
     },
 )
