@@ -16,6 +16,7 @@ import heapq
 import zoneinfo
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
+from typing import NamedTuple
 from datetime import MAXYEAR, date, datetime, timedelta, timezone
 
 import recurring_ical_events
@@ -298,26 +299,29 @@ def occurrences(uid: str, master: SeriesEvent, edits: list[SeriesEvent], window:
         calendar = x_wr_timezone.to_standard(calendar, timezone=zoneinfo.ZoneInfo(named))
     # Each edit and EXDATE may take the place of a start the rule gives: the walk goes that much further.
     walk = Walk(work, limit + 1 + len(edits) + exdate_count(master.event))
-    query = recurring_ical_events.of(
-        calendar, components=[recurring_ical_events.ComponentsWithName("VEVENT", series=bounded_series(walk))]
-    )
+    query = recurring_ical_events.of(calendar, components=[recurring_ical_events.ComponentsWithName(
+        "VEVENT", adapter=MarkedEvent, series=bounded_series(walk), occurrence=FoundOccurrence,
+    )])
     records: dict[str, SlotRecord] = {}
     # Floating times and dates are compared with the window as if they were UTC: a margin of two days
     # lets in every occurrence that starts in the window, whatever its zone; holds() then decides.
-    for component in query.between(window.start - QUERY_MARGIN, window.end + QUERY_MARGIN):
-        if str(component.get("STATUS", "")).strip().upper() == CANCELLED:
+    for found in query.between(window.start - QUERY_MARGIN, window.end + QUERY_MARGIN):
+        if str(found.event.get("STATUS", "")).strip().upper() == CANCELLED:
             continue
-        source = sources[int(str(component[SOURCE_MARK]))]
-        record = occurrence_record(component, source)
+        source = sources[int(str(found.event[SOURCE_MARK]))]
+        record = occurrence_record(found.start, found.end, source)
         if not window.holds(record.start):
             continue
-        original = component["RECURRENCE-ID"].dt
-        if source.recurrence_id is not None and record is not source.record:
-            # An occurrence after an edit of RANGE=THISANDFUTURE, moved as the edit moved its own: its
-            # copy carries the edit's RECURRENCE-ID, its own is where the rule put it.
-            original = component["DTSTART"].dt - (
-                identity(source.event, "DTSTART", source.zones) - identity(source.event, "RECURRENCE-ID", source.zones)
-            )
+        original = found.start
+        if source.recurrence_id is not None:
+            original = found.event["RECURRENCE-ID"].dt
+            if record is not source.record:
+                # An occurrence after an edit of RANGE=THISANDFUTURE, moved as the edit moved its own: its
+                # own RECURRENCE-ID is where the rule put it.
+                original = found.start - (
+                    identity(source.event, "DTSTART", source.zones)
+                    - identity(source.event, "RECURRENCE-ID", source.zones)
+                )
         record = as_occurrence(record, uid, original)
         records.setdefault(record.source_uid, record)
     found = sorted(records.values(), key=lambda record: (record.start, record.source_uid))
@@ -380,11 +384,10 @@ def recurrence_text(value) -> str:
     return value.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
 
 
-def occurrence_record(component: Component, source: SeriesEvent) -> SlotRecord:
+def occurrence_record(start, end, source: SeriesEvent) -> SlotRecord:
     """One occurrence as a slot record: an edited occurrence as its own event reads, any other as its
     series' event moved to the occurrence's start."""
     base = source.record
-    start, end = component["DTSTART"].dt, component["DTEND"].dt if "DTEND" in component else None
     zone = zoneinfo.ZoneInfo(base.time_zone)
     if base.all_day:
         day = start.date() if isinstance(start, datetime) else start
@@ -497,6 +500,30 @@ def naive(moment: datetime) -> datetime:
 def moved(moment: datetime, cycles: int) -> datetime:
     """The same wall-clock time, weekday and all, a whole number of 400-year cycles later (or earlier)."""
     return moment.replace(year=moment.year + cycles * CYCLE_YEARS) if cycles else moment
+
+
+class Found(NamedTuple):
+    """An occurrence as recurring-ical-events found it: its times, and the (marked) event it is of."""
+
+    start: date | datetime
+    end: date | datetime
+    event: Component
+
+
+class MarkedEvent(recurring_ical_events.EventAdapter):
+    """recurring-ical-events' VEVENT, which tells the event it reads."""
+
+    @property
+    def event(self) -> Component:
+        return self._component
+
+
+class FoundOccurrence(recurring_ical_events.Occurrence):
+    """An occurrence handed over as its times and event: a copy of the event for each (recurring-ical-events'
+    own answer) costs more than the rest of its import."""
+
+    def as_component(self, keep_recurrence_attributes: bool) -> Found:
+        return Found(self.start, self.end, self._adapter.event)
 
 
 def bounded_series(walk: Walk):
