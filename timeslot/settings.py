@@ -264,8 +264,9 @@ IMPORT_RECURRENCE_FUTURE_DAYS = int(os.environ.get("IMPORT_RECURRENCE_FUTURE_DAY
 # The most occurrences one series makes (more are left out, with a warning): a daily series needs
 # 1,096 over the default window; 1,500 leaves room for its RDATEs and a second daily time.
 IMPORT_MAX_OCCURRENCES_PER_SERIES = int(os.environ.get("IMPORT_MAX_OCCURRENCES_PER_SERIES", "1500"))
-# The most slots one file makes, its events and their occurrences together; more is 422.
-IMPORT_MAX_OCCURRENCES = int(os.environ.get("IMPORT_MAX_OCCURRENCES", "50000"))
+# The most slots one file makes, its events and their occurrences together; more is 422. 20,000 cost
+# about what the largest file of single events (IMPORT_MAX_RECORDS) does (docs/formats.md).
+IMPORT_MAX_OCCURRENCES = int(os.environ.get("IMPORT_MAX_OCCURRENCES", "20000"))
 
 # LOGGING
 # ------------------------------------------------------------------------------

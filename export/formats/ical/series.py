@@ -16,8 +16,8 @@ import heapq
 import zoneinfo
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
-from typing import NamedTuple
 from datetime import MAXYEAR, date, datetime, timedelta, timezone
+from typing import NamedTuple
 
 import recurring_ical_events
 import x_wr_timezone
