@@ -437,7 +437,7 @@ def test_a_rule_that_never_matches_or_starts_after_the_window_makes_nothing(api)
 
 
 def test_the_walk_of_a_files_rules_is_bounded_and_its_end_refused_naming_the_series(api):
-    # Each rule matches nothing and walks on to the year 9999 after the window (139,000 steps at most, after
+    # Each rule matches nothing and walks on to the year 9999 after the window (416,000 steps at most, after
     # the 400-year cycles it skips): 40 of them are more than the 3,000,000 an import walks.
     events = [f"UID:never{n}\nDTSTART:20200101T090000Z\nRRULE:FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30" for n in range(40)]
 
