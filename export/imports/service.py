@@ -9,6 +9,7 @@ from uuid import UUID
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from export.formats.backup.reader import read_json
@@ -229,9 +230,11 @@ def remove_gone_occurrences(
     for keys in batches(series):
         gone += [
             pk
+            # The condition of the index on (creator, source_series, start), said as it says it.
             for pk, source_uid in Slot.objects.filter(
-                creator=user, source_series__in=keys, start__gte=window.start, start__lt=window.end
-            ).values_list("pk", "source_uid")
+                ~Q(source_series=""), creator=user, source_series__in=keys, start__gte=window.start,
+                start__lt=window.end,
+            ).order_by().values_list("pk", "source_uid")
             if source_uid not in kept
         ]
     for pks in batches(gone):
