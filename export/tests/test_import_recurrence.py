@@ -6,7 +6,9 @@ from datetime import date, datetime, time, timedelta, timezone
 
 import pytest
 import recurring_ical_events
+from django.db import connection
 from django.test import override_settings
+from django.test.utils import CaptureQueriesContext
 from icalendar import Calendar
 
 from export.formats.ical.mapping import all_day_dates
@@ -582,3 +584,16 @@ def test_a_capped_series_removes_none_of_its_earlier_occurrences(api):
     # The two the cap left out are still occurrences of the series.
     assert (result["unchanged"], result["removed"], result["series"][0]["capped"]) == (4, 0, True)
     assert len(slots()) == 6
+
+
+def test_a_series_earlier_occurrences_are_looked_up_in_one_query_whatever_their_number(api):
+    content = calendar(*(f"UID:s{n}\nDTSTART:{ical(day(1))}T090000Z\nRRULE:FREQ=DAILY;COUNT=20" for n in range(30)))
+    imported(api, content)
+
+    with CaptureQueriesContext(connection) as queries:
+        result = imported(api, content)
+
+    lookups = [query["sql"] for query in queries if query["sql"].startswith("SELECT") and "source_series" in
+               query["sql"].split("WHERE", 1)[-1]]
+    assert (result["unchanged"], result["removed"]) == (600, 0)
+    assert len(lookups) == 1
