@@ -97,6 +97,8 @@ def import_slots(
     reading = READERS[file_format](text, context)
     warnings = reading.warnings
     records = [fitted(record, warnings) for record in reading.records]
+    # A series' occurrences share its line: a title cut is said once for all of them.
+    warnings = list({(warning["where"], warning["warning"]): warning for warning in warnings}.values())
     check_range(records)
     check_unique(records)
     created = updated = removed = 0
