@@ -600,7 +600,9 @@ def test_a_series_earlier_occurrences_are_looked_up_in_one_query_whatever_their_
 
 
 def test_a_series_long_title_is_cut_with_one_warning_for_all_its_occurrences(api):
-    result = imported(api, calendar(f"UID:s\nSUMMARY:{'t' * 300}\nDTSTART:{ical(day(1))}T090000Z\nRRULE:FREQ=DAILY;COUNT=5"))
+    result = imported(api, calendar(
+        f"UID:s\nSUMMARY:{'t' * 300}\nDTSTART:{ical(day(1))}T090000Z\nRRULE:FREQ=DAILY;COUNT=5"
+    ))
 
     assert {len(slot.title) for slot in slots()} == {255} and len(slots()) == 5
     assert result["warnings"] == [{"where": "line 4", "warning": "The title was cut to 255 characters."}]
