@@ -8,7 +8,11 @@
 - zones: read_ical() of 100 VTIMEZONEs of eight yearly rules that never match, each used by one
   event in 9998, the file that spends the whole of an import's zone work (ZONE_WORK_STEPS) the
   slowest way this benchmark knows; and of 100 zones of two real yearly rules (Europe/Paris as
-  Outlook writes it, from 1601) each used in 9998, the most a real file may ask.
+  Outlook writes it, from 1601) each used in 9998, the most a real file may ask;
+- series: read_ical() of 40 daily rules that never match (each walks on to the year 9999), of ten
+  daily series from the year 2, the files that spend the whole of an import's series work
+  (SERIES_WORK_STEPS) the slowest ways this benchmark knows, and of 18 daily series that make
+  19,728 occurrences in the default window, nearly IMPORT_MAX_OCCURRENCES.
 
 Prints, for each, the median and the range of K runs in seconds of CPU time of this process
 (wall times on a shared machine stretch with the other work), and the zone work spent.
@@ -101,6 +105,31 @@ def main(argv=None) -> None:
             elapsed, outcome = cpu_seconds(read)
             samples.append(elapsed)
         report(f"{name}, each used in 9998", samples, f": {outcome}, {work.spent:,} steps of {work.steps:,}")
+
+    from export.formats.ical.series import recurrence_window
+    from export.tests.importing import calendar
+
+    context = ReadContext(time_zone="UTC", zone_named=False, max_records=10_000, recurrence=recurrence_window())
+    first = context.recurrence.start.strftime("%Y%m%d")
+    for name, events in [
+        ("40 daily rules never matching", [f"UID:n{n}\nDTSTART:20200101T090000Z\nRRULE:FREQ=DAILY;BYMONTH=2;"
+                                           "BYMONTHDAY=30" for n in range(40)]),
+        ("10 daily series from the year 2",
+         [f"UID:o{n}\nDTSTART:00020101T090000Z\nRRULE:FREQ=DAILY" for n in range(10)]),
+        ("18 daily series in the window", [f"UID:d{n}\nDTSTART:{first}T090000Z\nRRULE:FREQ=DAILY" for n in range(18)]),
+    ]:
+        text, samples, outcome = calendar(*events), [], ""
+        for _ in range(args.runs):
+
+            def read():
+                try:
+                    return f"{len(read_ical(text, context).records):,} slots"
+                except ImportRejected as rejected:
+                    return f"422 at {rejected.problems[-1]['where']}"
+
+            elapsed, outcome = cpu_seconds(read)
+            samples.append(elapsed)
+        report(f"series: {name} ({len(text):,} bytes)", samples, f": {outcome}")
 
 
 if __name__ == "__main__":

@@ -73,6 +73,9 @@ class Slot(models.Model):
     # The UID of the event a slot was imported from, when that was not one of
     # the user's own slots: re-importing the same file then updates, not duplicates.
     source_uid = models.CharField(max_length=255, blank=True, default="", editable=False)
+    # For an occurrence of a repeating event (source_uid names the occurrence): the series' UID, as
+    # source_uid keeps a UID. A newer import of the series removes the occurrences it no longer has.
+    source_series = models.CharField(max_length=255, blank=True, default="", editable=False)
     visibility = models.CharField(
         max_length=16, choices=Visibility.choices, default=Visibility.PRIVATE
     )
@@ -93,6 +96,12 @@ class Slot(models.Model):
             # change no order), so the slot limit's count of a windowed export
             # (export.api.limits.refuse_too_many_slots) reads the index alone.
             models.Index(fields=["creator", "start", "uuid", "end", "all_day"], name="slot_creator_start_uuid"),
+            # Serves the import's lookup of a series' occurrences within its window.
+            models.Index(
+                fields=["creator", "source_series", "start"],
+                condition=~models.Q(source_series=""),
+                name="slot_creator_series_start",
+            ),
         ]
         constraints = [
             # Serves the import's lookup of an event it has seen before.

@@ -267,6 +267,16 @@ FEED_LIST_MEASURED_SLOTS = int(os.environ.get("FEED_LIST_MEASURED_SLOTS", "20000
 IMPORT_MAX_BYTES = int(os.environ.get("IMPORT_MAX_BYTES", str(5 * 1024 * 1024)))
 # The most events, rows or records one import takes; more is 422.
 IMPORT_MAX_RECORDS = int(os.environ.get("IMPORT_MAX_RECORDS", "10000"))
+# A repeating event becomes its occurrences from this many days before the import's moment...
+IMPORT_RECURRENCE_PAST_DAYS = int(os.environ.get("IMPORT_RECURRENCE_PAST_DAYS", "365"))
+# ... until this many days after it.
+IMPORT_RECURRENCE_FUTURE_DAYS = int(os.environ.get("IMPORT_RECURRENCE_FUTURE_DAYS", "730"))
+# The most occurrences one series makes (more are left out, with a warning): a daily series needs
+# 1,096 over the default window; 1,500 leaves room for its RDATEs and a second daily time.
+IMPORT_MAX_OCCURRENCES_PER_SERIES = int(os.environ.get("IMPORT_MAX_OCCURRENCES_PER_SERIES", "1500"))
+# The most slots one file makes, its events and their occurrences together; more is 422. 20,000 cost
+# about what the largest file of single events (IMPORT_MAX_RECORDS) does (docs/formats.md).
+IMPORT_MAX_OCCURRENCES = int(os.environ.get("IMPORT_MAX_OCCURRENCES", "20000"))
 
 # LOGGING
 # ------------------------------------------------------------------------------

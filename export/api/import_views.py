@@ -102,7 +102,10 @@ class ImportView(APIView):
             "created": result.created,
             "updated": result.updated,
             "unchanged": result.unchanged,
+            "removed": result.removed,
             "warnings": result.warnings,
+            "series": list(result.series),
+            "recurrence_window": result.recurrence(),
         }
         if result.calendars is not None:
             body["calendars"] = [calendar_body(calendar) for calendar in result.calendars]
@@ -118,6 +121,7 @@ def calendar_body(calendar: CalendarResult) -> dict:
         "created": calendar.created,
         "updated": calendar.updated,
         "unchanged": calendar.unchanged,
+        "removed": calendar.removed,
     }
 
 

@@ -111,13 +111,50 @@ class ImportCalendar(serializers.Serializer):
     created = serializers.IntegerField(min_value=0)
     updated = serializers.IntegerField(min_value=0)
     unchanged = serializers.IntegerField(min_value=0)
+    removed = serializers.IntegerField(min_value=0)
+
+
+class ImportSeries(serializers.Serializer):
+    uid = serializers.CharField(help_text="The repeating event's UID.")
+    title = serializers.CharField(allow_blank=True)
+    where = serializers.CharField(help_text='Where the series\' event is in the file, e.g. "line 12".')
+    occurrences = serializers.IntegerField(
+        min_value=0, help_text="The slots it made: its occurrences that start in `recurrence_window`."
+    )
+    capped = serializers.BooleanField(
+        help_text="It has more occurrences in the window than `max_occurrences_per_series`; the first were imported."
+    )
+
+
+class RecurrenceWindow(serializers.Serializer):
+    from_ = serializers.DateTimeField(help_text="IMPORT_RECURRENCE_PAST_DAYS (365) days before the import, UTC.")
+    until = serializers.DateTimeField(help_text="IMPORT_RECURRENCE_FUTURE_DAYS (730) days after it (not included).")
+    max_occurrences_per_series = serializers.IntegerField(
+        min_value=1, help_text="IMPORT_MAX_OCCURRENCES_PER_SERIES: the most slots one repeating event makes."
+    )
+    max_occurrences = serializers.IntegerField(
+        min_value=1, help_text="IMPORT_MAX_OCCURRENCES: the most slots one file makes (more: 422)."
+    )
+
+    def get_fields(self):
+        # "from" is a keyword in Python: the field is declared as from_ and named in the JSON as the answer has it.
+        fields = super().get_fields()
+        fields["from"] = fields.pop("from_")
+        return fields
 
 
 class ImportResult(serializers.Serializer):
     created = serializers.IntegerField(min_value=0)
     updated = serializers.IntegerField(min_value=0)
     unchanged = serializers.IntegerField(min_value=0)
-    warnings = ImportWarning(many=True, help_text="E.g. a repeating event imported as its first occurrence.")
+    removed = serializers.IntegerField(
+        min_value=0, help_text="Slots of the file's repeating events, in the window, that the series no longer has."
+    )
+    warnings = ImportWarning(many=True, help_text="E.g. a repeating event with more occurrences than an import makes.")
+    series = ImportSeries(many=True, help_text="Each repeating event of the file, and the slots it made.")
+    recurrence_window = RecurrenceWindow(
+        help_text="The occurrences a repeating event makes: those that start from `from` until `until`."
+    )
     calendars = ImportCalendar(
         many=True, required=False,
         help_text="Only for a ZIP of calendars: each calendar in the ZIP's order; the counts above are their sums.",
@@ -451,14 +488,16 @@ IMPORT = dict(
         "Reads the iCalendar of Google Calendar, Outlook, Exchange, Apple Calendar and Thunderbird, the "
         "CSV of `/v1/export/outlook` or the backup of `/v1/export/timeslot`; the format is read from the "
         "content. An event whose UID is one of the user's slots updates it, any other becomes a new slot: "
-        "importing a file twice changes nothing the second time. One bad record rejects the whole file, "
-        "and nothing is written. A ZIP (told by its first bytes, `PK`) is a calendar a `.ics` file, as Google "
-        "Calendar exports them: each goes to the user's own group named after it (`X-WR-CALNAME`, else the "
-        "file's name), made if missing, all in one transaction; one bad calendar and nothing is written "
-        "(422, `where` naming the file and the line). `group` is not taken with a ZIP (422). The calendars "
-        "may expand to `IMPORT_MAX_BYTES` in all (413) and hold `IMPORT_MAX_RECORDS` events; at most 1,000 "
-        "files and 100 calendars, none encrypted, compressed otherwise than by deflate or more than 100:1 (422), all "
-        "told from the ZIP's directory before anything is expanded.",
+        "importing a file twice changes nothing the second time. A repeating event becomes the slots of its "
+        "occurrences in `recurrence_window`, each known by the series' UID and its original start; a newer "
+        "export of it also removes the occurrences in the window that the series no longer has. One bad "
+        "record rejects the whole file, and nothing is written. A ZIP (told by its first bytes, `PK`) is a "
+        "calendar a `.ics` file, as Google Calendar exports them: each goes to the user's own group named after "
+        "it (`X-WR-CALNAME`, else the file's name), made if missing, all in one transaction; one bad calendar and "
+        "nothing is written (422, `where` naming the file and the line). `group` is not taken with a ZIP (422). "
+        "The calendars may expand to `IMPORT_MAX_BYTES` in all (413) and hold `IMPORT_MAX_RECORDS` events; at "
+        "most 1,000 files and 100 calendars, none encrypted, compressed otherwise than by deflate or more than "
+        "100:1 (422), all told from the ZIP's directory before anything is expanded.",
         f'curl "{HOST}/v1/import" -X POST -H "Authorization: Token token=<key>" -F "file=@calendar.ics"',
     ),
     request={"multipart/form-data": ImportRequest},
@@ -470,7 +509,10 @@ IMPORT = dict(
     ],
     parameters=[WWW_AUTHENTICATE, ALLOW, RETRY_AFTER],
     responses={
-        200: OpenApiResponse(ImportResult, description="Imported: how many slots were created, updated, unchanged."),
+        200: OpenApiResponse(
+            ImportResult, description="Imported: how many slots were created, updated, unchanged and removed, and "
+            "what each repeating event made in the window.",
+        ),
         **errors(
             400, *TOKEN_ERRORS, 404, 409, 413, 415, 422,
             e400="No `file` (`{\"file\": [...]}`), or a malformed multipart body (`detail`).",
@@ -481,9 +523,10 @@ IMPORT = dict(
         ),
         (422, JSON): OpenApiResponse(
             ImportProblems,
-            description="The content: an unknown format, not UTF-8, too many records (IMPORT_MAX_RECORDS), a "
-            "bad record, a malformed `group` or `time_zone`, a `group` with a ZIP, a ZIP that is damaged or "
-            "out of bounds; each problem with where it is (in a ZIP: `work@example.com.ics line 12`).",
+            description="The content: an unknown format, not UTF-8, too many records (IMPORT_MAX_RECORDS) or slots "
+            "(IMPORT_MAX_OCCURRENCES), a bad record, a rule that repeats more often than daily or takes too long to "
+            "expand, a malformed `group` or `time_zone`, a `group` with a ZIP, a ZIP that is damaged or out of "
+            "bounds; each problem with where it is (in a ZIP: `work@example.com.ics line 12`).",
         ),
     },
 )

@@ -72,6 +72,9 @@ class SlotRecord:
     # move with the zone they are read in; False for instants (UTC, TZID).
     wall_clock: bool
     groups: tuple[GroupRecord, ...] = ()
+    # An occurrence of a repeating event: its series' key (source_uid_for of the series' UID), which a
+    # newer import of the series uses to find the occurrences it no longer has. "" for anything else.
+    source_series: str = ""
 
     def placed_in(self, zone: str) -> "SlotRecord":
         """The record as read in a slot's own zone, when the file did not name one."""
@@ -92,6 +95,11 @@ def source_uid_for(uid: str) -> str:
     if len(uid) <= SOURCE_UID_LENGTH:
         return uid
     return "sha256:" + hashlib.sha256(uid.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def occurrence_uid(uid: str, recurrence_id: str) -> str:
+    """An occurrence's source_uid: its series' UID and its RECURRENCE-ID, or their digest when too long."""
+    return source_uid_for(f"{uid};RECURRENCE-ID={recurrence_id}")
 
 
 def content_key(prefix: str, parts: list[str], seen: Counter) -> str:
@@ -129,6 +137,8 @@ class ReadContext:
     # Whether the importer named that zone (the time_zone parameter).
     zone_named: bool
     max_records: int
+    # The moments a repeating event's occurrences are imported between, and the caps on them.
+    recurrence: "RecurrenceWindow | None" = None
 
     def too_many(self) -> ImportRejected:
         return ImportRejected([{
@@ -137,6 +147,34 @@ class ReadContext:
         }])
 
 
+@dataclass(frozen=True)
+class RecurrenceWindow:
+    """Where an import puts a repeating event's occurrences: those that start from `start` until
+    `end`, at most per_series of one series and max_slots slots in the whole file."""
+
+    start: datetime
+    end: datetime
+    per_series: int
+    max_slots: int
+
+    def holds(self, moment: datetime) -> bool:
+        return self.start <= moment < self.end
+
+
+class SeriesSummary(TypedDict):
+    """What an import made of one repeating event."""
+
+    uid: str
+    title: str
+    where: str
+    occurrences: int
+    capped: bool
+
+
 class Reading(NamedTuple):
     records: list[SlotRecord]
     warnings: list[ImportWarning]
+    # The repeating events the file expanded; their keys (SlotRecord.source_series) are those whose
+    # earlier occurrences in the window the import may remove.
+    series: tuple[SeriesSummary, ...] = ()
+    expanded: frozenset[str] = frozenset()

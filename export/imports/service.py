@@ -10,10 +10,12 @@ from uuid import UUID
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError
+from django.db.models import Q
 from django.utils import timezone
 
 from export.formats.backup.reader import read_json
 from export.formats.ical.reader import read_ical
+from export.formats.ical.series import recurrence_window
 from export.formats.ical.zone_rules import ZoneWork
 from export.formats.ical.zones import is_iana
 from export.formats.outlook.reader import read_csv
@@ -28,6 +30,9 @@ from export.imports.records import (
     ImportRejected,
     ImportWarning,
     ReadContext,
+    Reading,
+    RecurrenceWindow,
+    SeriesSummary,
     SlotRecord,
     capped,
     quoted,
@@ -61,6 +66,7 @@ class CalendarResult:
     created: int
     updated: int
     unchanged: int
+    removed: int
 
 
 @dataclass(frozen=True)
@@ -69,8 +75,23 @@ class ImportResult:
     updated: int
     unchanged: int
     warnings: list[ImportWarning]
+    # The window and caps a repeating event's occurrences were imported with.
+    window: RecurrenceWindow
+    # Occurrences of the file's series, imported before in the window, that the series no longer has.
+    removed: int = 0
+    # What each repeating event of the file made.
+    series: tuple[SeriesSummary, ...] = ()
     # A ZIP's calendars, in the ZIP's order; None for a single file.
     calendars: list[CalendarResult] | None = None
+
+    def recurrence(self) -> dict:
+        """The window and caps as the answer shows them."""
+        return {
+            "from": self.window.start.isoformat().replace("+00:00", "Z"),
+            "until": self.window.end.isoformat().replace("+00:00", "Z"),
+            "max_occurrences_per_series": self.window.per_series,
+            "max_occurrences": self.window.max_slots,
+        }
 
 
 class FileTooLarge(Exception):
@@ -102,39 +123,46 @@ def import_slots(
     target = group_visible_to(user=user, uuid=group) if group is not None else None
     text = decoded(data)
     file_format = detect(text)
-    records, warnings = read_records(text, file_format, context)
-    created = updated = 0
-    if not records:
+    reading = read_records(text, file_format, context)
+    records, warnings = reading.records, reading.warnings
+    created = updated = removed = 0
+    if not records and not reading.series:
         warnings.append({"where": "file", "warning": "The file holds no events."})
-    else:
+    if records or reading.expanded:
         try:
             with write_transaction():
-                # A backup brings its slots' own groups: also filing them under "Imports"
-                # would restore something other than what was backed up (the backup's round trip).
-                new_to_imports = target is None and file_format != "json"
-                created, updated = write(user, records, target, new_to_imports=new_to_imports)
+                if records:
+                    # A backup brings its slots' own groups: also filing them under "Imports"
+                    # would restore something other than what was backed up (the backup's round trip).
+                    new_to_imports = target is None and file_format != "json"
+                    created, updated = write(user, records, target, new_to_imports=new_to_imports)
+                removed = remove_gone_occurrences(user, records, reading.expanded, context.recurrence)
         except IntegrityError:
             # Two imports of the same file at once both create the slot of one UID; the
             # constraint on source_uid stops the second, whose changes are rolled back.
             raise ImportConflict("Another import changed the same slots at the same moment; nothing was imported.")
-    return ImportResult(created, updated, len(records) - created - updated, capped(warnings, "warning"))
+    return ImportResult(
+        created, updated, len(records) - created - updated, capped(warnings, "warning"), context.recurrence,
+        removed, reading.series,
+    )
 
 
-def read_records(
-    text: str, file_format: str, context: ReadContext, work: ZoneWork | None = None
-) -> tuple[list[SlotRecord], list[ImportWarning]]:
-    """A file's records, each checked, and the warnings of reading them; ImportRejected with its problems.
+def read_records(text: str, file_format: str, context: ReadContext, work: ZoneWork | None = None) -> Reading:
+    """A file's reading, its records each checked; ImportRejected with its problems.
 
     work is the zone work an iCalendar file may spend: a ZIP's calendars share one import's.
     """
     if file_format == "ical":
-        records, warnings = read_ical(text, context, work)
+        reading = read_ical(text, context, work)
     else:
-        records, warnings = READERS[file_format](text, context)
-    records = [fitted(record, warnings) for record in records]
+        reading = READERS[file_format](text, context)
+    warnings = reading.warnings
+    records = [fitted(record, warnings) for record in reading.records]
+    # A series' occurrences share its line: a title cut is said once for all of them.
+    warnings = list({(warning["where"], warning["warning"]): warning for warning in warnings}.values())
     check_range(records)
     check_unique(records)
-    return records, warnings
+    return reading._replace(records=records, warnings=warnings)
 
 
 def import_calendars(
@@ -149,7 +177,7 @@ def import_calendars(
     base = read_context(time_zone)
     work = ZoneWork()
     problems: list[ImportProblem] = []
-    readings: list[tuple[Member, str, list[SlotRecord]]] = []
+    readings: list[tuple[Member, str, Reading]] = []
     total = 0
     for member in members:
         context = MemberContext(
@@ -159,29 +187,35 @@ def import_calendars(
             text = decoded(member.data)
             if detect(text) != "ical":
                 raise ImportRejected([{"where": "file", "problem": NOT_ICALENDAR}])
-            records, notes = read_records(text, "ical", context, work)
+            reading = read_records(text, "ical", context, work)
         except ImportRejected as rejected:
             problems += member.placed(rejected.problems)
             continue
-        total += len(records)
-        warnings += member.placed(notes)
-        if not records:
+        total += len(reading.records)
+        warnings += member.placed(reading.warnings)
+        if not reading.records and not reading.series:
             warnings.append({"where": member.label, "warning": "The calendar holds no events."})
-        readings.append((member, group_name(member, text, warnings), records))
-    problems += differing_twins(readings)
+        readings.append((member, group_name(member, text, warnings), reading))
+    problems += differing_twins([(member, name, reading.records) for member, name, reading in readings])
     if problems:
         raise ImportRejected(problems)
     calendars: list[CalendarResult] = []
+    series: list[SeriesSummary] = []
     try:
         with write_transaction():
-            for member, name, records in readings:
+            for member, name, reading in readings:
                 group, new_group = own_group_named(user, name)
+                records = reading.records
                 try:
                     created, updated = write(user, records, group) if records else (0, 0)
                 except ImportRejected as rejected:
                     raise ImportRejected(member.placed(rejected.problems))
+                removed = remove_gone_occurrences(user, records, reading.expanded, base.recurrence)
                 unchanged = len(records) - created - updated
-                calendars.append(CalendarResult(member.label, group, new_group, created, updated, unchanged))
+                calendars.append(
+                    CalendarResult(member.label, group, new_group, created, updated, unchanged, removed)
+                )
+                series += member.placed(list(reading.series))
     except IntegrityError:
         raise ImportConflict("Another import changed the same slots at the same moment; nothing was imported.")
     return ImportResult(
@@ -189,6 +223,9 @@ def import_calendars(
         updated=sum(calendar.updated for calendar in calendars),
         unchanged=sum(calendar.unchanged for calendar in calendars),
         warnings=capped(warnings, "warning"),
+        window=base.recurrence,
+        removed=sum(calendar.removed for calendar in calendars),
+        series=tuple(series),
         calendars=calendars,
     )
 
@@ -235,6 +272,7 @@ def read_context(time_zone: str | None) -> ReadContext:
         time_zone=time_zone or settings.TIME_ZONE,
         zone_named=time_zone is not None,
         max_records=settings.IMPORT_MAX_RECORDS,
+        recurrence=recurrence_window(),
     )
 
 
@@ -296,11 +334,18 @@ def write(
     new: list[Slot] = []
     changed: list[Slot] = []
     placed: list[tuple[Slot, SlotRecord]] = []
+    relabelled: list[Slot] = []
     for record, slot in zip(records, matches):
         if slot is None:
-            slot = Slot(creator=user, source_uid=record.source_uid, **slot_values(record))
+            slot = Slot(
+                creator=user, source_uid=record.source_uid, source_series=record.source_series, **slot_values(record)
+            )
             new.append(slot)
         else:
+            if record.source_series and slot.source_series != record.source_series:
+                # An occurrence imported, before its series, as an event of its own: now one of the series.
+                slot.source_series = record.source_series
+                relabelled.append(slot)
             # A file that names no zone leaves the slot in its own.
             record = record.placed_in(slot.time_zone)
             values = slot_values(record)
@@ -312,9 +357,36 @@ def write(
         placed.append((slot, record))
     Slot.objects.bulk_create(new)
     Slot.objects.bulk_update(changed, [*SLOT_FIELDS, "updated_at"], batch_size=LOOKUP_BATCH)
+    Slot.objects.bulk_update(relabelled, ["source_series"], batch_size=LOOKUP_BATCH)
     add_memberships(user, placed, group, groups, existing=[slot.pk for slot in matches if slot is not None],
                     new_to_imports=new_to_imports)
     return len(new), len(changed)
+
+
+def remove_gone_occurrences(
+    user: AbstractBaseUser, records: list[SlotRecord], series: frozenset[str], window: RecurrenceWindow
+) -> int:
+    """Delete the user's occurrences of the file's series that start in the window and that the series no
+    longer has (a newer export, an EXDATE, a cancelled occurrence, a shorter rule); the number deleted.
+
+    Only slots imported from those series, by their source_series; an occurrence outside the window,
+    which the file's reading did not look at, stays as it is.
+    """
+    kept = {record.source_uid for record in records if record.source_series in series}
+    gone = []
+    for keys in batches(series):
+        gone += [
+            pk
+            # The condition of the index on (creator, source_series, start), said as it says it.
+            for pk, source_uid in Slot.objects.filter(
+                ~Q(source_series=""), creator=user, source_series__in=keys, start__gte=window.start,
+                start__lt=window.end,
+            ).order_by().values_list("pk", "source_uid")
+            if source_uid not in kept
+        ]
+    for pks in batches(gone):
+        Slot.objects.filter(pk__in=pks).delete()
+    return len(gone)
 
 
 def slot_values(record: SlotRecord) -> dict:

@@ -3,8 +3,10 @@ the calendars from real clients that the icalendar package ships."""
 import json
 import threading
 from contextlib import contextmanager
+from datetime import date, datetime, timedelta, timezone
 from importlib.resources import files
 
+from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connections, transaction
 
@@ -13,6 +15,24 @@ IMPORT = "/v1/import"
 # from icalendar's own test suite, which its wheel installs beside the package: read where pip put them,
 # so that the tests need nothing but what requirements/ installs.
 INTEROP = files("icalendar") / "tests" / "calendars"
+# The calendars recurring-ical-events tests its expansion with (Google, Thunderbird, Outlook series, edits,
+# EXDATE, RDATE periods, X-WR-TIMEZONE...), which its wheel ships beside the package.
+RECURRING = files("recurring_ical_events") / "test" / "calendars"
+
+
+def window_days() -> tuple[date, date]:
+    """The first day of the import's recurrence window and the day after its last, as the settings and
+    README say: IMPORT_RECURRENCE_PAST_DAYS before today (UTC) until IMPORT_RECURRENCE_FUTURE_DAYS after it."""
+    today = datetime.now(timezone.utc).date()
+    return (today - timedelta(days=settings.IMPORT_RECURRENCE_PAST_DAYS),
+            today + timedelta(days=settings.IMPORT_RECURRENCE_FUTURE_DAYS + 1))
+
+
+def weekdays_in_window(weekdays: range | tuple[int, ...] = range(5)) -> int:
+    """The days of the window on those weekdays (Monday 0; Mondays to Fridays by default): the occurrences of
+    a weekly series on them begun before it, at a time of day that is the same day in UTC."""
+    first, after = window_days()
+    return sum((first + timedelta(days=n)).weekday() in weekdays for n in range((after - first).days))
 
 
 def upload(client, content: bytes | str, name: str = "calendar.ics", **fields):
@@ -52,6 +72,16 @@ def interop(name: str) -> bytes:
 def interop_names() -> list[str]:
     """Every calendar file icalendar ships (iCalendar and jCal), by name."""
     return sorted(path.name for path in INTEROP.iterdir() if path.is_file() and path.name.endswith((".ics", ".jcal")))
+
+
+def recurring(name: str) -> bytes:
+    """One of the calendars recurring-ical-events ships, as bytes."""
+    return (RECURRING / name).read_bytes()
+
+
+def recurring_names() -> list[str]:
+    """Every iCalendar file recurring-ical-events ships, by name."""
+    return sorted(path.name for path in RECURRING.iterdir() if path.is_file() and path.name.endswith(".ics"))
 
 
 def calendar(*events: str, head: str = "") -> str:

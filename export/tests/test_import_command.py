@@ -3,7 +3,7 @@ import pytest
 from django.core.management import CommandError, ManagementUtility, call_command
 from django.test import override_settings
 
-from export.tests.importing import INTEROP, calendar, interop, upload
+from export.tests.importing import INTEROP, calendar, interop, upload, window_days
 from slots.models import Slot, SlotGroup
 from slots.tests.factories import SlotGroupFactory
 
@@ -26,17 +26,28 @@ def ics(tmp_path):
     return path
 
 
-def test_it_imports_and_prints_the_counts_and_warnings(user, capsys):
-    interop("x_location.ics")
+def test_it_imports_and_prints_the_counts_the_series_and_the_warnings(user, capsys, tmp_path):
+    path = tmp_path / "series.ics"
+    path.write_text(calendar(
+        f"UID:s\nSUMMARY:Standup\nDTSTART:{first_day()}T090000Z\nRRULE:FREQ=DAILY;COUNT=3",
+        "UID:a\nSUMMARY:Long\nDTSTART:20260707T090000Z\nLOCATION:" + "x" * 300,
+    ))
 
-    call_command("import_slots", "--user", user.username, str(INTEROP / "x_location.ics"))
+    call_command("import_slots", "--user", user.username, str(path))
 
-    out = capsys.readouterr().out
-    assert out.splitlines() == [
-        "Created 1, updated 0, unchanged 0.",
-        "Warning: line 27: 'Daily Sync' repeats; only its first occurrence was imported.",
+    first, after = window_days()
+    assert capsys.readouterr().out.splitlines() == [
+        "Created 4, updated 0, unchanged 0, removed 0.",
+        f"Repeating events: their occurrences from {first}T00:00:00Z until {after}T00:00:00Z, at most 1,500 of one, "
+        "20,000 in all.",
+        "Series: line 4: 'Standup' (s): 3 occurrence(s).",
+        "Warning: line 10: The location was cut to 255 characters.",
     ]
-    assert Slot.objects.get(creator=user).title == "Daily Sync"
+    assert Slot.objects.filter(creator=user, title="Standup").count() == 3
+
+
+def first_day() -> str:
+    return window_days()[0].strftime("%Y%m%d")
 
 
 def test_it_is_the_same_import_as_the_api(api, user, ics, capsys):
@@ -44,7 +55,7 @@ def test_it_is_the_same_import_as_the_api(api, user, ics, capsys):
 
     call_command("import_slots", "--user", user.username, str(ics))
 
-    assert capsys.readouterr().out == "Created 0, updated 0, unchanged 1.\n"
+    assert capsys.readouterr().out == "Created 0, updated 0, unchanged 1, removed 0.\n"
 
 
 def test_group_and_time_zone_are_passed_on(user, tmp_path):

@@ -273,27 +273,6 @@ def test_identical_events_without_uid_are_slots_of_their_own(api):
 # Repeating events ------------------------------------------------------------------------------
 
 
-def test_a_repeating_event_is_its_first_occurrence_with_a_warning(api):
-    result = imported(api, calendar("UID:a\nSUMMARY:Standup\nDTSTART:20260707T090000Z\nRRULE:FREQ=DAILY;COUNT=5"))
-
-    assert only_slot().start == datetime(2026, 7, 7, 9, tzinfo=UTC)
-    assert result["warnings"] == [
-        {"where": "line 4", "warning": "'Standup' repeats; only its first occurrence was imported."}
-    ]
-
-
-def test_a_change_to_the_first_occurrence_stands_for_the_series(api):
-    result = imported(api, calendar(
-        "UID:s\nSUMMARY:Standup\nDTSTART:20260707T090000Z\nRRULE:FREQ=DAILY",
-        "UID:s\nSUMMARY:Standup, moved\nRECURRENCE-ID:20260707T090000Z\nDTSTART:20260707T100000Z",
-        "UID:s\nSUMMARY:Standup, later\nRECURRENCE-ID:20260709T090000Z\nDTSTART:20260709T110000Z",
-    ))
-
-    slot = only_slot()
-    assert (slot.title, slot.start) == ("Standup, moved", datetime(2026, 7, 7, 10, tzinfo=UTC))
-    assert [warning["where"] for warning in result["warnings"]] == ["line 4", "line 16"]
-
-
 def test_a_changed_occurrence_without_its_series_is_an_event_of_its_own(api):
     imported(api, calendar("UID:s\nSUMMARY:Only this one\nRECURRENCE-ID:20260709T090000Z\nDTSTART:20260709T110000Z"))
 

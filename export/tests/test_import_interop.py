@@ -1,17 +1,20 @@
 """Every calendar that icalendar ships imported through POST /v1/import: real exports in, broken files refused."""
 import re
-from datetime import date, datetime, timezone
+import zoneinfo
+from datetime import date, datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from export.formats.ical.mapping import all_day_dates
 from export.tests import importing
-from export.tests.importing import interop, interop_names, upload
+from export.tests.importing import interop, interop_names, upload, weekdays_in_window, window_days
 from slots.models import Slot, SlotGroup
 
 pytestmark = pytest.mark.django_db
 
 UTC = timezone.utc
+ZURICH = zoneinfo.ZoneInfo("Europe/Zurich")
 
 # File: the number of slots it gives.
 GOOD = {
@@ -23,11 +26,14 @@ GOOD = {
     "example.ics": 3,
     "issue_165_missing_event.ics": 1,
     "issue_313_globally_unique_tzid.ics": 3,
-    "issue_466_convert_tzid_with_slash.ics": 1,
+    # "Just chatting", Fridays at 20:00 in Stockholm from 2022, no end.
+    "issue_466_convert_tzid_with_slash.ics": weekdays_in_window((4,)),
     "issue_836_do_not_quote_tzid.ics": 1,
-    "parsing_error.ics": 2,
+    # Google's two daily series of March 2008, long before the import's window: read, no slot.
+    "parsing_error.ics": 0,
     "timezone_same_start.ics": 1,
-    "x_location.ics": 1,
+    # Google's "Daily Sync" (from 2016, Mondays to Fridays, no end): its occurrences in the import's window.
+    "x_location.ics": weekdays_in_window(),
 }
 # File: the problems' lines (where each broken VEVENT begins).
 BROKEN = {
@@ -115,17 +121,17 @@ def test_broken_ical_says_the_line_was_unreadable_and_dtstart_is_missing(api):
     assert problems[1] == "The event has no DTSTART."
 
 
-def test_an_empty_exdate_is_left_out_with_a_warning_on_its_line_and_both_events_are_imported(api, user):
+def test_an_empty_exdate_is_left_out_with_a_warning_on_its_line_and_both_series_are_read(api, user):
     result = imported(api, "parsing_error.ics")
 
-    assert result["created"] == 2
     assert {
         "where": "line 19",
         "warning": "EXDATE could not be read: Expected datetime, date, or time. Got: ''. It was left out: a slot "
         "does not use it.",
     } in result["warnings"]
-    assert sorted(Slot.objects.filter(creator=user).values_list("description", flat=True)) == [
-        "Perfectly OK event", "Wrong event"]
+    # Both are expanded alike, the one with the empty EXDATE too, and both ended in 2008, before the window.
+    assert [(series["where"], series["occurrences"]) for series in result["series"]] == [("line 6", 0), ("line 13", 0)]
+    assert not any("first occurrence" in warning["warning"] for warning in result["warnings"])
 
 
 def test_a_tzid_neither_defined_nor_known_is_refused_naming_it_when_the_calendar_names_no_zone(api):
@@ -165,9 +171,11 @@ def test_globally_unique_tzids_of_libical_and_lightning_are_their_iana_zones(api
 def test_a_tzid_with_a_slash_before_its_iana_name_is_that_zone(api, user):
     result = imported(api, "issue_466_convert_tzid_with_slash.ics")
 
-    slot = the_slot(user, "Just chatting")
-    # 20:00 in Stockholm on October 21, 2022 is CEST, UTC+2.
-    assert (slot.start, slot.time_zone) == (datetime(2022, 10, 21, 18, tzinfo=UTC), "Europe/Stockholm")
+    # A weekly series on Fridays at 20:00 in Stockholm: 18:00 UTC in summer (CEST), 19:00 in winter (CET).
+    slots = Slot.objects.filter(creator=user, title="Just chatting")
+    local = {slot.start.astimezone(ZoneInfo("Europe/Stockholm")).strftime("%a %H:%M") for slot in slots}
+    assert local == {"Fri 20:00"} and {slot.time_zone for slot in slots} == {"Europe/Stockholm"}
+    assert {slot.start.astimezone(UTC).hour for slot in slots} == {18, 19}
     assert not any("TZID" in warning["warning"] for warning in result["warnings"])
 
 
@@ -227,9 +235,11 @@ def test_cdo_event_without_uid_and_with_a_malformed_rrule_is_its_first_occurrenc
     # The zone "GMT +0100 (Standard) / GMT +0200 (Daylight)" is UTC+2 in July.
     assert (slot.start, slot.end) == (datetime(2015, 7, 3, 8, tzinfo=UTC), datetime(2015, 7, 3, 8, 30, tzinfo=UTC))
     assert slot.source_uid.startswith("ical:")
-    assert result["warnings"] == [
-        {"where": "line 20", "warning": "'Sprint 25 Daily Standup' repeats; only its first occurrence was imported."}
-    ]
+    ((warning),) = result["warnings"]
+    assert warning["where"] == "line 20"
+    assert warning["warning"].startswith("'Sprint 25 Daily Standup' repeats, but its occurrences could not be")
+    assert warning["warning"].endswith("only its first occurrence was imported.")
+    assert [(series["where"], series["occurrences"]) for series in result["series"]] == [("line 20", 1)]
 
 
 def test_holiday_dates_become_all_day_slots_of_one_day(api, user):
@@ -246,16 +256,25 @@ def test_holiday_dates_become_all_day_slots_of_one_day(api, user):
     assert slots["New Year's Day"].description == "Happy New Year!"
 
 
-def test_google_repeating_event_with_apple_location_keeps_text_and_warns(api, user):
+def test_google_repeating_event_with_apple_location_is_its_occurrences_in_the_window(api, user):
     result = imported(api, "x_location.ics")
 
-    slot = the_slot(user, "Daily Sync")
-    assert slot.location == "Roadstar 16\n12764 Happyville\nDenmark"
-    assert slot.description == "Some Description"
-    # 14:00 in Zurich on Oct 28, 2016 is still summer time, UTC+2.
-    assert slot.start == datetime(2016, 10, 28, 12, tzinfo=UTC)
-    assert slot.time_zone == "Europe/Zurich"
-    assert [warning["where"] for warning in result["warnings"]] == ["line 27"]
+    slots = Slot.objects.filter(creator=user, title="Daily Sync")
+    first, after = window_days()
+    assert len(slots) == weekdays_in_window()
+    assert {slot.start.date().weekday() for slot in slots} == {0, 1, 2, 3, 4}
+    assert first <= min(slot.start.date() for slot in slots) and max(slot.start.date() for slot in slots) < after
+    for slot in slots:
+        # 14:00 to 14:30 in Zurich, summer time or not.
+        assert slot.start.astimezone(ZURICH).time() == time(14) and slot.end - slot.start == timedelta(minutes=30)
+        assert slot.location == "Roadstar 16\n12764 Happyville\nDenmark"
+        assert slot.description == "Some Description"
+        assert slot.time_zone == "Europe/Zurich"
+    assert result["warnings"] == []
+    assert result["series"] == [{
+        "uid": "BFE33ADD-5553-48B5-B5A5-F9DA5CA4C393", "title": "Daily Sync", "where": "line 27",
+        "occurrences": weekdays_in_window(), "capped": False,
+    }]
 
 
 @pytest.mark.parametrize("name", ["bom_calendar.ics", "calendar_with_unicode.ics"])
@@ -272,4 +291,4 @@ def test_every_imported_slot_joins_the_users_imports_group(api, user):
 
     group = SlotGroup.objects.get(owner=user)
     assert group.name == "Imports"
-    assert group.slots.count() == 4
+    assert group.slots.count() == 3 + weekdays_in_window()

@@ -142,13 +142,14 @@ def test_each_calendar_goes_to_a_new_group_named_after_it(api, user):
     body = response.json()
     groups = {group.name: group for group in SlotGroup.objects.filter(owner=user)}
     assert set(groups) == {"Work", "Home"}
+    assert set(body.pop("recurrence_window")) == {"from", "until", "max_occurrences_per_series", "max_occurrences"}
     assert body == {
-        "created": 3, "updated": 0, "unchanged": 0, "warnings": [],
+        "created": 3, "updated": 0, "unchanged": 0, "removed": 0, "warnings": [], "series": [],
         "calendars": [
             {"file": "work@example.com.ics", "group": {"uuid": str(groups["Work"].uuid), "name": "Work"},
-             "new_group": True, "created": 2, "updated": 0, "unchanged": 0},
+             "new_group": True, "created": 2, "updated": 0, "unchanged": 0, "removed": 0},
             {"file": "nora@gmail.com.ics", "group": {"uuid": str(groups["Home"].uuid), "name": "Home"},
-             "new_group": True, "created": 1, "updated": 0, "unchanged": 0},
+             "new_group": True, "created": 1, "updated": 0, "unchanged": 0, "removed": 0},
         ],
     }
     assert groups_of(user) == {"Work": ["Review", "Stand-up"], "Home": ["Dentist"]}
@@ -221,7 +222,9 @@ def test_a_folded_and_escaped_name_is_read_as_a_calendar_app_shows_it(api, user)
 
 def test_a_zip_is_told_by_its_bytes_not_its_name(api, user):
     assert upload(api, zip_of(EXPORT), "calendar.ics").json()["created"] == 3
-    assert upload(api, WORK, "export.zip").json() == {"created": 0, "updated": 0, "unchanged": 2, "warnings": []}
+    single = upload(api, WORK, "export.zip").json()
+    assert (single["created"], single["unchanged"], single["warnings"]) == (0, 2, [])
+    assert "calendars" not in single
 
 
 def test_an_event_in_two_calendars_is_one_slot_in_both_groups(api, user):
@@ -268,14 +271,17 @@ def test_an_empty_calendar_gets_its_group_and_a_warning(api, user):
     assert groups_of(user) == {"Empty": [], "Work": ["Review", "Stand-up"]}
 
 
-def test_a_calendars_warnings_name_its_file(api, user):
-    repeating = google_event("r", "Weekly").replace("STATUS:CONFIRMED", "RRULE:FREQ=WEEKLY")
-    work = google_calendar("Work", repeating)
+def test_a_calendars_warnings_and_series_name_its_file(api, user):
+    repeating = google_event("r", "Weekly").replace("STATUS:CONFIRMED", "RRULE:FREQ=WEEKLY;COUNT=3")
+    unreadable = google_event("c", "Created long ago").replace("STATUS:CONFIRMED", "CREATED:00001231T000000Z")
+    work = google_calendar("Work", repeating, unreadable)
 
     body = upload(api, zip_of({"work.ics": work})).json()
 
-    assert body["warnings"] == [{"where": f"work.ics line {event_line(work, 'r')}",
-                                 "warning": "'Weekly' repeats; only its first occurrence was imported."}]
+    created_line = work.split("\r\n").index("CREATED:00001231T000000Z") + 1
+    assert [warning["where"] for warning in body["warnings"]] == [f"work.ics line {created_line}"]
+    assert [(series["where"], series["occurrences"]) for series in body["series"]] == [
+        (f"work.ics line {event_line(work, 'r')}", 3)]
 
 
 # All or nothing -----------------------------------------------------------------------------------
@@ -548,9 +554,9 @@ def test_the_command_prints_each_calendar_and_its_group(user, tmp_path, capsys):
 
     groups = {group.name: group.uuid for group in SlotGroup.objects.filter(owner=user)}
     assert capsys.readouterr().out.splitlines() == [
-        "Created 3, updated 0, unchanged 0, in 2 calendars:",
-        f"  work@example.com.ics: group 'Work' (new) {groups['Work']}: created 2, updated 0, unchanged 0.",
-        f"  nora@gmail.com.ics: group 'Home' {groups['Home']}: created 1, updated 0, unchanged 0.",
+        "Created 3, updated 0, unchanged 0, removed 0, in 2 calendars:",
+        f"  work@example.com.ics: group 'Work' (new) {groups['Work']}: created 2, updated 0, unchanged 0, removed 0.",
+        f"  nora@gmail.com.ics: group 'Home' {groups['Home']}: created 1, updated 0, unchanged 0, removed 0.",
         "Warning: notes.txt: Not a calendar (.ics); left out.",
     ]
     assert groups_of(user) == {"Work": ["Review", "Stand-up"], "Home": ["Dentist"]}
@@ -563,7 +569,7 @@ def test_the_command_and_the_api_are_one_import(api, user, tmp_path, capsys):
 
     call_command("import_slots", "--user", user.username, str(path))
 
-    assert capsys.readouterr().out.splitlines()[0] == "Created 0, updated 0, unchanged 3, in 2 calendars:"
+    assert capsys.readouterr().out.splitlines()[0] == "Created 0, updated 0, unchanged 3, removed 0, in 2 calendars:"
     assert SlotGroup.objects.count() == 2
 
 
@@ -605,7 +611,7 @@ def test_the_schema_describes_the_calendars_of_a_zip(client):
         "$ref": "#/components/schemas/ImportCalendar"
     }
     assert set(components["ImportCalendar"]["properties"]) == {
-        "file", "group", "new_group", "created", "updated", "unchanged"
+        "file", "group", "new_group", "created", "updated", "unchanged", "removed"
     }
     assert set(components["ImportCalendar"]["required"]) == set(components["ImportCalendar"]["properties"])
 

@@ -205,8 +205,16 @@ def test_the_json_answers_have_their_bodies(schema):
         "id", "url", "webcal_url", "google_url", "group", "created_at", "past_days", "future_days", "detail_level",
         "slot_count", "bytes", "warnings",
     }
-    assert set(components["ImportResult"]["properties"]) == {"created", "updated", "unchanged", "warnings",
-                                                             "calendars"}
+    assert set(components["ImportResult"]["properties"]) == {
+        "created", "updated", "unchanged", "removed", "warnings", "series", "recurrence_window", "calendars",
+    }
+    assert set(components["ImportSeries"]["properties"]) == {"uid", "title", "where", "occurrences", "capped"}
+    assert set(components["RecurrenceWindow"]["properties"]) == {
+        "from", "until", "max_occurrences_per_series", "max_occurrences",
+    }
+    assert set(components["ImportCalendar"]["properties"]) == {
+        "file", "group", "new_group", "created", "updated", "unchanged", "removed",
+    }
     import_422 = paths["/v1/import"]["post"]["responses"]["422"]["content"]["application/json"]["schema"]
     assert import_422 == {"$ref": "#/components/schemas/ImportProblems"}
     assert components["Error"]["required"] == ["detail"]

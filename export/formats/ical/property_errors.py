@@ -122,3 +122,14 @@ def values(value) -> list:
 
 def cut(message: str) -> str:
     return message if len(message) <= MESSAGE_CHARACTERS else message[: MESSAGE_CHARACTERS - 1] + "…"
+
+
+def without_broken(event: Component, names: set[str]) -> None:
+    """The values of these properties that could not be read, taken out of the event: left out, they must not
+    reach what reads the event after the slot's own fields (the expansion of a series reads EXDATE)."""
+    for name in names:
+        kept = [value for value in values(event.get(name)) if not isinstance(value, vBroken)]
+        if not kept:
+            event.pop(name, None)
+        else:
+            event[name] = kept if len(kept) > 1 else kept[0]

@@ -20,7 +20,8 @@ from icalendar.timezone import tzp
 
 from export.formats.ical.mapping import OPEN_END, OPEN_END_ALL_DAY, ZERO_LENGTH_MARK
 from export.formats.ical.not_held import ReadCalendar, not_held
-from export.formats.ical.property_errors import read_errors
+from export.formats.ical.property_errors import read_errors, without_broken
+from export.formats.ical.series import SeriesEvent, expanded, recurrence_window
 from export.formats.ical.zone_rules import (
     MAX_ZONE_CHARACTERS,
     ZoneWork,
@@ -57,7 +58,8 @@ VISIBILITY_BY_CLASS = {
     "PRIVATE": Slot.Visibility.PRIVATE,
 }
 # Properties whose errors reject nothing: the first occurrence is DTSTART whatever the rule
-# says (RFC 5545 §3.8.5.3), and Microsoft CDO writes rules icalendar refuses ("BYDAY=MO, TU").
+# says (RFC 5545 §3.8.5.3), and Microsoft CDO writes rules icalendar refuses ("BYDAY=MO, TU"):
+# such a series is imported as its first occurrence, with a warning (series.py).
 IGNORED_ERRORS = frozenset({"RRULE"})
 UTC = timezone.utc
 # icalendar warns, once per process, when it strips a vendor's path from a TZID: the import places
@@ -91,6 +93,8 @@ class ReadEvent(NamedTuple):
     record: SlotRecord
     # RECURRENCE-ID: which occurrence of a series this event changes (RFC 5545 §3.8.4.4).
     recurrence_id: datetime | None
+    # RRULE or RDATE: a series, expanded into its occurrences (series.py).
+    repeats: bool = False
 
 
 def read_ical(text: str, context: ReadContext, work: ZoneWork | None = None) -> Reading:
@@ -112,7 +116,7 @@ def read_ical(text: str, context: ReadContext, work: ZoneWork | None = None) -> 
         raise ImportRejected(zone_problems)
     warnings: list[ImportWarning] = []
     problems: list[ImportProblem] = []
-    read: list[ReadEvent] = []
+    read: list[SeriesEvent] = []
     keys: Counter = Counter()
     pending = iter(sources)
     calendars = parsed(text)
@@ -123,7 +127,8 @@ def read_ical(text: str, context: ReadContext, work: ZoneWork | None = None) -> 
             if source is None:
                 raise cut_short(text)
             try:
-                read.append(read_event(event, source, zones, keys, warnings))
+                record, recurrence_id, repeats = read_event(event, source, zones, keys, warnings)
+                read.append(SeriesEvent(record, recurrence_id, event, zones, repeats))
             except Unreadable as unreadable:
                 problems.extend({"where": f"line {source.line}", "problem": reason} for reason in unreadable.args)
             except OverflowError:
@@ -139,7 +144,12 @@ def read_ical(text: str, context: ReadContext, work: ZoneWork | None = None) -> 
     if problems:
         raise ImportRejected(problems)
     warnings.extend(not_held(calendars))
-    return Reading(series_starts(read, warnings), warnings)
+    window = context.recurrence or recurrence_window()
+    try:
+        expansion = expanded(read, window, warnings)
+    except OverflowError:
+        raise ImportRejected([{"where": "file", "problem": OUT_OF_RANGE}])
+    return Reading(expansion.records, warnings, tuple(expansion.series), frozenset(expansion.expanded))
 
 
 def parsed(text: str) -> list[Component]:
@@ -318,8 +328,11 @@ class CalendarZones:
         # dates are read in it, before the import's default.
         named = str(calendar.get("X-WR-TIMEZONE", "")).strip()
         self.zone, self.zone_named = context.time_zone, context.zone_named
+        # The zone x-wr-timezone moves the calendar's UTC and floating times to before a series is expanded.
+        self.calendar_zone: str | None = None
         if named and iana_zone(named):
             self.zone, self.zone_named = iana_zone(named), True
+            self.calendar_zone = self.zone
         elif named:
             warnings.append({
                 "where": "file",
@@ -415,13 +428,12 @@ def read_event(
         errors.append("The event has both DTEND and DURATION (RFC 5545 §3.6.1 allows one).")
     if errors:
         raise Unreadable(*errors)
+    without_broken(event, {name for name, _ in event.errors if name and name not in IGNORED_ERRORS})
     notes: list[str] = []
     start = zones.moment(single(event, "DTSTART"), "DTSTART", notes)
     all_day = not isinstance(start.value, datetime)
     end = (all_day_end if all_day else timed_end)(event, start, zones, notes)
     title = text(event, "SUMMARY")
-    if "RRULE" in event or "RDATE" in event:
-        notes.append(f"{quoted(title)} repeats; only its first occurrence was imported.")
     recurrence_id = None
     if "RECURRENCE-ID" in event:
         recurrence_id = comparable(zones.moment(single(event, "RECURRENCE-ID"), "RECURRENCE-ID", notes))
@@ -447,7 +459,7 @@ def read_event(
         zone_named=start.zone_named,
         wall_clock=start.wall_clock,
     )
-    return ReadEvent(record, recurrence_id)
+    return ReadEvent(record, recurrence_id, "RRULE" in event or "RDATE" in event)
 
 
 def all_day_end(event: Component, start: Moment, zones: CalendarZones, notes: list[str]) -> datetime | None:
@@ -501,27 +513,3 @@ def comparable(moment: Moment) -> datetime:
     if isinstance(moment.value, datetime):
         return moment.value
     return midnight(moment.value, moment.zone)
-
-
-def series_starts(read: list[ReadEvent], warnings: list[ImportWarning]) -> list[SlotRecord]:
-    """The records, with each repeating series as its first occurrence.
-
-    An event with a RECURRENCE-ID changes one occurrence of the series with its UID: the one
-    that changes the first occurrence stands for the series; the others are left out. Without
-    its series in the file, it is an event of its own.
-    """
-    series = {item.record.uid: item.record for item in read if item.recurrence_id is None and item.record.uid}
-    first_changed: dict[str, SlotRecord] = {}
-    records = []
-    for item in read:
-        master = series.get(item.record.uid) if item.recurrence_id is not None else None
-        if master is None:
-            records.append(item.record)
-        elif item.recurrence_id == master.start:
-            first_changed[item.record.uid] = item.record
-        else:
-            warnings.append({
-                "where": item.record.where,
-                "warning": "Changes a later occurrence of a repeating event; only the first occurrence was imported.",
-            })
-    return [first_changed.get(record.uid, record) for record in records]

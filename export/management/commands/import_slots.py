@@ -41,12 +41,16 @@ class Command(BaseCommand):
         except ImportRejected as rejected:
             raise CommandError(self.problem_list(file, rejected))
         self.summary(result)
+        self.series(result)
         for warning in result.warnings:
             self.stdout.write(f"Warning: {warning['where']}: {warning['warning']}")
 
     def summary(self, result: ImportResult) -> None:
         """The counts; for a ZIP, then one line a calendar, with its group."""
-        counts = f"Created {result.created}, updated {result.updated}, unchanged {result.unchanged}"
+        counts = (
+            f"Created {result.created}, updated {result.updated}, unchanged {result.unchanged}, "
+            f"removed {result.removed}"
+        )
         if result.calendars is None:
             self.stdout.write(f"{counts}.")
             return
@@ -55,7 +59,24 @@ class Command(BaseCommand):
             new = " (new)" if calendar.new_group else ""
             self.stdout.write(
                 f"  {calendar.file}: group {calendar.group.name!r}{new} {calendar.group.uuid}: created "
-                f"{calendar.created}, updated {calendar.updated}, unchanged {calendar.unchanged}."
+                f"{calendar.created}, updated {calendar.updated}, unchanged {calendar.unchanged}, "
+                f"removed {calendar.removed}."
+            )
+
+    def series(self, result: ImportResult) -> None:
+        """The window and caps the repeating events were read with, and one line a series."""
+        if not result.series:
+            return
+        window = result.recurrence()
+        self.stdout.write(
+            f"Repeating events: their occurrences from {window['from']} until {window['until']}, at most "
+            f"{window['max_occurrences_per_series']:,} of one, {window['max_occurrences']:,} in all."
+        )
+        for series in result.series:
+            cut = " (capped)" if series["capped"] else ""
+            self.stdout.write(
+                f"Series: {series['where']}: {series['title']!r} ({series['uid']}): {series['occurrences']} "
+                f"occurrence(s){cut}."
             )
 
     @staticmethod
