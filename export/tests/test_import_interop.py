@@ -8,7 +8,15 @@ import pytest
 
 from export.formats.ical.mapping import all_day_dates
 from export.tests import importing
-from export.tests.importing import interop, interop_names, upload, weekdays_in_window, window_days
+from export.tests.importing import (
+    interop,
+    interop_names,
+    recurring,
+    recurring_names,
+    upload,
+    weekdays_in_window,
+    window_days,
+)
 from slots.models import Slot, SlotGroup
 
 pytestmark = pytest.mark.django_db
@@ -58,9 +66,20 @@ def test_the_files_tested_one_by_one_are_among_those_icalendar_ships():
     assert set(GOOD) | set(BROKEN) <= set(names)
 
 
-@pytest.mark.parametrize("name", interop_names())
-def test_every_calendar_icalendar_ships_imports_or_is_refused_naming_a_line(api, user, name):
-    content = interop(name)
+# Every calendar of the two packages' tests: icalendar's, and recurring-ical-events', which adds its
+# own series and the files of its users' bug reports.
+SHIPPED = [*(("icalendar", name) for name in interop_names()),
+           *(("recurring-ical-events", name) for name in recurring_names())]
+
+
+def test_both_packages_ship_their_calendars():
+    assert len([name for package, name in SHIPPED if package == "icalendar"]) >= 100
+    assert len([name for package, name in SHIPPED if package == "recurring-ical-events"]) >= 90
+
+
+@pytest.mark.parametrize(("package", "name"), SHIPPED)
+def test_every_calendar_the_packages_ship_imports_or_is_refused_naming_a_line(api, user, package, name):
+    content = interop(name) if package == "icalendar" else recurring(name)
     response = upload(api, content, name=name)
 
     assert response.status_code in (200, 422), response.content
