@@ -6,12 +6,14 @@ from datetime import date, datetime, time, timedelta, timezone
 
 import pytest
 import recurring_ical_events
+from dateutil.rrule import rrulestr
 from django.db import connection
 from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 from icalendar import Calendar
 
 from export.formats.ical.mapping import all_day_dates
+from export.formats.ical.series import SeriesWork, Walk
 from export.tests.importing import (
     calendar,
     imported,
@@ -606,3 +608,56 @@ def test_a_series_long_title_is_cut_with_one_warning_for_all_its_occurrences(api
 
     assert {len(slot.title) for slot in slots()} == {255} and len(slots()) == 5
     assert result["warnings"] == [{"where": "line 4", "warning": "The title was cut to 255 characters."}]
+
+
+# What a rule that ends is charged ---------------------------------------------------------------
+
+
+def walk(rule: str, first: datetime, start: datetime, stop: datetime) -> tuple[list[datetime], int]:
+    """The starts the bounded walk gives from start to stop, and the steps it was charged."""
+    work = SeriesWork()
+    rule = rrulestr(rule, dtstart=first, cache=False)
+    return list(Walk(work, limit=100_000).walked(rule, start, stop)), work.spent
+
+
+WINDOW = (datetime(2025, 12, 1, tzinfo=UTC), datetime(2028, 12, 2, tzinfo=UTC))
+BEGUN_2016 = datetime(2016, 1, 4, 9, tzinfo=UTC)
+
+
+# Whether the rule, begun in 2016, is charged less than the same frequency without its end.
+ENDING_RULES = {
+    "FREQ=WEEKLY;COUNT=10": True,
+    "FREQ=WEEKLY;UNTIL=20170101T000000Z": True,  # over before the window: not walked at all
+    "FREQ=WEEKLY;UNTIL=20260301T000000Z": True,
+    "FREQ=DAILY;COUNT=500": True,
+    "FREQ=YEARLY;COUNT=3": True,
+    # Not every period occurs (no 31st in February, not every day a Monday): charged as far as without COUNT.
+    "FREQ=MONTHLY;BYMONTHDAY=31;COUNT=10": False,
+    "FREQ=DAILY;BYDAY=MO;COUNT=700": False,
+    "FREQ=WEEKLY": False,
+}
+
+
+@pytest.mark.parametrize(("rule", "cheaper"), ENDING_RULES.items())
+def test_a_rule_walked_gives_what_dateutil_gives_and_one_that_ends_is_charged_no_further(rule, cheaper):
+    starts, spent = walk(rule, BEGUN_2016, *WINDOW)
+    unbounded = walk(rule.split(";")[0], BEGUN_2016, *WINDOW)[1]
+
+    assert starts == rrulestr(rule, dtstart=BEGUN_2016).between(*WINDOW, inc=True)
+    assert (spent < unbounded) == cheaper, (spent, unbounded)
+
+
+def test_a_decade_of_weekly_series_that_end_fits_the_walk_of_one_import(api):
+    """Google's export of ten busy years: thousands of weekly series, each with its COUNT or UNTIL, most
+    ended years ago. Charged to the window's end each, they would take 15 million steps."""
+    events = []
+    for number in range(3000):
+        first = BEGUN_2016 + timedelta(days=number % 3650)
+        until = first + timedelta(weeks=4 + number % 57)
+        end = f"COUNT={4 + number % 37}" if number % 2 else f"UNTIL={until:%Y%m%dT%H%M%SZ}"
+        events.append(f"UID:w{number}\nSUMMARY:Weekly {number}\nDTSTART:{first:%Y%m%dT%H%M%SZ}\n"
+                      f"RRULE:FREQ=WEEKLY;{end}")
+
+    result = imported(api, calendar(*events))
+
+    assert len(result["series"]) == 3000 and result["created"] == sum(s["occurrences"] for s in result["series"])

@@ -460,13 +460,21 @@ class Walk:
         first = rule._dtstart
         if compare_greater(first, stop):
             return
+        if rule._until is not None and compare_greater(start, rule._until):
+            # It ended before the window: nothing to walk.
+            return
         cycles = max(0, (MAXYEAR - 1 - stop.year) // CYCLE_YEARS)
         end = moved(stop, cycles)
-        days = (naive(stop) - naive(first)).days + 1
+        # The walk ends at the window's end, or at UNTIL before it.
+        last = stop if rule._until is None or compare_greater(rule._until, stop) else rule._until
+        days = (naive(last) - naive(first)).days + 1
         if may_pause(rule):
             # A rule that can go long without an occurrence walks on to the year 9999 after the window.
             days += (datetime(MAXYEAR, 12, 31) - naive(end)).days
         periods = int(days / (PERIOD_DAYS[frequency] * rule._interval)) + 1
+        if rule._count and every_period_occurs(rule):
+            # Each period gives an occurrence: COUNT of them end the walk after as many periods.
+            periods = min(periods, rule._count + 1)
         self.work.charge(periods * PERIOD_STEPS[frequency] * max(1, len(rule._timeset or ())))
         until = rule._until
         # An UNTIL after the window ends nothing the window's end does not end first.
@@ -493,6 +501,20 @@ def may_pause(rule: rrule) -> bool:
     if any(day > 28 for day in monthdays) or any(day < -28 for day in negative):
         return True
     return any(abs(ordinal) > 4 for _, ordinal in ordinals)
+
+
+def every_period_occurs(rule: rrule) -> bool:
+    """Whether each period of the rule holds an occurrence: no period a BYxxx part may leave empty (a
+    yearly rule's one month and day, which dateutil fills in from DTSTART, are in every year unless
+    may_pause() says so; a weekly rule's weekdays are in every week)."""
+    if may_pause(rule):
+        return False
+    frequency = rule._freq
+    if frequency != YEARLY and rule._bymonth:
+        return False
+    if frequency == DAILY and (rule._byweekday or rule._bynweekday or rule._bymonthday or rule._bynmonthday):
+        return False
+    return not (frequency == WEEKLY and (rule._bymonthday or rule._bynmonthday))
 
 
 def naive(moment: datetime) -> datetime:
