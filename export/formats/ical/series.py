@@ -29,6 +29,7 @@ from icalendar.cal import Component
 from icalendar.prop import vDDDLists, vDDDTypes
 from recurring_ical_events.util import compare_greater, convert_to_datetime
 
+from export.formats.ical.work import Work
 from export.formats.ical.zone_rules import ZoneWorkExhausted
 from export.imports.records import (
     ImportProblem,
@@ -72,17 +73,11 @@ class SeriesWorkExhausted(Exception):
     """The file's series take more walking than an import may do."""
 
 
-class SeriesWork:
+class SeriesWork(Work):
     """The steps an import's series rules have taken, and how many they may take."""
 
-    def __init__(self, steps: int = SERIES_WORK_STEPS):
-        self.steps = steps
-        self.spent = 0
-
-    def charge(self, steps: int) -> None:
-        self.spent += steps
-        if self.spent > self.steps:
-            raise SeriesWorkExhausted(self.steps)
+    STEPS = SERIES_WORK_STEPS
+    exhausted = SeriesWorkExhausted
 
 
 @dataclass

@@ -12,6 +12,8 @@ from datetime import MAXYEAR, datetime
 
 from dateutil.rrule import YEARLY, rrule, rruleset
 
+from export.formats.ical.work import Work
+
 # Real zones change their offset once or twice a year, at a time their DTSTART gives: every
 # observance of icalendar's interop calendars is FREQ=YEARLY, some with one BYHOUR and BYMINUTE.
 OBSERVANCE_FREQUENCY = "YEARLY"
@@ -39,17 +41,11 @@ class ZoneWorkExhausted(Exception):
     """The import's zones need more work than an import may take."""
 
 
-class ZoneWork:
+class ZoneWork(Work):
     """The steps an import's zone rules have taken, and how many they may take."""
 
-    def __init__(self, steps: int = ZONE_WORK_STEPS):
-        self.steps = steps
-        self.spent = 0
-
-    def charge(self, steps: int) -> None:
-        self.spent += steps
-        if self.spent > self.steps:
-            raise ZoneWorkExhausted(self.steps)
+    STEPS = ZONE_WORK_STEPS
+    exhausted = ZoneWorkExhausted
 
 
 def observance_problem(name: str, value: str) -> str | None:
