@@ -256,6 +256,21 @@ def test_a_cancelled_occurrence_or_series_makes_no_slot(api):
     assert [(series["uid"], series["occurrences"]) for series in result["series"]] == [("s", 2), ("gone", 0)]
 
 
+def test_a_cancelled_event_outside_a_series_makes_no_slot_either_and_is_counted(api):
+    result = imported(api, calendar(
+        "UID:c\nSUMMARY:Called off\nDTSTART:20260707T090000Z\nSTATUS:CANCELLED",
+        "UID:k\nSUMMARY:Kept\nDTSTART:20260707T100000Z\nSTATUS:CONFIRMED",
+        "SUMMARY:No UID, called off\nDTSTART:20260707T110000Z\nSTATUS:CANCELLED",
+        "UID:s\nSUMMARY:Edit of a series not in the file\nRECURRENCE-ID:20260708T090000Z\n"
+        "DTSTART:20260708T090000Z\nSTATUS:CANCELLED",
+    ))
+
+    assert [slot.title for slot in slots()] == ["Kept"]
+    assert result["created"] == 1
+    assert {"where": "file", "warning": "3 cancelled event(s) (STATUS:CANCELLED) were not imported."} in result[
+        "warnings"]
+
+
 def test_edited_occurrences_without_their_series_are_events_of_their_own(api):
     result = imported(api, calendar(
         "UID:s\nSUMMARY:One\nRECURRENCE-ID:20260709T090000Z\nDTSTART:20260709T110000Z",

@@ -125,20 +125,22 @@ def expanded(events: list[SeriesEvent], window: RecurrenceWindow, warnings: list
     result = Expansion()
     problems: list[ImportProblem] = []
     by_uid: dict[str, list[SeriesEvent]] = {}
+    singles: list[SeriesEvent] = []
     for item in events:
         # A series without a UID is known by its content, as an event without one is (reader.py).
         uid = item.record.uid or (item.record.source_uid if item.repeats else None)
         if uid:
             by_uid.setdefault(uid, []).append(item)
         else:
-            result.records.append(item.record)
+            singles.append(item)
     for uid, items in by_uid.items():
         masters = newest([item for item in items if item.recurrence_id is None], warnings)
         edits = edited_occurrences([item for item in items if item.recurrence_id is not None], warnings)
         if len(masters) != 1 or not masters[0].repeats:
             # One event (or copies the file does not tell apart: the import refuses those), with
             # the occurrences it edits, if any, as events of their own.
-            result.records.extend(single(uid, masters, edits))
+            singles += [*masters, *edits]
+            result.records.extend(single(uid, *held_events(masters, edits)))
             continue
         made = len(result.records)
         # One more than the file has room for is enough to tell that it has too many.
@@ -189,11 +191,25 @@ def expanded(events: list[SeriesEvent], window: RecurrenceWindow, warnings: list
             "occurrences": len(records),
             "capped": capped,
         })
+    result.records.extend(item.record for item in singles if item.record.uid is None and not cancelled(item))
     if problems:
         raise ImportRejected(problems)
     if len(result.records) > window.max_slots:
         raise ImportRejected([too_many_slots(window)])
+    if count := sum(map(cancelled, singles)):
+        # As a cancelled occurrence or series makes none: Google, Outlook and Apple show no cancelled event.
+        warnings.append({"where": "file", "warning": f"{count:,} cancelled event(s) (STATUS:CANCELLED) were not "
+                         "imported."})
     return result
+
+
+def cancelled(item: SeriesEvent) -> bool:
+    return str(item.event.get("STATUS", "")).strip().upper() == CANCELLED
+
+
+def held_events(masters: list[SeriesEvent], edits: list[SeriesEvent]) -> tuple[list, list]:
+    """The events and edited occurrences outside any series that are not cancelled."""
+    return [item for item in masters if not cancelled(item)], [item for item in edits if not cancelled(item)]
 
 
 def too_many_slots(window: RecurrenceWindow) -> ImportProblem:
