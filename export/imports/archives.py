@@ -6,7 +6,6 @@ expanded by a read of at most what is left of the import's bytes plus one, so th
 lies about a size costs no more than one that tells the truth (docs/formats.md, "A ZIP of calendars").
 """
 import io
-import re
 import struct
 import zipfile
 import zlib
@@ -16,6 +15,7 @@ from typing import BinaryIO
 
 from icalendar.parser.content_line import Contentline
 
+from export.formats.ical.reader import boundary, logical_lines
 from export.imports.records import ImportProblem, ImportRejected, ImportWarning, ReadContext
 
 # A ZIP begins with its first member's local header, or, when it holds nothing, with its end record.
@@ -40,8 +40,6 @@ READ_CHUNK = 64 * 1024
 ENCRYPTED = 0x1
 # What a message repeats of a member's name: enough to find it, never a whole hostile one.
 NAME_CHARACTERS = 120
-LINE_BREAK = re.compile(r"\r?\n")
-FOLD_STARTS = (" ", "\t")
 CALNAME = "X-WR-CALNAME"
 DAMAGED = "The ZIP is damaged and cannot be read"
 
@@ -260,29 +258,15 @@ def reason(error: Exception) -> str:
 def calendar_name(text: str) -> str | None:
     """The calendar's X-WR-CALNAME (Google, Apple and Outlook write it), the first at the calendar's own
     level, unfolded and unescaped; None when it names none."""
-    lines = LINE_BREAK.split(text)
     depth = 0
-    for index, line in enumerate(lines):
-        if line.startswith(FOLD_STARTS):
-            continue
-        head = line[:len(CALNAME) + 1].upper()
-        if head.startswith("BEGIN:"):
-            depth += 1
-        elif head.startswith("END:"):
-            depth -= 1
-        elif depth == 1 and head in (CALNAME + ":", CALNAME + ";"):
-            return property_value(lines, index)
+    for _, line in logical_lines(text):
+        kind = boundary(line)
+        if kind is not None:
+            depth += 1 if kind[0] == "BEGIN" else -1
+        elif depth == 1 and line[:len(CALNAME) + 1].upper() in (CALNAME + ":", CALNAME + ";"):
+            try:
+                _, _, value = Contentline(line).parts()
+            except ValueError:
+                return None
+            return " ".join(str(value).split()) or None
     return None
-
-
-def property_value(lines: list[str], index: int) -> str | None:
-    unfolded = [lines[index]]
-    for line in lines[index + 1:]:
-        if not line.startswith(FOLD_STARTS):
-            break
-        unfolded.append(line[1:])
-    try:
-        _, _, value = Contentline("".join(unfolded)).parts()
-    except ValueError:
-        return None
-    return " ".join(str(value).split()) or None
