@@ -102,6 +102,9 @@ class FileTooLarge(Exception):
 class ImportConflict(Exception):
     """Another import wrote the same slots at the same moment; nothing of this one was written."""
 
+    def __init__(self):
+        super().__init__("Another import changed the same slots at the same moment; nothing was imported.")
+
 
 def import_slots(
     *, user: AbstractBaseUser, data: bytes, group: UUID | None = None, time_zone: str | None = None
@@ -140,7 +143,7 @@ def import_slots(
         except IntegrityError:
             # Two imports of the same file at once both create the slot of one UID; the
             # constraint on source_uid stops the second, whose changes are rolled back.
-            raise ImportConflict("Another import changed the same slots at the same moment; nothing was imported.")
+            raise ImportConflict()
     return ImportResult(
         created, updated, len(records) - created - updated, capped(warnings, "warning"), context.recurrence,
         removed, reading.series,
@@ -196,7 +199,7 @@ def import_calendars(
         if not reading.records and not reading.series:
             warnings.append({"where": member.label, "warning": "The calendar holds no events."})
         readings.append((member, group_name(member, text, warnings), reading))
-    problems += differing_twins([(member, name, reading.records) for member, name, reading in readings])
+    problems += differing_twins(readings)
     if problems:
         raise ImportRejected(problems)
     calendars: list[CalendarResult] = []
@@ -217,7 +220,7 @@ def import_calendars(
                 )
                 series += member.placed(list(reading.series))
     except IntegrityError:
-        raise ImportConflict("Another import changed the same slots at the same moment; nothing was imported.")
+        raise ImportConflict()
     return ImportResult(
         created=sum(calendar.created for calendar in calendars),
         updated=sum(calendar.updated for calendar in calendars),
@@ -240,13 +243,13 @@ def group_name(member: Member, text: str, warnings: list[ImportWarning]) -> str:
     return name
 
 
-def differing_twins(readings: list[tuple[Member, str, list[SlotRecord]]]) -> list[ImportProblem]:
+def differing_twins(readings: list[tuple[Member, str, Reading]]) -> list[ImportProblem]:
     """An event in two calendars (one UID) is one slot in both groups, if both say the same of it: two
     versions of one slot, and the ZIP does not say which is right."""
     first: dict[str, tuple[str, dict]] = {}
     problems: list[ImportProblem] = []
-    for member, _, records in readings:
-        for record in records:
+    for member, _, reading in readings:
+        for record in reading.records:
             where = f"{member.label} {record.where}"
             earlier, values = first.setdefault(record.source_uid, (where, slot_values(record)))
             if earlier != where and values != slot_values(record):
