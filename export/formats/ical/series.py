@@ -204,7 +204,11 @@ def expanded(events: list[SeriesEvent], window: RecurrenceWindow, warnings: list
 
 
 def cancelled(item: SeriesEvent) -> bool:
-    return str(item.event.get("STATUS", "")).strip().upper() == CANCELLED
+    return is_cancelled(item.event)
+
+
+def is_cancelled(event: Component) -> bool:
+    return str(event.get("STATUS", "")).strip().upper() == CANCELLED
 
 
 def held_events(masters: list[SeriesEvent], edits: list[SeriesEvent]) -> tuple[list, list]:
@@ -318,7 +322,7 @@ def occurrences(uid: str, master: SeriesEvent, edits: list[SeriesEvent], window:
     # Floating times and dates are compared with the window as if they were UTC: a margin of two days
     # lets in every occurrence that starts in the window, whatever its zone; holds() then decides.
     for found in query.between(window.start - QUERY_MARGIN, window.end + QUERY_MARGIN):
-        if str(found.event.get("STATUS", "")).strip().upper() == CANCELLED:
+        if is_cancelled(found.event):
             continue
         source = sources[int(str(found.event[SOURCE_MARK]))]
         record = occurrence_record(found.start, found.end, source)
