@@ -419,8 +419,8 @@ def read_event(
     event: Component, source: EventSource, zones: CalendarZones, keys: Counter, warnings: list[ImportWarning]
 ) -> ReadEvent:
     """One VEVENT as a slot record; Unreadable with every reason it cannot be one."""
-    read = read_errors(event, [error for error in event.errors if error[0] not in IGNORED_ERRORS],
-                       list(zip(source.numbers, source.lines)))
+    value_errors = [error for error in event.errors if error[0] not in IGNORED_ERRORS]
+    read = read_errors(event, value_errors, list(zip(source.numbers, source.lines)))
     errors = read.problems
     if "DTSTART" not in event:
         errors.append("The event has no DTSTART.")
@@ -428,7 +428,8 @@ def read_event(
         errors.append("The event has both DTEND and DURATION (RFC 5545 §3.6.1 allows one).")
     if errors:
         raise Unreadable(*errors)
-    without_broken(event, {name for name, _ in event.errors if name and name not in IGNORED_ERRORS})
+    # What was left out is taken out, so the series' expansion does not read it either.
+    without_broken(event, {name for name, _ in value_errors if name})
     notes: list[str] = []
     start = zones.moment(single(event, "DTSTART"), "DTSTART", notes)
     all_day = not isinstance(start.value, datetime)
