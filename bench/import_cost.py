@@ -2,9 +2,9 @@
 
     .venv/bin/python bench/import_cost.py [--folds N] [--runs K]
 
-- unfolding: scan() of a file holding one event whose DESCRIPTION is folded N times (1.3 million
-  by default, 5.2 MB: one character on each continuation line), the pass that numbers the lines
-  before icalendar parses anything;
+- unfolding: the survey (export/formats/ical/survey.py) of a file holding one event whose DESCRIPTION is
+  folded N times (1.3 million by default, 5.2 MB: one character on each continuation line), the first
+  reading, which unfolds and numbers the lines before icalendar parses anything;
 - zones: read_ical() of 100 VTIMEZONEs of eight yearly rules that never match, each used by one
   event in 9998, the file that spends the whole of an import's zone work (ZONE_WORK_STEPS) the
   slowest way this benchmark knows; and of 100 zones of two real yearly rules (Europe/Paris as
@@ -75,12 +75,15 @@ def main(argv=None) -> None:
     import django
 
     django.setup()
-    from export.formats.ical.reader import read_ical, scan
+    from export.formats.ical.lines import CalendarSource
+    from export.formats.ical.not_held import NotHeld
+    from export.formats.ical.reader import read_ical
+    from export.formats.ical.survey import surveyed
     from export.formats.ical.zone_rules import ZoneWork
     from export.imports.records import ImportRejected, ReadContext
 
     text = folded_file(args.folds)
-    seconds = [cpu_seconds(lambda: scan(text))[0] for _ in range(args.runs)]
+    seconds = [cpu_seconds(lambda: surveyed(CalendarSource(text), NotHeld(), 10_000))[0] for _ in range(args.runs)]
     report(f"unfolding {args.folds:,} one-character folds ({len(text):,} bytes)", seconds)
 
     never = [observance("STANDARD", f"1601010{day}T000000", ("+0100", "+0000"), "FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30")

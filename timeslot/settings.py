@@ -265,6 +265,8 @@ FEED_LIST_MEASURED_SLOTS = int(os.environ.get("FEED_LIST_MEASURED_SLOTS", "20000
 # ------------------------------------------------------------------------------
 # The largest file POST /v1/import and import_slots take, in bytes (5 MiB); a larger one is 413.
 IMPORT_MAX_BYTES = int(os.environ.get("IMPORT_MAX_BYTES", str(5 * 1024 * 1024)))
+# A CSV or JSON file is read whole (an iCalendar file a line at a time): the largest one taken, in bytes (5 MiB).
+IMPORT_MAX_CSV_JSON_BYTES = int(os.environ.get("IMPORT_MAX_CSV_JSON_BYTES", str(5 * 1024 * 1024)))
 # The most events, rows or records one import takes; more is 422.
 IMPORT_MAX_RECORDS = int(os.environ.get("IMPORT_MAX_RECORDS", "10000"))
 # A repeating event becomes its occurrences from this many days before the import's moment...

@@ -85,7 +85,8 @@ class ImportView(APIView):
             ]
             return Response({"problems": problems}, status=status.HTTP_422_UNPROCESSABLE_ENTITY)
         try:
-            result = import_slots(user=request.user, data=upload.read(), **parameters.validated_data)
+            # The upload's own file (Django's File splits lines at a lone CR too, which iCalendar does not).
+            result = import_slots(user=request.user, data=upload.file, **parameters.validated_data)
         except SlotGroup.DoesNotExist:
             raise GroupNotFound()
         except ImportRejected as rejected:

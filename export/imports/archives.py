@@ -7,15 +7,13 @@ lies about a size costs no more than one that tells the truth (docs/formats.md, 
 """
 import io
 import struct
+import tempfile
 import zipfile
 import zlib
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import BinaryIO
 
-from icalendar.parser.content_line import Contentline
-
-from export.formats.ical.reader import boundary, logical_lines
 from export.imports.records import ImportProblem, ImportRejected, ImportWarning, ReadContext
 
 # A ZIP begins with its first member's local header, or, when it holds nothing, with its end record.
@@ -40,16 +38,15 @@ READ_CHUNK = 64 * 1024
 ENCRYPTED = 0x1
 # What a message repeats of a member's name: enough to find it, never a whole hostile one.
 NAME_CHARACTERS = 120
-CALNAME = "X-WR-CALNAME"
 DAMAGED = "The ZIP is damaged and cannot be read"
 
 
 @dataclass(frozen=True)
 class Member:
-    """A calendar of the ZIP: its path in the ZIP, and its bytes."""
+    """A calendar of the ZIP: its path in the ZIP, and its bytes, expanded into a temporary file."""
 
     name: str
-    data: bytes
+    file: BinaryIO
 
     @property
     def label(self) -> str:
@@ -100,9 +97,9 @@ class MemberContext(ReadContext):
         }])
 
 
-def is_zip(data: bytes) -> bool:
+def is_zip(head: bytes) -> bool:
     """A ZIP by its magic bytes, whatever the file is called."""
-    return data.startswith(ZIP_MAGIC)
+    return head.startswith(ZIP_MAGIC)
 
 
 def label(name: str) -> str:
@@ -218,21 +215,27 @@ def member_problem(info: zipfile.ZipInfo, seen: set[str]) -> str | None:
 def read_members(archive: zipfile.ZipFile, calendars: list[zipfile.ZipInfo], limit: int) -> list[Member]:
     members: list[Member] = []
     left = limit
-    for info in calendars:
-        data = expanded(archive, info, left, limit)
-        left -= len(data)
-        members.append(Member(info.filename, data))
+    try:
+        for info in calendars:
+            file = expanded(archive, info, left, limit)
+            left -= file.tell()
+            members.append(Member(info.filename, file))
+    except Exception:
+        for member in members:
+            member.file.close()
+        raise
     return members
 
 
-def expanded(archive: zipfile.ZipFile, info: zipfile.ZipInfo, left: int, limit: int) -> bytes:
-    """The member's bytes, expanded no further than one byte past what is left of the import's.
+def expanded(archive: zipfile.ZipFile, info: zipfile.ZipInfo, left: int, limit: int) -> BinaryIO:
+    """The member's bytes in a temporary file, expanded no further than one byte past what is left of the
+    import's.
 
     The header's size is not trusted to stop the expansion: the read is bounded by left, so a member
     that expands to more than it declared is stopped all the same.
     """
     where = label(info.filename)
-    chunks: list[bytes] = []
+    file = tempfile.TemporaryFile()
     size = 0
     try:
         with archive.open(info) as stream:
@@ -240,33 +243,18 @@ def expanded(archive: zipfile.ZipFile, info: zipfile.ZipInfo, left: int, limit: 
                 chunk = stream.read(min(READ_CHUNK, left + 1 - size))
                 if not chunk:
                     break
-                chunks.append(chunk)
+                file.write(chunk)
                 size += len(chunk)
     except (zipfile.BadZipFile, zlib.error, EOFError, ValueError, OSError, NotImplementedError) as error:
+        file.close()
         raise ArchiveDamaged([{"where": where, "problem": f"{DAMAGED} ({reason(error)})."}], expanded=size)
     if size > left:
+        file.close()
         raise ArchiveTooLarge(limit, where, expanded=size)
-    return b"".join(chunks)
+    return file
 
 
 def reason(error: Exception) -> str:
     """What zipfile or zlib said, short: their messages are fixed text, but may quote a member's name."""
     text = str(error) or type(error).__name__
     return label(text.rstrip("."))
-
-
-def calendar_name(text: str) -> str | None:
-    """The calendar's X-WR-CALNAME (Google, Apple and Outlook write it), the first at the calendar's own
-    level, unfolded and unescaped; None when it names none."""
-    depth = 0
-    for _, line in logical_lines(text):
-        kind = boundary(line)
-        if kind is not None:
-            depth += 1 if kind[0] == "BEGIN" else -1
-        elif depth == 1 and line[:len(CALNAME) + 1].upper() in (CALNAME + ":", CALNAME + ";"):
-            try:
-                _, _, value = Contentline(line).parts()
-            except ValueError:
-                return None
-            return " ".join(str(value).split()) or None
-    return None

@@ -178,3 +178,5 @@ class Reading(NamedTuple):
     # earlier occurrences in the window the import may remove.
     series: tuple[SeriesSummary, ...] = ()
     expanded: frozenset[str] = frozenset()
+    # The calendar's name (X-WR-CALNAME), when it gives one: a ZIP's calendar's group.
+    calendar_name: str | None = None

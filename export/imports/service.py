@@ -1,10 +1,15 @@
 """An import, whatever the file: read and check every record, then write them all in one transaction.
 
-The API view and the import_slots command are thin shells around import_slots().
+The API view and the import_slots command are thin shells around import_slots(). An iCalendar file
+is read from its file a line at a time, its records kept on disk until they are written
+(export/imports/spool.py): what an import holds does not grow with the file.
 """
+import hashlib
 import io
+import pickle
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
+from typing import BinaryIO
 from uuid import UUID
 
 from django.conf import settings
@@ -14,17 +19,15 @@ from django.db.models import Q
 from django.utils import timezone
 
 from export.formats.backup.reader import read_json
+from export.formats.ical.lines import CalendarSource
 from export.formats.ical.reader import read_ical
 from export.formats.ical.series import recurrence_window
 from export.formats.ical.zone_rules import ZoneWork
 from export.formats.ical.zones import is_iana
 from export.formats.outlook.reader import read_csv
-from export.imports.archives import Member, MemberContext, calendar_name, is_zip, read_calendars
+from export.imports.archives import Member, MemberContext, is_zip, read_calendars
 from export.imports.detect import detect
 from export.imports.records import (
-    EARLIEST,
-    LATEST,
-    OUT_OF_RANGE,
     GroupRecord,
     ImportProblem,
     ImportRejected,
@@ -37,6 +40,7 @@ from export.imports.records import (
     capped,
     quoted,
 )
+from export.imports.spool import RecordSpool
 from export.models import SlotChangeClock
 from slots.models import Slot, SlotGroup
 from slots.selectors import group_visible_to, groups_visible_to
@@ -47,8 +51,8 @@ READERS = {"ical": read_ical, "csv": read_csv, "json": read_json}
 IMPORTS_GROUP = "Imports"
 # What an import sets on a slot; everything else (uuid, creator, created_at) is the slot's own.
 SLOT_FIELDS = ("title", "description", "location", "start", "end", "all_day", "time_zone", "visibility")
-# Text that does not fit its column is cut, with a warning, rather than refusing a calendar for a long title.
-TEXT_LIMITS = tuple((name, Slot._meta.get_field(name).max_length) for name in ("title", "location"))
+# What tells a file's format: its first line (detect.py), or a ZIP's magic bytes.
+HEAD_BYTES = 64 * 1024
 # Rows looked up per query: far below SQLite's limit on the number of query parameters.
 LOOKUP_BATCH = 1000
 GROUP_NAME_LENGTH = SlotGroup._meta.get_field("name").max_length
@@ -95,8 +99,8 @@ class ImportResult:
 
 
 class FileTooLarge(Exception):
-    def __init__(self, limit: int):
-        super().__init__(f"The file is larger than {limit:,} bytes, the most an import takes.")
+    def __init__(self, limit: int, what: str = ""):
+        super().__init__(f"The file is larger than {limit:,} bytes, the most an import takes{what}.")
 
 
 class ImportConflict(Exception):
@@ -107,65 +111,90 @@ class ImportConflict(Exception):
 
 
 def import_slots(
-    *, user: AbstractBaseUser, data: bytes, group: UUID | None = None, time_zone: str | None = None
+    *, user: AbstractBaseUser, data: bytes | BinaryIO, group: UUID | None = None, time_zone: str | None = None
 ) -> ImportResult:
     """Import a file's slots for the user, all or nothing; a ZIP (its magic bytes tell) is a calendar a member.
 
-    ImportRejected lists the problems of a file (or of time_zone); SlotGroup.DoesNotExist is a
-    group the user neither owns nor belongs to; FileTooLarge, ArchiveTooLarge (a ZIP's calendars
-    expand to more than IMPORT_MAX_BYTES) and ImportConflict say what they are.
+    data is the file's bytes, or the file itself (an upload, opened for reading in binary). ImportRejected
+    lists the problems of a file (or of time_zone); SlotGroup.DoesNotExist is a group the user neither owns
+    nor belongs to; FileTooLarge, ArchiveTooLarge (a ZIP's calendars expand to more than IMPORT_MAX_BYTES)
+    and ImportConflict say what they are.
     """
-    if len(data) > settings.IMPORT_MAX_BYTES:
+    stream = io.BytesIO(data) if isinstance(data, bytes) else data
+    size = stream.seek(0, io.SEEK_END)
+    if size > settings.IMPORT_MAX_BYTES:
         raise FileTooLarge(settings.IMPORT_MAX_BYTES)
-    if is_zip(data):
+    stream.seek(0)
+    head = stream.read(HEAD_BYTES)
+    stream.seek(0)
+    if is_zip(head):
         if group is not None:
             raise ImportRejected([{"where": "group", "problem": GROUP_WITH_ZIP}])
-        members, warnings = read_calendars(io.BytesIO(data), settings.IMPORT_MAX_BYTES)
-        return import_calendars(user=user, members=members, time_zone=time_zone, warnings=warnings)
+        members, warnings = read_calendars(stream, settings.IMPORT_MAX_BYTES)
+        try:
+            return import_calendars(user=user, members=members, time_zone=time_zone, warnings=warnings)
+        finally:
+            for member in members:
+                member.file.close()
     context = read_context(time_zone)
     target = group_visible_to(user=user, uuid=group) if group is not None else None
-    text = decoded(data)
-    file_format = detect(text)
-    reading = read_records(text, file_format, context)
-    records, warnings = reading.records, reading.warnings
-    created = updated = removed = 0
-    if not records and not reading.series:
-        warnings.append({"where": "file", "warning": "The file holds no events."})
-    if records or reading.expanded:
-        try:
-            with write_transaction():
-                if records:
-                    # A backup brings its slots' own groups: also filing them under "Imports"
-                    # would restore something other than what was backed up (the backup's round trip).
-                    new_to_imports = target is None and file_format != "json"
-                    created, updated = write(user, records, target, new_to_imports=new_to_imports)
-                removed = remove_gone_occurrences(user, records, reading.expanded, context.recurrence)
-        except IntegrityError:
-            # Two imports of the same file at once both create the slot of one UID; the
-            # constraint on source_uid stops the second, whose changes are rolled back.
-            raise ImportConflict()
-    return ImportResult(
-        created, updated, len(records) - created - updated, capped(warnings, "warning"), context.recurrence,
-        removed, reading.series,
-    )
+    file_format = detect(head.decode("utf-8", "ignore"))
+    spool = RecordSpool()
+    try:
+        reading = read_records(readable(stream, size, file_format), file_format, context, spool)
+        warnings = reading.warnings
+        created = updated = removed = 0
+        if not spool and not reading.series:
+            warnings.append({"where": "file", "warning": "The file holds no events."})
+        if spool or reading.expanded:
+            try:
+                with write_transaction():
+                    if spool:
+                        # A backup brings its slots' own groups: also filing them under "Imports"
+                        # would restore something other than what was backed up (the backup's round trip).
+                        new_to_imports = target is None and file_format != "json"
+                        created, updated = write_all(user, spool, target, new_to_imports=new_to_imports)
+                    removed = remove_gone_occurrences(user, spool.occurrences, reading.expanded, context.recurrence)
+            except IntegrityError:
+                # Two imports of the same file at once both create the slot of one UID; the
+                # constraint on source_uid stops the second, whose changes are rolled back.
+                raise ImportConflict()
+        return ImportResult(
+            created, updated, len(spool) - created - updated, capped(warnings, "warning"), context.recurrence,
+            removed, reading.series,
+        )
+    finally:
+        spool.close()
 
 
-def read_records(text: str, file_format: str, context: ReadContext, work: ZoneWork | None = None) -> Reading:
-    """A file's reading, its records each checked; ImportRejected with its problems.
+def readable(stream: BinaryIO, size: int, file_format: str) -> CalendarSource | str:
+    """What a reader reads: an iCalendar file from its file, a line at a time; a CSV or JSON file as its text,
+    which they read whole, within IMPORT_MAX_CSV_JSON_BYTES."""
+    if file_format == "ical":
+        return CalendarSource(stream)
+    if size > settings.IMPORT_MAX_CSV_JSON_BYTES:
+        raise FileTooLarge(settings.IMPORT_MAX_CSV_JSON_BYTES, " of a CSV or JSON file")
+    return decoded(stream.read())
+
+
+def read_records(
+    source: CalendarSource | str, file_format: str, context: ReadContext, spool: RecordSpool,
+    work: ZoneWork | None = None,
+) -> Reading:
+    """A file's reading, its records each checked and spooled; ImportRejected with its problems.
 
     work is the zone work an iCalendar file may spend: a ZIP's calendars share one import's.
     """
     if file_format == "ical":
-        reading = read_ical(text, context, work)
+        reading = read_ical(source, context, work, records=spool)
     else:
-        reading = READERS[file_format](text, context)
-    warnings = reading.warnings
-    records = [fitted(record, warnings) for record in reading.records]
+        reading = READERS[file_format](source, context)
+        spool.extend(reading.records)
+    spool.check()
     # A series' occurrences share its line: a title cut is said once for all of them.
+    warnings = [*reading.warnings, *spool.warnings]
     warnings = list({(warning["where"], warning["warning"]): warning for warning in warnings}.values())
-    check_range(records)
-    check_unique(records)
-    return reading._replace(records=records, warnings=warnings)
+    return reading._replace(records=spool, warnings=warnings)
 
 
 def import_calendars(
@@ -182,39 +211,52 @@ def import_calendars(
     problems: list[ImportProblem] = []
     readings: list[tuple[Member, str, Reading]] = []
     total = 0
-    for member in members:
-        context = MemberContext(
-            **{**vars(base), "max_records": base.max_records - total}, import_max_records=base.max_records
-        )
-        try:
-            text = decoded(member.data)
-            if detect(text) != "ical":
-                raise ImportRejected([{"where": "file", "problem": NOT_ICALENDAR}])
-            reading = read_records(text, "ical", context, work)
-        except ImportRejected as rejected:
-            problems += member.placed(rejected.problems)
-            continue
-        total += len(reading.records)
-        warnings += member.placed(reading.warnings)
-        if not reading.records and not reading.series:
-            warnings.append({"where": member.label, "warning": "The calendar holds no events."})
-        readings.append((member, group_name(member, text, warnings), reading))
-    problems += differing_twins(readings)
-    if problems:
-        raise ImportRejected(problems)
+    try:
+        for member in members:
+            context = MemberContext(
+                **{**vars(base), "max_records": base.max_records - total}, import_max_records=base.max_records
+            )
+            spool = RecordSpool()
+            try:
+                member.file.seek(0)
+                if detect(member.file.read(HEAD_BYTES).decode("utf-8", "ignore")) != "ical":
+                    raise ImportRejected([{"where": "file", "problem": NOT_ICALENDAR}])
+                reading = read_records(CalendarSource(member.file), "ical", context, spool, work)
+            except ImportRejected as rejected:
+                spool.close()
+                problems += member.placed(rejected.problems)
+                continue
+            total += len(spool)
+            warnings += member.placed(reading.warnings)
+            if not spool and not reading.series:
+                warnings.append({"where": member.label, "warning": "The calendar holds no events."})
+            readings.append((member, group_name(member, reading.calendar_name, warnings), reading))
+        problems += differing_twins(readings)
+        if problems:
+            raise ImportRejected(problems)
+        return write_calendars(user, readings, base, warnings)
+    finally:
+        for _, _, reading in readings:
+            reading.records.close()
+
+
+def write_calendars(
+    user: AbstractBaseUser, readings: list[tuple[Member, str, Reading]], base: ReadContext,
+    warnings: list[ImportWarning],
+) -> ImportResult:
     calendars: list[CalendarResult] = []
     series: list[SeriesSummary] = []
     try:
         with write_transaction():
             for member, name, reading in readings:
                 group, new_group = own_group_named(user, name)
-                records = reading.records
+                spool = reading.records
                 try:
-                    created, updated = write(user, records, group) if records else (0, 0)
+                    created, updated = write_all(user, spool, group) if spool else (0, 0)
                 except ImportRejected as rejected:
                     raise ImportRejected(member.placed(rejected.problems))
-                removed = remove_gone_occurrences(user, records, reading.expanded, base.recurrence)
-                unchanged = len(records) - created - updated
+                removed = remove_gone_occurrences(user, spool.occurrences, reading.expanded, base.recurrence)
+                unchanged = len(spool) - created - updated
                 calendars.append(
                     CalendarResult(member.label, group, new_group, created, updated, unchanged, removed)
                 )
@@ -233,9 +275,9 @@ def import_calendars(
     )
 
 
-def group_name(member: Member, text: str, warnings: list[ImportWarning]) -> str:
+def group_name(member: Member, calendar_name: str | None, warnings: list[ImportWarning]) -> str:
     """The calendar's X-WR-CALNAME, else the member's file name without .ics, cut to fit a group's name."""
-    name = calendar_name(text) or member.stem
+    name = calendar_name or member.stem
     if len(name) > GROUP_NAME_LENGTH:
         name = name[:GROUP_NAME_LENGTH]
         warnings.append({"where": member.label, "warning": f"The calendar's name was cut to {GROUP_NAME_LENGTH} "
@@ -246,13 +288,15 @@ def group_name(member: Member, text: str, warnings: list[ImportWarning]) -> str:
 def differing_twins(readings: list[tuple[Member, str, Reading]]) -> list[ImportProblem]:
     """An event in two calendars (one UID) is one slot in both groups, if both say the same of it: two
     versions of one slot, and the ZIP does not say which is right."""
-    first: dict[str, tuple[str, dict]] = {}
+    first: dict[str, tuple[str, bytes]] = {}
     problems: list[ImportProblem] = []
     for member, _, reading in readings:
         for record in reading.records:
             where = f"{member.label} {record.where}"
-            earlier, values = first.setdefault(record.source_uid, (where, slot_values(record)))
-            if earlier != where and values != slot_values(record):
+            # A digest of the values, not the values: a ZIP's records are on disk, not held.
+            values = hashlib.sha256(pickle.dumps(slot_values(record))).digest()
+            earlier, first_values = first.setdefault(record.source_uid, (where, values))
+            if earlier != where and first_values != values:
                 problems.append({"where": where, "problem": f"Has the same UID as {earlier}, with other details."})
     return problems
 
@@ -289,49 +333,28 @@ def decoded(data: bytes) -> str:
         raise ImportRejected([{"where": f"line {line}", "problem": "The file is not UTF-8 text; save it as UTF-8."}])
 
 
-def fitted(record: SlotRecord, warnings: list[ImportWarning]) -> SlotRecord:
-    """The record with a title and a location that fit their columns."""
-    changes = {}
-    for name, limit in TEXT_LIMITS:
-        value = getattr(record, name)
-        if len(value) > limit:
-            changes[name] = value[:limit]
-            warnings.append({"where": record.where, "warning": f"The {name} was cut to {limit} characters."})
-    return replace(record, **changes) if changes else record
-
-
-def check_range(records: list[SlotRecord]) -> None:
-    """Every moment within the years any later reading of the slot can compute with."""
-    problems: list[ImportProblem] = [
-        {"where": record.where, "problem": OUT_OF_RANGE}
-        for record in records
-        if not EARLIEST <= record.start <= LATEST or (record.end is not None and not record.end <= LATEST)
-    ]
-    if problems:
-        raise ImportRejected(problems)
-
-
-def check_unique(records: list[SlotRecord]) -> None:
-    """One record a UID: two would be two versions of one slot, and the file does not say which is right."""
-    first: dict[str, str] = {}
-    problems: list[ImportProblem] = []
-    for record in records:
-        earlier = first.setdefault(record.source_uid, record.where)
-        if earlier != record.where:
-            problems.append({"where": record.where, "problem": f"Has the same UID as {earlier}."})
-    if problems:
-        raise ImportRejected(problems)
+def write_all(
+    user: AbstractBaseUser, spool: RecordSpool, group: SlotGroup | None, *, new_to_imports: bool = False
+) -> tuple[int, int]:
+    """write() of the spool's records, a batch at a time; (created, updated)."""
+    created = updated = 0
+    claimed: dict[int, str] = {}
+    for records in spool.batches():
+        made, changed = write(user, records, group, new_to_imports=new_to_imports, claimed=claimed)
+        created, updated = created + made, updated + changed
+    return created, updated
 
 
 def write(
-    user: AbstractBaseUser, records: list[SlotRecord], group: SlotGroup | None, *, new_to_imports: bool = False
+    user: AbstractBaseUser, records: list[SlotRecord], group: SlotGroup | None, *, new_to_imports: bool = False,
+    claimed: dict[int, str] | None = None,
 ) -> tuple[int, int]:
     """Create and update the records' slots and file them (add_memberships); (created, updated).
 
     A slot counts as updated when the file changed one of its fields; joining a group is not
     a change of the slot (a second import into another group is "unchanged").
     """
-    matches = matched_slots(user, records)
+    matches = matched_slots(user, records, {} if claimed is None else claimed)
     groups = record_groups(user, records)
     now = timezone.now()
     new: list[Slot] = []
@@ -367,7 +390,7 @@ def write(
 
 
 def remove_gone_occurrences(
-    user: AbstractBaseUser, records: list[SlotRecord], series: frozenset[str], window: RecurrenceWindow
+    user: AbstractBaseUser, occurrences: set[tuple[str, str]], series: frozenset[str], window: RecurrenceWindow
 ) -> int:
     """Delete the user's occurrences of the file's series that start in the window and that the series no
     longer has (a newer export, an EXDATE, a cancelled occurrence, a shorter rule); the number deleted.
@@ -375,7 +398,7 @@ def remove_gone_occurrences(
     Only slots imported from those series, by their source_series; an occurrence outside the window,
     which the file's reading did not look at, stays as it is.
     """
-    kept = {record.source_uid for record in records if record.source_series in series}
+    kept = {source_uid for source_uid, source_series in occurrences if source_series in series}
     gone = []
     for keys in batches(series):
         gone += [
@@ -409,16 +432,18 @@ def batches(values: Iterable) -> Iterator[list]:
         yield values[index:index + LOOKUP_BATCH]
 
 
-def matched_slots(user: AbstractBaseUser, records: list[SlotRecord]) -> list[Slot | None]:
+def matched_slots(user: AbstractBaseUser, records: list[SlotRecord], claimed: dict[int, str]) -> list[Slot | None]:
     """The user's slot each record updates, if any: the slot whose uuid is the record's UID, else the
-    slot imported before from the same UID. Only the user's own slots are ever looked at."""
+    slot imported before from the same UID. Only the user's own slots are ever looked at.
+
+    claimed is where each slot was matched before, by the file's earlier batches of records.
+    """
     own, known = {}, {}
     for uuids in batches({as_uuid(record.uid) for record in records} - {None}):
         own.update((slot.uuid, slot) for slot in Slot.objects.filter(creator=user, uuid__in=uuids))
     for keys in batches(record.source_uid for record in records):
         known.update((slot.source_uid, slot) for slot in Slot.objects.filter(creator=user, source_uid__in=keys))
     matches: list[Slot | None] = []
-    claimed: dict[int, str] = {}
     problems: list[ImportProblem] = []
     for record in records:
         slot = own.get(as_uuid(record.uid)) or known.get(record.source_uid)

@@ -6,7 +6,8 @@ from datetime import datetime, timezone
 
 import pytest
 
-from export.formats.ical.reader import read_ical, unfolded
+from export.formats.ical.lines import unfolded
+from export.formats.ical.reader import read_ical
 from export.formats.ical.zone_rules import CYCLE_YEARS, MAX_RULE_YEARS, MAX_ZONE_CHARACTERS, ZONE_WORK_STEPS, ZoneWork
 from export.imports.records import ImportRejected, ReadContext
 from export.tests.importing import calendar, imported, upload

@@ -12,6 +12,7 @@ from icalendar.cal.component_factory import ComponentFactory
 from icalendar.cal.free_busy import FreeBusy
 from icalendar.cal.journal import Journal
 from icalendar.cal.todo import Todo
+from icalendar.parser.property import split_on_unescaped_comma
 
 from export.imports.records import ImportWarning
 
@@ -59,47 +60,47 @@ class ReadCalendar(Calendar):
         return factory
 
 
-def not_held(calendars: list[Component]) -> list[ImportWarning]:
-    """One warning for each kind of thing the calendars hold that their slots do not, with how many."""
-    components = dict.fromkeys(COMPONENTS, 0)
-    found = dict.fromkeys([*PROPERTIES, "VALARM"], 0)
-    events = dict.fromkeys(found, 0)
-    for calendar in calendars:
-        for component in calendar.walk():
-            if component.name in components:
-                components[component.name] += 1
-            elif component.name == "VEVENT":
-                for name, count in held_in(component).items():
-                    found[name] += count
-                    events[name] += 1
-    warnings: list[ImportWarning] = []
-    for name, count in components.items():
-        if count:
-            warnings.append({"where": "file", "warning": f"{counted(count, *COMPONENTS[name])} ({name}) "
-                             f"{verb(count)} not imported: a slot holds events only."})
-    for name, count in found.items():
-        if count:
-            singular, plural, lacks = ALARM if name == "VALARM" else PROPERTIES[name]
-            warnings.append({"where": "file", "warning": f"{counted(count, singular, plural)} ({name}) of "
-                             f"{counted(events[name], 'event', 'events')} {verb(count)} not imported: a slot has "
-                             f"no {lacks}."})
-    return warnings
+class NotHeld:
+    """What a file holds that its slots do not, counted as the file is read: one warning of each kind."""
+
+    def __init__(self):
+        self.components = dict.fromkeys(COMPONENTS, 0)
+        # Of each property (and VALARM): how many, in how many events.
+        self.found = dict.fromkeys([*PROPERTIES, "VALARM"], 0)
+        self.events = dict.fromkeys(self.found, 0)
+
+    def component(self, name: str) -> None:
+        """A BEGIN line of the file: a to-do, a journal entry... is counted."""
+        if name in self.components:
+            self.components[name] += 1
+
+    def event(self, counts: dict[str, int]) -> None:
+        """One event's properties and alarms that a slot does not hold, by name (event_counts())."""
+        for name, count in counts.items():
+            self.found[name] += count
+            self.events[name] += 1
+
+    def warnings(self) -> list[ImportWarning]:
+        warnings: list[ImportWarning] = []
+        for name, count in self.components.items():
+            if count:
+                warnings.append({"where": "file", "warning": f"{counted(count, *COMPONENTS[name])} ({name}) "
+                                 f"{verb(count)} not imported: a slot holds events only."})
+        for name, count in self.found.items():
+            if count:
+                singular, plural, lacks = ALARM if name == "VALARM" else PROPERTIES[name]
+                warnings.append({"where": "file", "warning": f"{counted(count, singular, plural)} ({name}) of "
+                                 f"{counted(self.events[name], 'event', 'events')} {verb(count)} not imported: a "
+                                 f"slot has no {lacks}."})
+        return warnings
 
 
-def held_in(event: Component) -> dict[str, int]:
-    """How many of each thing a slot does not hold the event has."""
-    counts = {}
-    for name in PROPERTIES:
-        values = event.get(name)
-        if values is None:
-            continue
-        values = values if isinstance(values, list) else [values]
-        # One CATEGORIES line lists several categories.
-        counts[name] = sum(len(getattr(value, "cats", None) or [value]) for value in values)
-    alarms = sum(1 for component in event.subcomponents if component.name == "VALARM")
-    if alarms:
-        counts["VALARM"] = alarms
-    return counts
+def unheld_count(name: str, value: str | None) -> int:
+    """How many things a slot does not hold one of an event's lines of this property gives: one CATEGORIES
+    line lists several categories."""
+    if name == "CATEGORIES" and value:
+        return len(split_on_unescaped_comma(value))
+    return 1
 
 
 def counted(count: int, singular: str, plural: str) -> str:

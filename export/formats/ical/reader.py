@@ -2,33 +2,32 @@
 
 docs/calendar-format.md says how a slot becomes an event; this reads it back, and what other
 clients write (TZID and VTIMEZONE, Windows zone names, X-WR-TIMEZONE, floating times, dates).
+A file is read a line at a time and an event at a time, never as one tree: what an import holds
+does not grow with the file (docs/performance.md).
 """
-import re
 import zoneinfo
 from collections import Counter
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone, tzinfo
-from typing import NamedTuple
+from typing import BinaryIO, NamedTuple
 from warnings import filterwarnings
 
+from icalendar import Event
 from icalendar.cal import Component
+from icalendar.cal.component_factory import ComponentFactory
 from icalendar.error import GloballyUniqueTZIDGuessed
 from icalendar.parser.content_line import Contentline
 from icalendar.parser.ical.component import ComponentIcalParser
 from icalendar.timezone import tzp
 
+from export.formats.ical.lines import CalendarSource, boundary, property_name, property_value
 from export.formats.ical.mapping import OPEN_END, OPEN_END_ALL_DAY, ZERO_LENGTH_MARK
-from export.formats.ical.not_held import ReadCalendar, not_held
+from export.formats.ical.not_held import PROPERTIES as UNHELD_PROPERTIES
+from export.formats.ical.not_held import NotHeld, ReadCalendar, unheld_count
 from export.formats.ical.property_errors import read_errors, without_broken
-from export.formats.ical.series import SeriesEvent, expanded, recurrence_window
-from export.formats.ical.zone_rules import (
-    MAX_ZONE_CHARACTERS,
-    ZoneWork,
-    ZoneWorkExhausted,
-    bounded,
-    observance_problem,
-)
+from export.formats.ical.series import SERIES_READS, Expansion, SeriesEvent, is_cancelled, recurrence_window
+from export.formats.ical.survey import CUT_SHORT, MAX_TIME_ZONES, Shell, Survey, surveyed
+from export.formats.ical.zone_rules import ZoneWork, ZoneWorkExhausted, bounded
 from export.formats.ical.zones import iana_zone, is_iana
 from export.imports.records import (
     OUT_OF_RANGE,
@@ -44,13 +43,6 @@ from export.imports.records import (
 )
 from slots.models import Slot
 
-# RFC 5545 §3.1: lines end in CRLF (LF from some tools); one that starts with a space or a
-# tab continues the line before.
-LINE_BREAK = re.compile(r"\r?\n")
-FOLD_STARTS = (" ", "\t")
-# A calendar defines the zones its events use: a handful. icalendar builds each definition
-# as it parses, at some cost, so a file that defines thousands is refused before parsing.
-MAX_TIME_ZONES = 100
 # RFC 5545 §3.8.1.3, as docs/calendar-format.md maps it; no CLASS, or an unknown one, is private.
 VISIBILITY_BY_CLASS = {
     "PUBLIC": Slot.Visibility.PUBLIC,
@@ -73,11 +65,14 @@ class Unreadable(Exception):
 
 @dataclass
 class EventSource:
-    """Where a VEVENT begins in the file, and its unfolded lines."""
+    """A VEVENT's content lines, each with the number of the line it begins on: all of them, and those parsed."""
 
-    line: int
-    lines: list[str] = field(default_factory=list)
-    numbers: list[int] = field(default_factory=list)  # the line each of the lines begins on
+    lines: list[tuple[int, str]]
+    parsed: list[tuple[int, str]] = field(default_factory=list)
+
+    @property
+    def line(self) -> int:
+        return self.lines[0][0]
 
 
 class Moment(NamedTuple):
@@ -97,68 +92,41 @@ class ReadEvent(NamedTuple):
     repeats: bool = False
 
 
-def read_ical(text: str, context: ReadContext, work: ZoneWork | None = None) -> Reading:
+class NotParsed(Exception):
+    """icalendar could not parse a component; its arguments are the line it stopped at and its message."""
+
+
+def read_ical(source: str | bytes | BinaryIO | CalendarSource, context: ReadContext, work: ZoneWork | None = None,
+              records: list[SlotRecord] | None = None) -> Reading:
     """The events of an iCalendar file as slot records; ImportRejected with every problem found.
 
-    work counts the steps the file's zone rules take (a new ZoneWork, unless one is given).
+    The file is read twice, a line at a time: surveyed (survey.py), then each event parsed on its own
+    and handed to records (a list unless one is given: the import's spool) as soon as it is read, unless
+    it is part of a series, which is expanded at the file's end. work counts the steps the file's zone
+    rules take (a new ZoneWork, unless one is given).
     """
     work = ZoneWork() if work is None else work
-    sources, zone_count, zone_problems = scan(text)
-    if len(sources) > context.max_records:
+    records = [] if records is None else records
+    source = source if isinstance(source, CalendarSource) else CalendarSource(source)
+    unheld = NotHeld()
+    survey = surveyed(source, unheld, context.max_records)
+    if survey.events > context.max_records:
         raise context.too_many()
-    if zone_count > MAX_TIME_ZONES:
+    if survey.unpaired:
+        raise ImportRejected([{"where": survey.unpaired, "problem": CUT_SHORT}])
+    if survey.zones > MAX_TIME_ZONES:
         raise ImportRejected([{
             "where": "file",
-            "problem": f"The file defines {zone_count:,} time zones (VTIMEZONE); an import takes at most "
+            "problem": f"The file defines {survey.zones:,} time zones (VTIMEZONE); an import takes at most "
             f"{MAX_TIME_ZONES}.",
         }])
-    if zone_problems:
-        raise ImportRejected(zone_problems)
-    warnings: list[ImportWarning] = []
-    problems: list[ImportProblem] = []
-    read: list[SeriesEvent] = []
-    keys: Counter = Counter()
-    pending = iter(sources)
-    calendars = parsed(text)
-    for component in calendars:
-        zones = CalendarZones(component, context, warnings, work)
-        for event in component.walk("VEVENT"):
-            source = next(pending, None)
-            if source is None:
-                raise cut_short(text)
-            try:
-                record, recurrence_id, repeats = read_event(event, source, zones, keys, warnings)
-                read.append(SeriesEvent(record, recurrence_id, event, zones, repeats))
-            except Unreadable as unreadable:
-                problems.extend({"where": f"line {source.line}", "problem": reason} for reason in unreadable.args)
-            except OverflowError:
-                problems.append({"where": f"line {source.line}", "problem": OUT_OF_RANGE})
-            except ZoneWorkExhausted:
-                raise ImportRejected([*problems, {
-                    "where": f"line {source.line}",
-                    "problem": f"Placing this event's times in the file's time zones (VTIMEZONE) takes more "
-                    f"than the {work.steps:,} steps of their rules an import may take.",
-                }])
-    if next(pending, None) is not None:
-        raise cut_short(text)
-    if problems:
-        raise ImportRejected(problems)
-    warnings.extend(not_held(calendars))
-    window = context.recurrence or recurrence_window()
+    if survey.problems:
+        raise ImportRejected(survey.problems)
+    factory = ReadCalendar._get_component_factory()
     try:
-        expansion = expanded(read, window, warnings)
-    except OverflowError:
-        raise ImportRejected([{"where": "file", "problem": OUT_OF_RANGE}])
-    return Reading(expansion.records, warnings, tuple(expansion.series), frozenset(expansion.expanded))
-
-
-def parsed(text: str) -> list[Component]:
-    try:
-        return ReadCalendar.from_ical(text, multiple=True)
-    except Exception as error:
-        # Whatever icalendar trips on in a malformed file (ValueError mostly, and also
-        # AttributeError or TypeError when END lines close the wrong component) is the file's fault.
-        raise ImportRejected([{"where": where_unreadable(text), "problem": f"Not a readable iCalendar file: {error}"}])
+        reading = EventsReading(survey, context, work, records, unheld, factory)
+        reading.read(source)
+        return reading.result()
     finally:
         # icalendar keeps every VTIMEZONE it parses in one table for the whole process, by TZID,
         # first definition wins, never forgotten: one user's file would bend the times of the next
@@ -167,19 +135,172 @@ def parsed(text: str) -> list[Component]:
         tzp.use(tzp.name)
 
 
-def cut_short(text: str) -> ImportRejected:
-    return ImportRejected([{
-        "where": where_unpaired(text) or "file",
-        "problem": "The calendar is cut short, or its BEGIN and END lines do not pair up.",
-    }])
+class EventsReading:
+    """The second reading of a file: its calendars' zones, then each event, as it comes, as a record."""
+
+    def __init__(self, survey: Survey, context: ReadContext, work: ZoneWork, records: list[SlotRecord],
+                 unheld: NotHeld, factory: ComponentFactory):
+        self.survey, self.context, self.work, self.records, self.unheld = survey, context, work, records, unheld
+        self.factory = factory
+        self.warnings: list[ImportWarning] = []
+        self.problems: list[ImportProblem] = []
+        self.keys: Counter = Counter()
+        # The events of a UID that is not alone (a series, edited occurrences, copies of one event), kept
+        # until the file has given them all.
+        self.held: dict[str, list[SeriesEvent]] = {}
+        self.cancelled = 0
+        self.expansion = Expansion(context.recurrence or recurrence_window(), self.warnings)
+        self.calendars = [self.calendar_zones(shell) for shell in survey.shells]
+        if self.problems:
+            raise ImportRejected(self.problems)
+
+    def calendar_zones(self, shell: Shell) -> "CalendarZones | None":
+        try:
+            (calendar,) = parsed(shell.lines, self.factory)
+        except NotParsed as error:
+            self.problems.append(not_readable(*error.args))
+            return None
+        return CalendarZones(calendar, self.context, self.warnings, self.work)
+
+    def read(self, source: CalendarSource) -> None:
+        depth, calendar = 0, -1
+        lines: list[tuple[int, str]] = []
+        event_depth = 0
+        for number, line in source.logical_lines():
+            kind = boundary(line)
+            if event_depth:
+                lines.append((number, line))
+            if kind is None:
+                continue
+            if kind[0] == "BEGIN":
+                depth += 1
+                calendar += depth == 1
+                if event_depth:
+                    event_depth += 1
+                elif kind[1] == "VEVENT":
+                    event_depth, lines = 1, [(number, line)]
+                continue
+            depth -= 1
+            if event_depth:
+                event_depth -= 1
+                if not event_depth:
+                    self.event(EventSource(lines), self.calendars[calendar])
+
+    def event(self, source: EventSource, zones: "CalendarZones") -> None:
+        """One VEVENT: parsed, read, and handed over or held for its series."""
+        source.parsed, counts = without_unheld(source.lines)
+        self.unheld.event(counts)
+        try:
+            (event,) = parsed(source.parsed, self.factory)
+            record, recurrence_id, repeats = read_event(event, source, zones, self.keys, self.warnings)
+        except NotParsed as error:
+            self.problems.append(not_readable(*error.args))
+            return
+        except Unreadable as unreadable:
+            self.problems.extend({"where": f"line {source.line}", "problem": reason} for reason in unreadable.args)
+            return
+        except OverflowError:
+            self.problems.append({"where": f"line {source.line}", "problem": OUT_OF_RANGE})
+            return
+        except ZoneWorkExhausted:
+            raise ImportRejected([*self.problems, {
+                "where": f"line {source.line}",
+                "problem": f"Placing this event's times in the file's time zones (VTIMEZONE) takes more "
+                f"than the {self.work.steps:,} steps of their rules an import may take.",
+            }])
+        if self.survey.alone(record.uid) or (record.uid is None and not repeats):
+            if is_cancelled(event):
+                self.cancelled += 1
+            elif not self.problems:
+                self.records.append(record)
+        else:
+            # A series without a UID is known by its content, as an event without one is.
+            uid = record.uid or record.source_uid
+            items = self.held.setdefault(uid, [])
+            items.append(SeriesEvent(record, recurrence_id, for_series(event), zones, repeats))
+            if len(items) >= self.survey.count(uid):
+                self.expand(self.held.pop(uid), uid)
+
+    def expand(self, items: list[SeriesEvent], uid: str) -> None:
+        if self.problems:
+            return
+        try:
+            self.records.extend(self.expansion.of(uid, items, len(self.records)))
+        except OverflowError:
+            self.problems.append({"where": items[0].record.where, "problem": OUT_OF_RANGE})
+
+    def result(self) -> Reading:
+        # Events whose survey counted more of their UID than were read (one that could not be parsed).
+        for uid, items in list(self.held.items()):
+            self.expand(items, uid)
+        if self.problems:
+            raise ImportRejected(self.problems)
+        self.expansion.finish(len(self.records), self.cancelled)
+        self.warnings.extend(self.unheld.warnings())
+        names = [shell.name for shell in self.survey.shells if shell.name is not None]
+        return Reading(self.records, self.warnings, tuple(self.expansion.series), frozenset(self.expansion.expanded),
+                       " ".join(names[0].split()) or None if names else None)
+
+
+def without_unheld(lines: list[tuple[int, str]]) -> tuple[list[tuple[int, str]], dict[str, int]]:
+    """The event's lines that the reading parses, and how many of each thing a slot does not hold it has:
+    those (attendees, alarms...) are counted from their lines, never parsed."""
+    kept: list[tuple[int, str]] = []
+    counts: dict[str, int] = {}
+    depth = alarm = 0
+    for number, line in lines:
+        kind = boundary(line)
+        if kind is not None:
+            depth += 1 if kind[0] == "BEGIN" else -1
+            if kind == ("BEGIN", "VALARM") and depth == 2 and not alarm:
+                alarm = depth
+                counts["VALARM"] = counts.get("VALARM", 0) + 1
+            elif alarm and depth < alarm:
+                alarm = 0
+                continue
+        elif depth == 1 and (name := property_name(line)) in UNHELD_PROPERTIES:
+            value = property_value(line)
+            if value is not None:
+                counts[name] = counts.get(name, 0) + unheld_count(name, value)
+                continue
+            # A line that does not even split is parsed, for its warning (property_errors.py).
+        if not alarm:
+            kept.append((number, line))
+    return kept, counts
+
+
+def for_series(event: Component) -> Component:
+    """What the expansion of a series reads of one of its events; nothing else is kept to the file's end."""
+    kept = Event()
+    for name in SERIES_READS:
+        if name in event:
+            kept[name] = event[name]
+    return kept
+
+
+def parsed(lines: list[tuple[int, str]], factory: ComponentFactory) -> list[Component]:
+    """The component of these lines, as icalendar parses it; NotParsed with the line it stopped at."""
+    parser = LineCountingParser(lines, factory)
+    try:
+        components = parser.parse()
+    except Exception as error:
+        # Whatever icalendar trips on in a malformed component (ValueError mostly, and also
+        # AttributeError or TypeError when END lines close the wrong component) is the file's fault.
+        raise NotParsed(parser.numbers[max(parser.read, 1) - 1], error)
+    if len(components) != 1:
+        raise NotParsed(lines[0][0], "BEGIN and END lines do not pair up")
+    return components
+
+
+def not_readable(line: int, error) -> ImportProblem:
+    return {"where": f"line {line}", "problem": f"Not a readable iCalendar file: {error}"}
 
 
 class LineCountingParser(ComponentIcalParser):
     """icalendar's own parser, fed one content line at a time, that remembers how far it got."""
 
-    def __init__(self, lines: list[tuple[int, str]]):
-        super().__init__([Contentline(line) for _, line in lines], ReadCalendar._get_component_factory(),
-                         ReadCalendar.types_factory)
+    def __init__(self, lines: list[tuple[int, str]], factory: ComponentFactory):
+        super().__init__([Contentline(line) for _, line in lines], factory, ReadCalendar.types_factory)
         self.numbers = [number for number, _ in lines]
         self.read = 0
 
@@ -190,131 +311,6 @@ class LineCountingParser(ComponentIcalParser):
     def counted(self, lines):
         for self.read, line in enumerate(lines, start=1):
             yield line
-
-
-def where_unreadable(text: str) -> str:
-    """The line icalendar stopped at, for a file it refused: its own parser again, counting lines, else
-    the first BEGIN or END that does not pair up. Only run on a refused file."""
-    parser = LineCountingParser(list(logical_lines(text)))
-    try:
-        parser.parse()
-    except Exception:
-        if parser.read:
-            return f"line {parser.numbers[parser.read - 1]}"
-    finally:
-        tzp.use(tzp.name)
-    return where_unpaired(text) or "file"
-
-
-def where_unpaired(text: str) -> str | None:
-    """The line of the first END that closes a component never begun, or of a BEGIN never ended."""
-    begun: list[tuple[int, str]] = []
-    for number, line in logical_lines(text):
-        kind = boundary(line)
-        if kind is None:
-            continue
-        verb, name = kind
-        if verb == "BEGIN":
-            begun.append((number, name))
-        elif not begun or begun.pop()[1] != name:
-            return f"line {number}"
-    return f"line {begun[-1][0]}" if begun else None
-
-
-def logical_lines(text: str):
-    """(number of the line it begins on, unfolded content line), for every content line."""
-    return unfolded(LINE_BREAK.split(text))
-
-
-def unfolded(lines: Iterable[str]):
-    """logical_lines() of the file's physical lines."""
-    # A line's pieces are joined once it is complete: adding each fold to the line built so far
-    # would copy that line again for every fold, a time that grows with the square of its length.
-    start, pieces = 0, []
-    for number, line in enumerate(lines, start=1):
-        if line.startswith(FOLD_STARTS) and pieces:
-            pieces.append(line[1:])
-        elif line:
-            if pieces:
-                yield start, "".join(pieces)
-            start, pieces = number, [line]
-    if pieces:
-        yield start, "".join(pieces)
-
-
-def boundary(line: str) -> tuple[str, str] | None:
-    """("BEGIN", "VEVENT") and the like, for a BEGIN or END line, read as icalendar reads it."""
-    if not line[:5].upper().startswith(("BEGIN", "END")):
-        return None
-    name, _, value = line.partition(":")
-    if name.upper() in ("BEGIN", "END"):
-        # The plain form, which is nearly every one, without icalendar's slower full parse.
-        return name.upper(), value.upper()
-    try:
-        name, _, value = Contentline(line).parts()
-    except ValueError:
-        return None
-    return name.upper(), value.upper()
-
-
-def scan(text: str) -> tuple[list[EventSource], int, list[ImportProblem]]:
-    """Every VEVENT's first line and content, the number of VTIMEZONEs, and what their rules break.
-
-    icalendar gives no line numbers, so problems are placed by this scan, which finds
-    the events in the same order icalendar's walk does. It also refuses, before icalendar
-    builds any zone, the zones whose rules could not be run at a bounded cost (zone_rules).
-    """
-    sources: list[EventSource] = []
-    problems: list[ImportProblem] = []
-    zones = 0
-    current: EventSource | None = None
-    zone: ZoneSource | None = None
-    for number, line in logical_lines(text):
-        kind = boundary(line)
-        if kind == ("BEGIN", "VEVENT"):
-            current = EventSource(number)
-            sources.append(current)
-        elif kind == ("BEGIN", "VTIMEZONE"):
-            zones += 1
-            zone = ZoneSource(number)
-        if current is not None:
-            current.lines.append(line)
-            current.numbers.append(number)
-        if zone is not None:
-            problems.extend(zone.read(number, line, kind))
-            if kind == ("END", "VTIMEZONE"):
-                zone = None
-        if kind == ("END", "VEVENT"):
-            current = None
-    return sources, zones, problems
-
-
-@dataclass
-class ZoneSource:
-    """A VTIMEZONE as the scan reads it: its size, and its observances' rules."""
-
-    line: int
-    characters: int = 0
-    observance: bool = False
-
-    def read(self, number: int, line: str, kind: tuple[str, str] | None) -> list[ImportProblem]:
-        """The problems of one of the zone's lines."""
-        problems: list[ImportProblem] = []
-        before, self.characters = self.characters, self.characters + len(line)
-        if before <= MAX_ZONE_CHARACTERS < self.characters:
-            problems.append({
-                "where": f"line {self.line}",
-                "problem": f"A time zone (VTIMEZONE) takes at most {MAX_ZONE_CHARACTERS:,} characters; "
-                "this one is longer.",
-            })
-        if kind is not None:
-            self.observance = kind[0] == "BEGIN" and kind[1] in ("STANDARD", "DAYLIGHT")
-        elif self.observance:
-            name, _, value = line.partition(":")
-            problem = observance_problem(name.partition(";")[0].upper(), value)
-            if problem:
-                problems.append({"where": f"line {number}", "problem": problem})
-        return problems
 
 
 class CalendarZones:
@@ -420,7 +416,7 @@ def read_event(
 ) -> ReadEvent:
     """One VEVENT as a slot record; Unreadable with every reason it cannot be one."""
     value_errors = [error for error in event.errors if error[0] not in IGNORED_ERRORS]
-    read = read_errors(event, value_errors, list(zip(source.numbers, source.lines)))
+    read = read_errors(event, value_errors, source.parsed)
     errors = read.problems
     if "DTSTART" not in event:
         errors.append("The event has no DTSTART.")
@@ -447,7 +443,7 @@ def read_event(
         uid=uid,
         # Without a UID, an event is known by its content (DTSTAMP aside: it is the export's moment).
         source_uid=source_uid_for(uid) if uid else content_key(
-            "ical", [line for line in source.lines if not line.upper().startswith("DTSTAMP")], keys
+            "ical", [line for _, line in source.lines if not line.upper().startswith("DTSTAMP")], keys
         ),
         title=title,
         description=text(event, "DESCRIPTION"),

@@ -15,7 +15,7 @@ walk is paid, before it starts, from the import's SeriesWork. docs/formats.md gi
 import heapq
 import zoneinfo
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import MAXYEAR, date, datetime, timedelta, timezone
 from typing import NamedTuple
 
@@ -62,6 +62,10 @@ FREQUENCY_NAMES = {4: "HOURLY", 5: "MINUTELY", 6: "SECONDLY"}
 # one begun in the year 2 2,200,000; a daily rule that matches nothing 416,000 at most.
 SERIES_WORK_STEPS = 3_000_000
 CANCELLED = "CANCELLED"
+# What the expansion reads of a series' events (recurring-ical-events, version(), is_cancelled()): all that is
+# kept of them until the file's end.
+SERIES_READS = ("UID", "DTSTART", "DTEND", "DURATION", "RRULE", "RDATE", "EXDATE", "EXRULE", "RECURRENCE-ID",
+                "SEQUENCE", "LAST-MODIFIED", "STATUS")
 QUERY_MARGIN = timedelta(days=2)
 
 
@@ -91,17 +95,6 @@ class SeriesEvent:
     repeats: bool  # RRULE or RDATE
 
 
-@dataclass
-class Expansion:
-    """The records of a file, its series' occurrences among them, and what each series made."""
-
-    records: list[SlotRecord] = field(default_factory=list)
-    series: list[SeriesSummary] = field(default_factory=list)
-    # The series whose every occurrence in the window is in records: their earlier occurrences that
-    # are no longer there may go.
-    expanded: set[str] = field(default_factory=set)
-
-
 def recurrence_window(now: datetime | None = None) -> RecurrenceWindow:
     """The window and caps the settings give an import at this moment (IMPORT_RECURRENCE_*).
 
@@ -118,46 +111,49 @@ def recurrence_window(now: datetime | None = None) -> RecurrenceWindow:
     )
 
 
-def expanded(events: list[SeriesEvent], window: RecurrenceWindow, warnings: list[ImportWarning],
-             work: SeriesWork | None = None) -> Expansion:
-    """Every event of a file as slot records, each repeating series as its occurrences in the window."""
-    work = SeriesWork() if work is None else work
-    result = Expansion()
-    problems: list[ImportProblem] = []
-    by_uid: dict[str, list[SeriesEvent]] = {}
-    singles: list[SeriesEvent] = []
-    for item in events:
-        # A series without a UID is known by its content, as an event without one is (reader.py).
-        uid = item.record.uid or (item.record.source_uid if item.repeats else None)
-        if uid:
-            by_uid.setdefault(uid, []).append(item)
-        else:
-            singles.append(item)
-    for uid, items in by_uid.items():
+class Expansion:
+    """A file's repeating events as the slot records of their occurrences, each series expanded as soon as the
+    file has given all of its events (the reader knows how many there are), so that none waits for the file's end.
+
+    An edited occurrence is an event of the same UID; so is an edited copy of one event, of which the newest is
+    kept. What is not a series (one event and its edits, copies) becomes its records as it is.
+    """
+
+    def __init__(self, window: RecurrenceWindow, warnings: list[ImportWarning], work: SeriesWork | None = None):
+        self.window, self.warnings = window, warnings
+        self.work = SeriesWork() if work is None else work
+        self.problems: list[ImportProblem] = []
+        self.series: list[SeriesSummary] = []
+        # The series whose every occurrence in the window was made: their earlier occurrences that
+        # are no longer there may go.
+        self.expanded: set[str] = set()
+        self.cancelled = 0
+
+    def of(self, uid: str, items: list[SeriesEvent], made: int) -> list[SlotRecord]:
+        """The records of the events of one UID; made is how many records the file made before them."""
+        window, warnings, work = self.window, self.warnings, self.work
         masters = newest([item for item in items if item.recurrence_id is None], warnings)
         edits = edited_occurrences([item for item in items if item.recurrence_id is not None], warnings)
         if len(masters) != 1 or not masters[0].repeats:
             # One event (or copies the file does not tell apart: the import refuses those), with
             # the occurrences it edits, if any, as events of their own.
-            singles += [*masters, *edits]
-            result.records.extend(single(uid, *held_events(masters, edits)))
-            continue
-        made = len(result.records)
+            self.cancelled += sum(map(is_cancelled_item, [*masters, *edits]))
+            return single(uid, *held_events(masters, edits))
         # One more than the file has room for is enough to tell that it has too many.
         limit = min(window.per_series, window.max_slots - made + 1)
         try:
             records, capped = occurrences(uid, masters[0], edits, window, limit, work)
         except SeriesRefused as refused:
-            problems.append({"where": masters[0].record.where, "problem": str(refused)})
-            continue
+            self.problems.append({"where": masters[0].record.where, "problem": str(refused)})
+            return []
         except SeriesWorkExhausted:
-            raise ImportRejected([*problems, {
+            raise ImportRejected([*self.problems, {
                 "where": masters[0].record.where,
                 "problem": f"Expanding the file's repeating events takes more than the {work.steps:,} steps "
                 "an import may take; import fewer of them, or ones that begin later.",
             }])
         except ZoneWorkExhausted as exhausted:
-            raise ImportRejected([*problems, {
+            raise ImportRejected([*self.problems, {
                 "where": masters[0].record.where,
                 "problem": f"Placing this series' occurrences in the file's time zones (VTIMEZONE) takes more "
                 f"than the {exhausted.args[0]:,} steps of their rules an import may take.",
@@ -174,7 +170,7 @@ def expanded(events: list[SeriesEvent], window: RecurrenceWindow, warnings: list
         else:
             if not capped:
                 # Every occurrence of the window is here: the others imported before are gone from the series.
-                result.expanded.add(source_uid_for(uid))
+                self.expanded.add(source_uid_for(uid))
         if capped and limit == window.per_series:
             warnings.append({
                 "where": masters[0].record.where,
@@ -182,28 +178,29 @@ def expanded(events: list[SeriesEvent], window: RecurrenceWindow, warnings: list
                 f"the {limit:,} an import makes of one series; only the first {limit:,} were imported.",
             })
         if made + len(records) > window.max_slots:
-            raise ImportRejected([*problems, too_many_slots(window)])
-        result.records.extend(records)
-        result.series.append({
+            raise ImportRejected([*self.problems, too_many_slots(window)])
+        self.series.append({
             "uid": uid,
             "title": masters[0].record.title,
             "where": masters[0].record.where,
             "occurrences": len(records),
             "capped": capped,
         })
-    result.records.extend(item.record for item in singles if item.record.uid is None and not cancelled(item))
-    if problems:
-        raise ImportRejected(problems)
-    if len(result.records) > window.max_slots:
-        raise ImportRejected([too_many_slots(window)])
-    if count := sum(map(cancelled, singles)):
-        # As a cancelled occurrence or series makes none: Google, Outlook and Apple show no cancelled event.
-        warnings.append({"where": "file", "warning": f"{count:,} cancelled event(s) (STATUS:CANCELLED) were not "
-                         "imported."})
-    return result
+        return records
+
+    def finish(self, made: int, cancelled: int) -> None:
+        """The file's end: made records in all, cancelled events left out besides those of of()."""
+        if self.problems:
+            raise ImportRejected(self.problems)
+        if made > self.window.max_slots:
+            raise ImportRejected([too_many_slots(self.window)])
+        if count := cancelled + self.cancelled:
+            # As a cancelled occurrence or series makes none: Google, Outlook and Apple show no cancelled event.
+            self.warnings.append({"where": "file", "warning": f"{count:,} cancelled event(s) (STATUS:CANCELLED) "
+                                  "were not imported."})
 
 
-def cancelled(item: SeriesEvent) -> bool:
+def is_cancelled_item(item: SeriesEvent) -> bool:
     return is_cancelled(item.event)
 
 
@@ -213,7 +210,10 @@ def is_cancelled(event: Component) -> bool:
 
 def held_events(masters: list[SeriesEvent], edits: list[SeriesEvent]) -> tuple[list, list]:
     """The events and edited occurrences outside any series that are not cancelled."""
-    return [item for item in masters if not cancelled(item)], [item for item in edits if not cancelled(item)]
+    return (
+        [item for item in masters if not is_cancelled_item(item)],
+        [item for item in edits if not is_cancelled_item(item)],
+    )
 
 
 def too_many_slots(window: RecurrenceWindow) -> ImportProblem:

@@ -1,4 +1,5 @@
-from django.conf import settings
+from typing import BinaryIO
+
 from django.core.management.base import BaseCommand, CommandError
 from django.db import OperationalError
 
@@ -29,7 +30,8 @@ class Command(BaseCommand):
         owner = user_named(user)
         group_id = group_uuid(group) if group else None
         try:
-            result = import_slots(user=owner, data=self.read(file), group=group_id, time_zone=time_zone)
+            with self.opened(file) as data:
+                result = import_slots(user=owner, data=data, group=group_id, time_zone=time_zone)
         except SlotGroup.DoesNotExist:
             raise group_not_found(group, owner)
         except (FileTooLarge, ArchiveTooLarge, ImportConflict) as error:
@@ -80,11 +82,10 @@ class Command(BaseCommand):
             )
 
     @staticmethod
-    def read(path: str) -> bytes:
-        """The file, read no further than one byte past the limit, so that a huge one is refused cheaply."""
+    def opened(path: str) -> BinaryIO:
+        """The file, opened to be read as the import reads it: a line at a time, never whole."""
         try:
-            with open(path, "rb") as file:
-                return file.read(settings.IMPORT_MAX_BYTES + 1)
+            return open(path, "rb")
         except OSError as error:
             raise CommandError(f"Cannot read {path}: {error.strerror}.")
 
