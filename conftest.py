@@ -24,7 +24,7 @@ def token(user):
 
 @pytest.fixture
 def client_for(db):
-    """An API client that sends a user's token in the seed's legacy form."""
+    """An API client that sends a user's token in the existing clients' legacy form."""
 
     def make(user):
         token, _ = Token.objects.get_or_create(user=user)

@@ -21,12 +21,12 @@ caches (one unmeasured round warms them first):
   other time is compared with its median. (The export itself has the database
   write the uuid and the times as text, export/formats/sql_text.py.)
 - POST /v1/export/google and /v1/export/ical through gunicorn (one sync worker,
-  DEBUG=0) on a free loopback port, with the seed's headers and an empty body:
+  DEBUG=0) on a free loopback port, with the existing clients' headers and an empty body:
   the total time, the time to the response's head (the first chunk comes with
   it), the body's size, streamed and discarded, and the worker's peak resident
   memory growth: VmHWM after the request minus VmRSS before it, the peak
   having been reset through /proc/<worker>/clear_refs (bench/procfs.py).
-  Then the google calendar windowed to the seed's last month
+  Then the google calendar windowed to the generated slots' last month
   (`?from=2025-12-01&until=2026-01-01`): the window's worst case, every
   earlier slot read and passed over before the first row (its ratio is over
   the whole calendar's floor).

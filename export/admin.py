@@ -1,7 +1,9 @@
 """The operators' screens: the export log, subscription feeds, API tokens, and a user's export preview."""
+from django import forms
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
+from django.template.response import TemplateResponse
 from django.utils.translation import ngettext
 from rest_framework.authtoken.admin import TokenAdmin
 from rest_framework.authtoken.models import TokenProxy
@@ -71,21 +73,66 @@ class CalendarFeedAdmin(admin.ModelAdmin):
 admin.site.unregister(TokenProxy)
 
 
+class NewApiTokenForm(forms.ModelForm):
+    """A token for a user who has none: one key a user, and replacing one is deleting it first."""
+
+    class Meta:
+        model = ApiToken
+        fields = ("user",)
+
+    def clean_user(self):
+        user = self.cleaned_data["user"]
+        if ApiToken.objects.filter(user=user).exists():
+            raise forms.ValidationError(f"{user} has an API token already: delete it to make a new key.")
+        return user
+
+
 @admin.register(ApiToken)
 class ApiTokenAdmin(TokenAdmin):
-    """Who has a token and since when; of the key, only its first characters. No adding: a key made
-    here would be shown here."""
+    """Who has a token and since when; of the key, only its first characters. A token is added for a user
+    with a key the server makes, shown whole on the page that answers the adding, and never again."""
 
     list_display = ("user", "key_start", "created")
     list_select_related = ("user",)
     fields = ("user", "key_start", "created")
     readonly_fields = fields
+    # The user is picked in the user list's popup, as a slot's creator is: no select of every user.
+    raw_id_fields = ("user",)
+    created_template = "admin/export/apitoken/created.html"
 
-    def has_add_permission(self, request) -> bool:
-        return False
+    def get_form(self, request, obj=None, **kwargs):
+        # As Django's user admin takes its add_form: the admin's widgets (the user's popup) still apply.
+        if obj is None:
+            kwargs["form"] = NewApiTokenForm
+        return super().get_form(request, obj, **kwargs)
+
+    def get_fields(self, request, obj=None):
+        # Adding takes the user only: the key is never typed in, so it cannot be one that someone chose.
+        return ("user",) if obj is None else self.fields
+
+    def get_readonly_fields(self, request, obj=None):
+        return () if obj is None else self.readonly_fields
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False
+
+    def add_view(self, request, form_url="", extra_context=None):
+        # One save: its answer is the key's page (a second token for the same user is refused by the form).
+        extra_context = {"show_save_and_add_another": False, "show_save_and_continue": False, **(extra_context or {})}
+        return super().add_view(request, form_url, extra_context)
+
+    def response_add(self, request, obj, post_url_continue=None):
+        """The whole key, this once, as the answer to the POST that made it: neither a message (the messages'
+        cookie would carry it) nor a redirect (it would have to be stored to outlive one)."""
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"{obj.user}'s API token",
+            "opts": self.opts,
+            "token": obj,
+        }
+        response = TemplateResponse(request, self.created_template, context)
+        response["Cache-Control"] = "no-store"
+        return response
 
     @admin.display(description="key")
     def key_start(self, token: ApiToken) -> str:

@@ -83,7 +83,7 @@ class SlotExport:
         return f"{self.file_stem()}.{extension}"
 
     def file_stem(self) -> str:
-        """The seed's name, or one made safe (ASCII letters, digits, dashes) from the group's name: the
+        """The original system's name, or one made safe (ASCII letters, digits, dashes) from the group's name: the
         file's name without its extension, which the parts number."""
         slug = slugify(self.group.name)[:100].strip("-") if self.group else ""
         return f"{FILENAME_STEM}-{slug}" if slug else FILENAME_STEM

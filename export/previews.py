@@ -25,7 +25,7 @@ PREVIEW_EVENTS = 200
 
 def calendar_download(export: SlotExport) -> StreamingHttpResponse:
     """The export as the API's google endpoint streams it, as an attachment."""
-    # .ics, as the admin's buttons say; the API keeps the seed's .ical.
+    # .ics, as the admin's buttons say; the API keeps the .ical that the existing clients get.
     return attachment(export, ICalendarRenderer(), "ics")
 
 

@@ -44,9 +44,9 @@ class APINotFoundMiddleware:
 
 
 class LegacySecurityHeadersMiddleware:
-    """The one header of the seed's response that Django no longer sets.
+    """The one header of the original system's response that Django no longer sets.
 
-    The seed sent `X-XSS-Protection: 1; mode=block`. Browsers have removed the
+    The original system sent `X-XSS-Protection: 1; mode=block`. Browsers have removed the
     filter it switched on, and where it existed, mode=block enabled cross-site
     leaks; OWASP's advice is 0, which keeps the header and drops the flaw.
     """

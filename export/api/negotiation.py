@@ -1,6 +1,6 @@
 from rest_framework.negotiation import DefaultContentNegotiation
 
-# What the legacy clients send (the seed's `Accept: text/plain`) and what
+# What the legacy clients send (the documented `Accept: text/plain`) and what
 # download tools send: each is read as "whatever this view serves".
 LEGACY_ACCEPT = frozenset({"text/plain", "application/octet-stream"})
 

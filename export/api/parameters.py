@@ -11,7 +11,7 @@ from slots.selectors import group_visible_to
 
 
 class InvalidParameters(exceptions.ValidationError):
-    """The seed's contract: invalid parameters are 422, not DRF's 400."""
+    """The original API's contract, which the existing clients rely on: invalid parameters are 422, not DRF's 400."""
 
     status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
 

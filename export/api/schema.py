@@ -29,7 +29,7 @@ from slots.models import Slot
 JSON = "application/json"
 # The demo group of fixtures/demo.json, so that an example tried against `make run` answers 200.
 DEMO_GROUP = "5f0c1a52-8d1e-4c55-9a3e-2b7f4f3c9d01"
-# The seed's documentation showed its requests as sent to this host.
+# The original API documentation showed its requests as sent to this host.
 HOST = "https://example.org"
 
 
@@ -333,8 +333,8 @@ def curl(description: str, command: str) -> str:
     return f"{description}\n\n```sh\n{command}\n```"
 
 
-def seeds_curl(path: str) -> str:
-    """The seed's request (the original API documentation), to any export."""
+def documented_curl(path: str) -> str:
+    """The request of the original API documentation, which the existing clients send, to any export."""
     return (
         f'curl "{HOST}{path}" -d \'\' -X POST \\\n'
         '\t-H "Content-Type: application/json" \\\n'
@@ -419,7 +419,7 @@ EXPORT_FORMATS = {
     ),
 }
 EXPORT_REQUESTS = [
-    OpenApiExample("All", summary="The seed's request: every slot", value={}, request_only=True, media_type=JSON),
+    OpenApiExample("All", summary="The documented request: every slot", value={}, request_only=True, media_type=JSON),
     OpenApiExample("Group", summary="One group's slots", value={"group": DEMO_GROUP}, request_only=True,
                    media_type=JSON),
 ]
@@ -451,8 +451,8 @@ class ExportSchema(AutoSchema):
         return curl(
             f"Returns {self.export_format.holds}\n\nThe parameters (`group`, `from`, `until`, and the CSV's "
             "`time_zone`) may come in a JSON body, a form body or the query string. The file streams: an error "
-            "after its first byte ends it early instead of changing the status. The seed's request:",
-            seeds_curl(self.path),
+            "after its first byte ends it early instead of changing the status. The existing clients' request:",
+            documented_curl(self.path),
         )
 
     def get_tags(self):

@@ -15,7 +15,7 @@ class StrictUUIDField(serializers.UUIDField):
         return super().to_internal_value(data)
 
 
-# The seed's own words (the API documentation the existing clients know), then what it left out.
+# The original API documentation's own words (the existing clients know them), then what it left out.
 GROUP_HELP = (
     "Holds the uuid of the slot group which should be exported.\n\n"
     "If the parameter group is missing, all Slot will be exported.\n\n"

@@ -38,7 +38,7 @@ UNKNOWN_KEY = "pjZdBUp2D8r4nmWh2LIsIbYe2lo"
 
 
 def post(url=GOOGLE, *, key=None, address="127.0.0.1", client=None, **extra):
-    """A POST with an empty JSON body as the seed's curl sends it, from the address, with the key if given."""
+    """A POST with an empty JSON body as the documented curl sends it, from the address, with the key if given."""
     if key is not None:
         extra["HTTP_AUTHORIZATION"] = f"Token token={key}"
     return (client or APIClient()).post(url, b"", content_type="application/json", REMOTE_ADDR=address, **extra)

@@ -4,10 +4,13 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.admin import helpers
+from django.contrib.auth.models import Permission
+from django.contrib.contenttypes.models import ContentType
 from django.urls import reverse
 from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
 
-from export.models import CalendarFeed, ExportLog
+from export.models import ApiToken, CalendarFeed, ExportLog
 from export.tests.ical_reader import parse_events
 from export.tests.test_api import export
 from export.tests.test_feeds import create
@@ -272,10 +275,72 @@ def test_the_token_admin_shows_who_has_a_token_never_the_key(staff_client):
         assert f"{token.key[:4]}…" in content and "nora" in content
 
 
-def test_drfs_token_admin_is_gone_and_keys_cannot_be_added(staff_client):
+def test_drfs_token_admin_is_gone(staff_client):
     assert staff_client.get("/admin/authtoken/tokenproxy/").status_code == 404
-    assert staff_client.get(reverse("admin:export_apitoken_add")).status_code == 403
-    assert staff_client.post(reverse("admin:export_apitoken_add"), {"user": 1, "key": "k" * 40}).status_code == 403
+
+
+def add_token(client, user, **fields):
+    return client.post(reverse("admin:export_apitoken_add"), {"user": user.pk, **fields})
+
+
+def test_staff_add_a_users_first_token_and_its_key_opens_the_api(staff_client):
+    nora = UserFactory(username="nora")
+    slot = SlotFactory(creator=nora)
+    form = staff_client.get(reverse("admin:export_apitoken_add"))
+
+    # A key in the form is not read: the server makes it.
+    added = add_token(staff_client, nora, key="k" * 40)
+
+    assert list(form.context["adminform"].form.fields) == ["user"]
+    assert added.status_code == 200 and "no-store" in added["Cache-Control"]
+    token = Token.objects.get(user=nora)
+    assert token.key != "k" * 40 and len(token.key) == 40
+    assert html.escape(token.key) in added.content.decode()
+    for header in (f"Token token={token.key}", f"Token {token.key}"):
+        response = export(APIClient(), HTTP_AUTHORIZATION=header)
+        assert response.status_code == 200, header
+        assert [str(event["UID"]) for event in parse_events(response.body)] == [str(slot.uuid)]
+
+
+def test_once_added_a_key_is_never_shown_again(staff_client):
+    nora = UserFactory(username="nora")
+    add_token(staff_client, nora)
+    key = Token.objects.get(user=nora).key
+
+    screens = [
+        reverse("admin:export_apitoken_changelist"),
+        reverse("admin:export_apitoken_change", args=[nora.pk]),
+        reverse("admin:export_apitoken_history", args=[nora.pk]),
+        reverse("admin:index"),
+    ]
+
+    for url in screens:
+        content = staff_client.get(url).content.decode()
+        assert key[:5] not in content and f"{key[:4]}…" in content, url
+
+
+def test_a_user_with_a_token_gets_no_second_one_and_keeps_the_first(staff_client):
+    first = TokenFactory(user=UserFactory(username="nora"))
+
+    response = add_token(staff_client, first.user)
+
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors
+    assert errors["user"] == ["nora has an API token already: delete it to make a new key."]
+    assert first.key[:5] not in response.content.decode()
+    assert list(Token.objects.values_list("key", flat=True)) == [first.key]
+
+
+def test_staff_who_may_only_view_tokens_cannot_add_one(client):
+    viewer = UserFactory(username="viewer", is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(
+        content_type=ContentType.objects.get_for_model(ApiToken, for_concrete_model=False), codename="view_apitoken",
+    ))
+    client.force_login(viewer)
+
+    assert client.get(reverse("admin:export_apitoken_changelist")).status_code == 200
+    assert client.get(reverse("admin:export_apitoken_add")).status_code == 403
+    assert add_token(client, UserFactory(username="nora")).status_code == 403
     assert not Token.objects.exists()
 
 

@@ -19,7 +19,7 @@ UTC = timezone.utc
 
 
 def post(client, url=GOOGLE, data=None, format="json", **extra):
-    """A POST with an empty JSON body unless data is given, as the seed's curl sends it."""
+    """A POST with an empty JSON body unless data is given, as the documented curl sends it."""
     if data is None:
         return client.post(url, b"", content_type="application/json", **extra)
     return client.post(url, data, format=format, **extra)
@@ -38,11 +38,11 @@ def export(client, url=GOOGLE, data=None, format="json", **extra):
     return response
 
 
-# The seed's request -------------------------------------------------------------------------
+# The documented request ------------------------------------------------------------------
 
 
 @override_settings(ALLOWED_HOSTS=["example.org"])
-def test_the_seeds_request_gets_the_users_calendar(user, token):
+def test_the_documented_request_gets_the_users_calendar(user, token):
     SlotFactory.create_batch(3, creator=user)
     SlotFactory(title="someone else's")
     client = APIClient()
@@ -69,13 +69,13 @@ def test_success_headers(api):
     assert response["Cache-Control"] == "private"
 
 
-def test_the_security_headers_of_the_seed_are_sent(api):
+def test_the_original_systems_security_headers_are_sent(api):
     response = export(api)
 
-    # Stricter than the seed's SAMEORIGIN: nothing here is meant to be framed (check --deploy).
+    # Stricter than the original system's SAMEORIGIN: nothing here is meant to be framed (check --deploy).
     assert response["X-Frame-Options"] == "DENY"
     assert response["X-Content-Type-Options"] == "nosniff"
-    # The seed's "1; mode=block" is the flaw; 0 is today's advice (timeslot/middleware.py).
+    # The original system's "1; mode=block" is the flaw; 0 is today's advice (timeslot/middleware.py).
     assert response["X-XSS-Protection"] == "0"
 
 

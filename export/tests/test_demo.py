@@ -21,7 +21,7 @@ def printed_curl(base_url: str) -> str:
     return out.getvalue().strip()
 
 
-def test_the_printed_curl_is_the_seeds_request_with_the_demo_token(demo_data):
+def test_the_printed_curl_is_the_documented_request_with_the_demo_token(demo_data):
     line = printed_curl("http://127.0.0.1:8000")
 
     assert line.startswith('curl "http://127.0.0.1:8000/v1/export/google" -d \'\' -X POST ')

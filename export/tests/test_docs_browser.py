@@ -28,7 +28,7 @@ def test_the_docs_page_shows_every_endpoint_and_loads_nothing_from_elsewhere(bro
     assert [url for url in requested if not url.startswith(live_server.url)] == []
 
 
-def test_the_docs_page_shows_the_seeds_curl_and_the_group_wording(browser_page, live_server, screenshot):
+def test_the_docs_page_shows_the_documented_curl_and_the_group_wording(browser_page, live_server, screenshot):
     page = browser_page
 
     page.goto(f"{live_server.url}/v1/docs/#/export/export_google")

@@ -176,7 +176,7 @@ def test_the_csv_and_the_backup_do_not_come_in_parts(api):
     assert export(api, "/v1/export/timeslot", HTTP_ACCEPT=ZIP).status_code == 406
 
 
-def test_the_seeds_clients_still_get_one_calendar_file_without_a_warning(api, user):
+def test_the_existing_clients_still_get_one_calendar_file_without_a_warning(api, user):
     SlotFactory.create_batch(3, creator=user)
 
     response = export(api, HTTP_ACCEPT="text/plain")

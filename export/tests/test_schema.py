@@ -38,7 +38,7 @@ STATUS_CODES = {
     (FEED_CALENDAR, "head"): {200, 304, 404, 405, 412, 422, 429, 503},
 }
 # The original API documentation's description of `group`, word for word.
-SEEDS_GROUP_WORDING = [
+DOCUMENTED_GROUP_WORDING = [
     "Holds the uuid of the slot group which should be exported.",
     "If the parameter group is missing, all Slot will be exported.",
     "If the group uuid was not found, no Slot will be exported",
@@ -273,18 +273,18 @@ def test_every_operation_needs_the_token_but_the_feed_calendar(schema):
             assert operation["security"] == [{"legacyToken": []}], (path, method)
 
 
-# The seed's words and examples ------------------------------------------------------------------
+# The original API documentation's words and examples ---------------------------------------------
 
 
 @pytest.mark.parametrize("path", [*EXPORTS, "/v1/feeds"])
-def test_the_group_parameter_keeps_the_seeds_wording(schema, path):
+def test_the_group_parameter_keeps_the_documented_wording(schema, path):
     operation = schema["paths"][path]["post"]
     query = next(parameter for parameter in operation["parameters"] if parameter["name"] == "group")
     # The operation's own body: each export's parameters are a serializer of their own (the CSV's has a zone).
     component = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
     body = schema["components"]["schemas"][component]["properties"]["group"]
 
-    for sentence in SEEDS_GROUP_WORDING:
+    for sentence in DOCUMENTED_GROUP_WORDING:
         assert sentence in query["description"]
         assert sentence in body["description"]
     assert query["schema"] == {"type": "string", "format": "uuid"}
@@ -294,12 +294,12 @@ def test_the_group_parameter_keeps_the_seeds_wording(schema, path):
 
 
 @pytest.mark.parametrize("path", EXPORTS)
-def test_each_export_shows_the_seeds_curl_with_the_legacy_header(schema, path):
+def test_each_export_shows_the_documented_curl_with_the_legacy_header(schema, path):
     description = schema["paths"][path]["post"]["description"]
 
     assert f'curl "https://example.org{path}" -d \'\' -X POST' in description
-    for seeds_header in ("Content-Type: application/json", "Accept: text/plain", "Authorization: Token token=<key>"):
-        assert f'-H "{seeds_header}"' in description
+    for header in ("Content-Type: application/json", "Accept: text/plain", "Authorization: Token token=<key>"):
+        assert f'-H "{header}"' in description
 
 
 def test_every_operation_shows_a_curl_line(schema):

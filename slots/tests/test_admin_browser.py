@@ -118,3 +118,40 @@ def test_staff_revoke_a_feed_and_its_url_stops_serving(browser_page, live_server
     assert "Revoked 1" in page.locator(".messagelist").inner_text()
     assert not CalendarFeed.objects.exists()
     assert page.request.get(f"{live_server.url}/v1/feeds/{secret}.ics").status == 404
+
+
+def test_staff_add_a_users_token_pick_the_user_and_copy_the_key_once(browser_page, live_server, screenshot):
+    UserFactory(username="operator", is_staff=True, is_superuser=True)
+    nora = UserFactory(username="nora")
+    UserFactory(username="ines")
+    slot = SlotFactory(creator=nora)
+    page = browser_page
+
+    log_in(page, live_server, "operator")
+    page.goto(f"{live_server.url}/admin/export/apitoken/")
+    page.click("text=Add API token")
+    # The user is chosen in the user list's popup, found by name.
+    with page.expect_popup() as popup:
+        page.click("#lookup_id_user")
+    users = popup.value
+    users.fill("#searchbar", "nora")
+    users.press("#searchbar", "Enter")
+    users.wait_for_load_state()
+    users.click("#result_list a:text-is('nora')")
+    screenshot(page, "add-token")
+    page.click("input[name=_save]")
+    page.wait_for_load_state()
+    screenshot(page, "token-added")
+    key = page.locator("#token-key").inner_text()
+    export = page.request.post(
+        f"{live_server.url}/v1/export/google", data="{}", headers={
+            "Content-Type": "application/json", "Accept": "text/plain", "Authorization": f"Token token={key}",
+        },
+    )
+    page.goto(f"{live_server.url}/admin/export/apitoken/")
+    screenshot(page, "tokens")
+
+    assert key == nora.auth_token.key
+    assert export.status == 200
+    assert [str(event["UID"]) for event in parse_events(export.body())] == [str(slot.uuid)]
+    assert key[:5] not in page.content() and f"{key[:4]}…" in page.locator("#result_list").inner_text()

@@ -4,7 +4,7 @@ from rest_framework.authtoken.models import Token
 
 
 class Command(BaseCommand):
-    help = "Print the seed's curl line for a user's export, creating the user's API token if needed."
+    help = "Print the documented curl line for a user's export, creating the user's API token if needed."
 
     def add_arguments(self, parser):
         parser.add_argument("--user", default="demo", help="username (default: demo, from fixtures/demo.json)")
