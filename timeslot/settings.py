@@ -263,12 +263,14 @@ FEED_LIST_MEASURED_SLOTS = int(os.environ.get("FEED_LIST_MEASURED_SLOTS", "20000
 
 # IMPORT
 # ------------------------------------------------------------------------------
-# The largest file POST /v1/import and import_slots take, in bytes (5 MiB); a larger one is 413.
-IMPORT_MAX_BYTES = int(os.environ.get("IMPORT_MAX_BYTES", str(5 * 1024 * 1024)))
+# The largest file POST /v1/import and import_slots take, in bytes (64 MiB); a larger one is 413. An iCalendar
+# file is read a line at a time, so what an import holds does not grow with it: this bounds its time, about
+# 40 s of CPU for 64 MiB of a Google export (docs/performance.md).
+IMPORT_MAX_BYTES = int(os.environ.get("IMPORT_MAX_BYTES", str(64 * 1024 * 1024)))
 # A CSV or JSON file is read whole (an iCalendar file a line at a time): the largest one taken, in bytes (5 MiB).
 IMPORT_MAX_CSV_JSON_BYTES = int(os.environ.get("IMPORT_MAX_CSV_JSON_BYTES", str(5 * 1024 * 1024)))
 # The most events, rows or records one import takes; more is 422.
-IMPORT_MAX_RECORDS = int(os.environ.get("IMPORT_MAX_RECORDS", "10000"))
+IMPORT_MAX_RECORDS = int(os.environ.get("IMPORT_MAX_RECORDS", "40000"))
 # A repeating event becomes its occurrences from this many days before the import's moment...
 IMPORT_RECURRENCE_PAST_DAYS = int(os.environ.get("IMPORT_RECURRENCE_PAST_DAYS", "365"))
 # ... until this many days after it.
@@ -276,9 +278,9 @@ IMPORT_RECURRENCE_FUTURE_DAYS = int(os.environ.get("IMPORT_RECURRENCE_FUTURE_DAY
 # The most occurrences one series makes (more are left out, with a warning): a daily series needs
 # 1,096 over the default window; 1,500 leaves room for its RDATEs and a second daily time.
 IMPORT_MAX_OCCURRENCES_PER_SERIES = int(os.environ.get("IMPORT_MAX_OCCURRENCES_PER_SERIES", "1500"))
-# The most slots one file makes, its events and their occurrences together; more is 422. 20,000 cost
-# about what the largest file of single events (IMPORT_MAX_RECORDS) does (docs/formats.md).
-IMPORT_MAX_OCCURRENCES = int(os.environ.get("IMPORT_MAX_OCCURRENCES", "20000"))
+# The most slots one file makes, its events and their occurrences together; more is 422. At least
+# IMPORT_MAX_RECORDS: a decade's Google export of 24,602 events makes 26,044 slots (docs/formats.md).
+IMPORT_MAX_OCCURRENCES = int(os.environ.get("IMPORT_MAX_OCCURRENCES", "50000"))
 
 # LOGGING
 # ------------------------------------------------------------------------------

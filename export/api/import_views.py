@@ -17,7 +17,7 @@ from export.api.serializers import ImportParameters
 from export.api.throttling import ExportRateThrottle
 from export.imports.archives import ArchiveTooLarge
 from export.imports.records import ImportRejected
-from export.imports.service import CalendarResult, ImportConflict, import_slots
+from export.imports.service import CalendarResult, FileTooLarge, ImportConflict, import_slots
 from export.models import ExportLog
 from slots.models import SlotGroup
 
@@ -93,7 +93,7 @@ class ImportView(APIView):
             return Response({"problems": rejected.problems}, status=status.HTTP_422_UNPROCESSABLE_ENTITY)
         except ImportConflict as conflict:
             return Response({"detail": str(conflict)}, status=status.HTTP_409_CONFLICT)
-        except ArchiveTooLarge as error:
+        except (ArchiveTooLarge, FileTooLarge) as error:
             raise PayloadTooLarge(str(error))
         self.audit.slot_count = result.created + result.updated + result.unchanged
         if "group" in parameters.validated_data:

@@ -517,8 +517,8 @@ IMPORT = dict(
             400, *TOKEN_ERRORS, 404, 409, 413, 415, 422,
             e400="No `file` (`{\"file\": [...]}`), or a malformed multipart body (`detail`).",
             e404='`{"detail": "Slot group not found."}`: a `group` the user can\'t see.',
-            e413="The file is larger than IMPORT_MAX_BYTES (5 MiB by default), or a ZIP's calendars expand "
-            "to more in all.",
+            e413="The file is larger than IMPORT_MAX_BYTES (64 MiB by default; a CSV or JSON file "
+            "IMPORT_MAX_CSV_JSON_BYTES, 5 MiB), or a ZIP's calendars expand to more in all.",
             e415="Not a multipart body.",
         ),
         (422, JSON): OpenApiResponse(

@@ -85,6 +85,24 @@ def test_a_file_over_the_size_limit_is_413_and_writes_nothing(api):
     assert not Slot.objects.exists()
 
 
+@override_settings(IMPORT_MAX_CSV_JSON_BYTES=100)
+def test_a_csv_or_json_file_over_their_own_limit_is_413_while_an_icalendar_file_as_large_is_read(api):
+    """CSV and JSON are read whole, an iCalendar file a line at a time: the first keep a limit of their own."""
+    rows = "Subject,Start Date\r\n" + "".join(f"Meeting {n},12/07/2026\r\n" for n in range(10))
+    backup = '{"format": "timeslot-backup", "version": 1, "slots": [], "padding": "' + "x" * 100 + '"}'
+    ical = calendar(event())
+    assert min(len(rows), len(backup), len(ical)) > 100
+
+    answers = [upload(api, data) for data in (rows, backup)]
+
+    assert [answer.status_code for answer in answers] == [413, 413]
+    assert answers[0].json() == {
+        "detail": "The file is larger than 100 bytes, the most an import takes of a CSV or JSON file."
+    }
+    assert not Slot.objects.exists()
+    assert counts(upload(api, ical)) == (1, 0, 0)
+
+
 @override_settings(IMPORT_MAX_BYTES=100)
 def test_a_body_announced_too_large_is_413_before_it_is_read(api):
     # Not even multipart: reading it would be a 400; the announced length alone refuses it.

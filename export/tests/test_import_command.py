@@ -39,7 +39,7 @@ def test_it_imports_and_prints_the_counts_the_series_and_the_warnings(user, caps
     assert capsys.readouterr().out.splitlines() == [
         "Created 4, updated 0, unchanged 0, removed 0.",
         f"Repeating events: their occurrences from {first}T00:00:00Z until {after}T00:00:00Z, at most 1,500 of one, "
-        "20,000 in all.",
+        "50,000 in all.",
         "Series: line 4: 'Standup' (s): 3 occurrence(s).",
         "Warning: line 10: The location was cut to 255 characters.",
     ]
