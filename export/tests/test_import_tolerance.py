@@ -250,3 +250,42 @@ def test_made_up_component_names_are_forgotten_after_the_import(api):
 
     # icalendar's own table of component classes, which lives as long as the process, learned none of them.
     assert not set(names) & set(Calendar._get_component_factory())
+
+
+def test_categories_are_counted_at_the_commas_they_do_not_escape(api):
+    # icalendar's own test calendar (issue_127_categories_with_commas.ics) writes categories so.
+    data = calendar(event("a", r"CATEGORIES:Meeting\, John,Work\, Sarah,Project"))
+
+    assert imported(api, data)["warnings"] == [{
+        "where": "file", "warning": "3 categories (CATEGORIES) of 1 event were not imported: a slot has no categories.",
+    }]
+
+
+def test_an_end_that_misnames_its_component_closes_it_as_icalendar_reads_it(api, user):
+    # As icalendar's timezone_same_start_and_offset.ics and recurring-ical-events' issue_201_test_matrix.ics
+    # write them: "END:VTOOD", "END:VCALENDARD".
+    data = calendar(event("a"), event("b")).replace(
+        "BEGIN:VEVENT", "BEGIN:VTODO\r\nUID:t\r\nEND:VTOOD\r\nBEGIN:VEVENT", 1
+    ).replace("END:VCALENDAR", "END:VCALENDARD")
+
+    result = imported(api, data)
+
+    assert result["created"] == 2
+    assert sorted(Slot.objects.values_list("source_uid", flat=True)) == ["a", "b"]
+
+
+def test_an_edited_occurrence_without_a_uid_or_its_series_is_one_slot(api, user):
+    # khal's RDATE of periods in icalendar's issue_156_RDATE_with_PERIOD_TZID_khal.ics, shortened: no UID,
+    # a RECURRENCE-ID and RDATEs, nothing else of its series.
+    data = calendar("\n".join([
+        "SUMMARY:Event", "DTSTART;TZID=America/Chicago:20180327T080000", "DTEND;TZID=America/Chicago:20180327T090000",
+        "RECURRENCE-ID;RANGE=THISANDFUTURE:20180327T130000Z", "SEQUENCE:10",
+        'RDATE;TZID="Central Standard Time";VALUE=PERIOD:20180327T080000/20180327T090000,'
+        "20180403T080000/20180403T090000",
+    ]))
+
+    result = imported(api, data)
+
+    assert result["created"] == 1
+    (slot,) = Slot.objects.all()
+    assert (slot.title, slot.start) == ("Event", datetime(2018, 3, 27, 13, tzinfo=UTC))

@@ -91,6 +91,17 @@ def property_name(line: str) -> str:
     return line[:end].upper()
 
 
+def raw_value(line: str) -> str | None:
+    """A content line's value as written, escapes and all: after the first ":" outside a quoted parameter."""
+    quoted = False
+    for index, character in enumerate(line):
+        if character == '"':
+            quoted = not quoted
+        elif character == ":" and not quoted:
+            return line[index + 1:]
+    return None
+
+
 def property_value(line: str) -> str | None:
     """A content line's value as icalendar's parser splits it off (a quoted parameter may hold a ":", and some
     escapes are undone); None when it cannot be split."""

@@ -97,7 +97,7 @@ class NotHeld:
 
 def unheld_count(name: str, value: str | None) -> int:
     """How many things a slot does not hold one of an event's lines of this property gives: one CATEGORIES
-    line lists several categories."""
+    line lists several categories, split at the commas its raw value does not escape."""
     if name == "CATEGORIES" and value:
         return len(split_on_unescaped_comma(value))
     return 1

@@ -20,7 +20,7 @@ from icalendar.parser.content_line import Contentline
 from icalendar.parser.ical.component import ComponentIcalParser
 from icalendar.timezone import tzp
 
-from export.formats.ical.lines import CalendarSource, boundary, property_name, property_value
+from export.formats.ical.lines import CalendarSource, boundary, property_name, property_value, raw_value
 from export.formats.ical.mapping import OPEN_END, OPEN_END_ALL_DAY, ZERO_LENGTH_MARK
 from export.formats.ical.not_held import PROPERTIES as UNHELD_PROPERTIES
 from export.formats.ical.not_held import NotHeld, ReadCalendar, unheld_count
@@ -259,9 +259,8 @@ def without_unheld(lines: list[tuple[int, str]]) -> tuple[list[tuple[int, str]],
                 alarm = 0
                 continue
         elif depth == 1 and (name := property_name(line)) in UNHELD_PROPERTIES:
-            value = property_value(line)
-            if value is not None:
-                counts[name] = counts.get(name, 0) + unheld_count(name, value)
+            if property_value(line) is not None:
+                counts[name] = counts.get(name, 0) + unheld_count(name, raw_value(line))
                 continue
             # A line that does not even split is parsed, for its warning (property_errors.py).
         if not alarm:

@@ -99,19 +99,23 @@ def surveyed(source: CalendarSource, not_held: NotHeld, max_events: int) -> Surv
                 event_depth, uid, series = 1, None, False
             elif name == "VTIMEZONE" and len(begun) > 1:
                 survey.zones += 1
-                zone = ZoneSource(number)
-        elif not begun or begun.pop()[1] != name:
+                zone = ZoneSource(number, len(begun))
+        elif not begun:
             survey.unpaired = f"line {number}"
             return survey
-        elif event_depth:
-            event_depth -= 1
-            if event_depth == 0 and uid:
-                # An event without a UID is known by its content: alone whatever it is.
-                survey.uids[uid] = (survey.uids.get(uid, 0) + 2) | series
+        else:
+            # An END closes the component begun last whatever it names, as icalendar reads it
+            # ("END:VTOOD" closes a VTODO).
+            begun.pop()
+            if event_depth:
+                event_depth -= 1
+                if event_depth == 0 and uid:
+                    # An event without a UID is known by its content: alone whatever it is.
+                    survey.uids[uid] = (survey.uids.get(uid, 0) + 2) | series
         if zone is not None:
             survey.problems.extend(zone.read(number, line, kind))
             keep_zone_line(survey, shell, zone, number, line)
-            if kind == ("END", "VTIMEZONE"):
+            if len(begun) < zone.depth:
                 zone = None
         elif verb == "END" and not begun:
             shell.lines.append((number, line))
@@ -146,6 +150,7 @@ class ZoneSource:
     """A VTIMEZONE as the survey reads it: its size, and its observances' rules."""
 
     line: int
+    depth: int  # how deep in the file it begins: it ends when an END takes the file above it
     characters: int = 0
     observance: bool = False
 
