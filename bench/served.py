@@ -39,6 +39,14 @@ def run_checked(command: list[str], env: dict) -> str:
     return completed.stdout
 
 
+def with_static_files(env: dict, folder: Path) -> dict[str, str]:
+    """env with STATIC_ROOT=folder, once collectstatic has written the project's static files there as production
+    serves them (with DEBUG off: each name holding its content's hash, a gzip beside it)."""
+    env = {**env, "STATIC_ROOT": str(folder)}
+    run_checked([str(BIN / "python"), "manage.py", "collectstatic", "--noinput"], env)
+    return env
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
