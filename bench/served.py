@@ -28,6 +28,9 @@ def production_environment(database_url: str) -> dict[str, str]:
         "SECRET_KEY": "".join(secrets.choice(alphabet) for _ in range(50)),
         "ALLOWED_HOSTS": "127.0.0.1",
         "SECURE_SSL_REDIRECT": "0",
+        # No static files collected (with_static_files collects them): WhiteNoise's warning of their missing
+        # folder, written as a worker boots, would land among the first request's log lines.
+        "PYTHONWARNINGS": "ignore:No directory at:UserWarning",
     }
 
 

@@ -65,6 +65,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # /healthz and /readyz, before anything reads the Host (a load balancer probes by address) or redirects.
+    "timeslot.health.ProbeMiddleware",
     "timeslot.middleware.AllowedHostsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # The static files, answered before the session, CSRF and the rest (https://whitenoise.readthedocs.io/).
