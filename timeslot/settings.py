@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     # Swagger UI's files, served from STATIC_URL: the API's documentation page loads nothing from elsewhere.
     "drf_spectacular_sidecar",
+    "timeslot.apps.TimeslotConfig",
     "slots",
     "export",
 ]
