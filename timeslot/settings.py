@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     # Swagger UI's files, served from STATIC_URL: the API's documentation page loads nothing from elsewhere.
     "drf_spectacular_sidecar",
+    # The project's own deployment checks (timeslot/checks.py).
     "timeslot.apps.TimeslotConfig",
     "slots",
     "export",
