@@ -107,8 +107,14 @@ SCREENSHOTS = Path(__file__).resolve().parent / "artifacts" / "screenshots"
 
 
 @pytest.fixture
-def browser_page(live_server, tmp_path, monkeypatch):
-    """A page of a fresh headless chromium profile, downloads accepted."""
+def browser_page(live_server, chromium_page):
+    """A page of a fresh headless chromium profile, downloads accepted, for the test's live server."""
+    return chromium_page
+
+
+@pytest.fixture
+def chromium_page(tmp_path, monkeypatch):
+    """A page of a fresh headless chromium profile, downloads accepted, for any server (gunicorn too)."""
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium (the browser tests need it).")
     # Playwright's sync API runs an event loop in this thread; the test's ORM calls are still synchronous.

@@ -52,19 +52,27 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
+    # runserver (`make run`) leaves the static files to WhiteNoise, as gunicorn does in production.
+    "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
     # Swagger UI's files, served from STATIC_URL: the API's documentation page loads nothing from elsewhere.
     "drf_spectacular_sidecar",
+    # The project's own deployment checks (timeslot/checks.py).
+    "timeslot.apps.TimeslotConfig",
     "slots",
     "export",
 ]
 
 MIDDLEWARE = [
+    # /healthz and /readyz, before anything reads the Host (a load balancer probes by address) or redirects.
+    "timeslot.health.ProbeMiddleware",
     "timeslot.middleware.AllowedHostsMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # The static files, answered before the session, CSRF and the rest (https://whitenoise.readthedocs.io/).
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "timeslot.middleware.LegacySecurityHeadersMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "timeslot.middleware.CommonMiddleware",
@@ -93,8 +101,25 @@ TEMPLATES = [
     },
 ]
 
+# STATIC FILES
+# ------------------------------------------------------------------------------
+# The admin's and Swagger UI's files, served by the service itself (WhiteNoise): in production from what
+# collectstatic wrote to STATIC_ROOT, each file's name holding its content's hash (so that browsers may keep
+# it for good) beside its gzip. With DEBUG on (`make run`, the tests), the apps' files as they are, found on
+# each request: no collectstatic, no manifest.
+# https://whitenoise.readthedocs.io/en/stable/django.html
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(os.environ.get("STATIC_ROOT") or BASE_DIR / "staticfiles")
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage" if DEBUG
+        else "whitenoise.storage.CompressedManifestStaticFilesStorage",
+    },
+}
+# WhiteNoise's defaults read DEBUG when the middleware is made, which pytest turns off: these read it here.
+WHITENOISE_AUTOREFRESH = DEBUG
+WHITENOISE_USE_FINDERS = DEBUG
 
 # DATABASE
 # ------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """Production settings come from the environment, and Django's deployment check passes on them."""
 import os
+import re
 import secrets
 import string
 import subprocess
@@ -15,7 +16,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def manage(*argv: str, **environment: str) -> subprocess.CompletedProcess:
     """manage.py in its own process, with this environment and no inherited Django settings."""
-    env = {key: value for key, value in os.environ.items() if key not in {"DEBUG", "SECRET_KEY", "ALLOWED_HOSTS"}}
+    inherited = {"DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "REDIS_URL", "SECURE_PROXY_SSL_HEADER", "NUM_PROXIES",
+                 "STATIC_ROOT"}
+    env = {key: value for key, value in os.environ.items() if key not in inherited}
     return subprocess.run(
         [sys.executable, "manage.py", *argv], cwd=ROOT, env={**env, **environment},
         capture_output=True, text=True, timeout=120,
@@ -26,13 +29,37 @@ def random_key() -> str:
     return "".join(secrets.choice(string.ascii_letters + string.digits + "!@#%^&*(-_=+)") for _ in range(50))
 
 
-def test_the_deployment_check_passes_on_production_settings():
-    result = manage(
-        "check", "--deploy", "--fail-level", "WARNING",
-        DEBUG="0", SECRET_KEY=random_key(), ALLOWED_HOSTS="example.org",
-    )
+@pytest.fixture(scope="module")
+def production(tmp_path_factory) -> dict[str, str]:
+    """The environment of README's Production section (its database aside), once collectstatic has run in it."""
+    environment = {
+        "DEBUG": "0", "SECRET_KEY": random_key(), "ALLOWED_HOSTS": "example.org", "SECURE_PROXY_SSL_HEADER": "1",
+        "NUM_PROXIES": "1", "REDIS_URL": "redis://cache.internal:6379/0",
+        "STATIC_ROOT": str(tmp_path_factory.mktemp("production") / "staticfiles"),
+    }
+    collected = manage("collectstatic", "--noinput", **environment)
+    assert collected.returncode == 0, collected.stderr
+    return environment
+
+
+def test_the_deployment_check_passes_on_production_settings(production):
+    result = manage("check", "--deploy", "--fail-level", "WARNING", **production)
 
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("left_out, warning", [
+    ("REDIS_URL", "timeslot.W001"), ("NUM_PROXIES", "timeslot.W002"), ("collectstatic", "timeslot.W003"),
+])
+def test_the_deployment_check_fails_without_each_of_its_steps(production, tmp_path, left_out, warning):
+    environment = {key: value for key, value in production.items() if key != left_out}
+    if left_out == "collectstatic":
+        environment["STATIC_ROOT"] = str(tmp_path / "staticfiles")
+
+    result = manage("check", "--deploy", "--fail-level", "WARNING", **environment)
+
+    assert result.returncode != 0
+    assert re.findall(r"\((timeslot\.\w+)\)", result.stderr) == [warning]
 
 
 @pytest.mark.parametrize("secret_key", [None, "django-insecure-timeslot-export-development-only-key-0123456789"])
