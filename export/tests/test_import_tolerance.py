@@ -257,7 +257,8 @@ def test_categories_are_counted_at_the_commas_they_do_not_escape(api):
     data = calendar(event("a", r"CATEGORIES:Meeting\, John,Work\, Sarah,Project"))
 
     assert imported(api, data)["warnings"] == [{
-        "where": "file", "warning": "3 categories (CATEGORIES) of 1 event were not imported: a slot has no categories.",
+        "where": "file",
+        "warning": "3 categories (CATEGORIES) of 1 event were not imported: a slot has no categories.",
     }]
 
 
