@@ -35,6 +35,15 @@ $(CHROMIUM):
 	apt-get update
 	DEBIAN_FRONTEND=noninteractive apt-get install -y chromium
 
+# The proxy's tests run Debian's nginx in front of gunicorn over TLS, with a certificate openssl makes
+# (timeslot/tests/test_proxy.py).
+NGINX := /usr/sbin/nginx
+OPENSSL := /usr/bin/openssl
+$(NGINX) $(OPENSSL):
+	@echo "The proxy's tests need Debian's nginx and openssl: installing them with apt-get (as root)."
+	apt-get update
+	DEBIAN_FRONTEND=noninteractive apt-get install -y nginx openssl
+
 # The throttle tests also run on Redis at 127.0.0.1:6379 (export/tests/test_abuse.py): when nothing answers
 # there, start Debian's redis-server, keeping nothing on disk (installing it with apt-get first, as root, if missing).
 REDIS_ANSWERS := $(PYTHON) -c "import socket; socket.create_connection(('127.0.0.1', 6379), 1).close()" 2>/dev/null
@@ -47,7 +56,7 @@ redis:
 	  $(REDIS_ANSWERS); }
 
 # SQLite unless DATABASE_URL points elsewhere (PostgreSQL: see README).
-test: $(INSTALLED) $(CHROMIUM) redis
+test: $(INSTALLED) $(CHROMIUM) $(NGINX) $(OPENSSL) redis
 	$(BIN)/pytest
 
 $(BENCH_INSTALLED): $(INSTALLED) requirements/bench.txt
