@@ -115,6 +115,8 @@ def service(tmp_path_factory):
     }
     # Each process's memory: one worker, and counts that no earlier run left behind.
     environment.pop("REDIS_URL", None)
+    # The admin's pages name their hashed static files (WhiteNoise's manifest): collected first, as in production.
+    environment = served.with_static_files(environment, folder / "static")
     python = str(served.BIN / "python")
     served.run_checked([python, "manage.py", "migrate", "--noinput"], environment)
     output = served.run_checked([python, "manage.py", "shell", "--no-imports", "-c", SEED], environment)
