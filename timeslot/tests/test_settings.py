@@ -29,14 +29,21 @@ def random_key() -> str:
     return "".join(secrets.choice(string.ascii_letters + string.digits + "!@#%^&*(-_=+)") for _ in range(50))
 
 
+def readme_environment() -> dict[str, str]:
+    """The settings the README's production steps write to /etc/timeslot/env, as KEY=value lines."""
+    text = (ROOT / "README.md").read_text()
+    block = re.search(r"^cat > /etc/timeslot/env <<ENV\n(.*?)^ENV$", text, re.S | re.M)
+    assert block, "the README's production steps no longer write /etc/timeslot/env"
+    return dict(line.split("=", 1) for line in block.group(1).splitlines())
+
+
 @pytest.fixture(scope="module")
 def production(tmp_path_factory) -> dict[str, str]:
-    """The environment of README's Production section (its database aside), once collectstatic has run in it."""
-    environment = {
-        "DEBUG": "0", "SECRET_KEY": random_key(), "ALLOWED_HOSTS": "example.org", "SECURE_PROXY_SSL_HEADER": "1",
-        "NUM_PROXIES": "1", "REDIS_URL": "redis://cache.internal:6379/0",
-        "STATIC_ROOT": str(tmp_path_factory.mktemp("production") / "staticfiles"),
-    }
+    """The environment the README's Production steps write, with its own secret key, once collectstatic has
+    run in it (into a folder of the test's)."""
+    environment = readme_environment()
+    assert environment["SECRET_KEY"].startswith("$(")
+    environment.update(SECRET_KEY=random_key(), STATIC_ROOT=str(tmp_path_factory.mktemp("production") / "staticfiles"))
     collected = manage("collectstatic", "--noinput", **environment)
     assert collected.returncode == 0, collected.stderr
     return environment
