@@ -3,6 +3,7 @@ own parser of the text format: here in one process, and over real gunicorn worke
 import logging
 import os
 import signal
+import subprocess
 import time
 import uuid
 from collections import Counter
@@ -360,3 +361,22 @@ def test_over_two_gunicorn_workers_the_scrape_adds_up_every_request_a_dead_worke
     assert {labels: value for (name, labels), value in samples.items() if name == "timeslot_throttled_total"} == {
         frozenset({"scope": "export"}.items()): 1
     }
+
+
+def test_counts_that_cannot_be_written_never_fail_the_export(tmp_path):
+    env = {
+        **os.environ, **served.production_environment(f"sqlite:///{tmp_path}/scratch.sqlite3"),
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "never-made"),
+    }
+    served.run_checked([str(served.BIN / "python"), "manage.py", "migrate", "--noinput"], env)
+    manage_shell(env, SETUP)
+    output = tmp_path / "nora.ics"
+    command = [str(served.BIN / "python"), "manage.py", "export_slots", "--user", "nora", "--output", str(output)]
+
+    completed = subprocess.run(command, cwd=served.ROOT, env=env, capture_output=True, text=True,
+                               stdin=subprocess.DEVNULL)
+
+    assert completed.returncode == 0, completed.stderr
+    assert "Could not count exported for the metrics." in completed.stderr
+    assert output.read_bytes().count(b"BEGIN:VEVENT") == 3
+    assert manage_shell(env, "from export.models import ExportLog; print(ExportLog.objects.count(), end='')") == "1"
