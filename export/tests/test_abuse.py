@@ -466,7 +466,9 @@ def gunicorn(tmp_path_factory):
 
 def raw_export(port: int, authorization: bytes) -> tuple[int, bytes]:
     """POST /v1/export/google with these bytes as the Authorization header, as any client can send them."""
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as connection:
+    # A bound, not a measure: the first request waits for one of the four workers to load the project, which on
+    # a busy machine takes more than 10 s.
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as connection:
         connection.sendall(
             b"POST /v1/export/google HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
             b"Content-Length: 0\r\nConnection: close\r\nAuthorization: " + authorization + b"\r\n\r\n"
