@@ -3,7 +3,7 @@ METRICS_TOKEN as a bearer token (RFC 6750).
 
 Unset, the path is not there (404, as any unknown path). A missing or wrong token is 401 in JSON with
 WWW-Authenticate: Bearer, and a wrong one counts as a failed authentication of the client's address, as a
-wrong API token does; the token is compared in constant time and never written anywhere.
+wrong API token does; the token is compared in constant time and never logged.
 """
 import hmac
 import math
