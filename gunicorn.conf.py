@@ -11,7 +11,11 @@ does (README, Production):
   timeout (`timeout` is not one: it restarts a worker whose main loop stalls, and a busy thread never
   stalls it). The limit_request_* settings bound its bytes only.
 """
+import os
+from pathlib import Path
+
 from gunicorn.glogging import Logger
+from prometheus_client import multiprocess
 
 from timeslot.logs import RedactSecrets
 
@@ -59,3 +63,26 @@ class RedactingLogger(Logger):
 
 # (With a logger of its own, gunicorn no longer switches to its statsd logger when --statsd-host is given.)
 logger_class = RedactingLogger
+
+
+# Metrics (GET /metrics): with PROMETHEUS_MULTIPROC_DIR set in gunicorn's environment, each worker writes its
+# counts to files there and a scrape adds up all of them, a worker's that has died too (prometheus-client's
+# multiprocess mode, https://prometheus.github.io/client_python/multiprocess/). The folder is gunicorn's own:
+# one a server, never shared with another.
+
+
+def on_starting(server):
+    """The master, before it forks its workers: a fresh folder, the last run's counts gone (counters begin at
+    0 with every start, which Prometheus reads as a restart)."""
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        # Only prometheus-client's own files.
+        for stale in Path(folder).glob("*.db"):
+            stale.unlink()
+
+
+def child_exit(server, worker):
+    """A worker gone: its counts stay, as counts of the past; what it held live (a gauge's) goes with it."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        multiprocess.mark_process_dead(worker.pid)

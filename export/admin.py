@@ -1,18 +1,29 @@
-"""The operators' screens: the export log, subscription feeds, API tokens, and a user's export preview."""
+"""The operators' screens: the export log and its summary, subscription feeds, API tokens, and a user's export
+preview."""
 from django import forms
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
+from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
+from django.urls import path
 from django.utils.translation import ngettext
 from rest_framework.authtoken.admin import TokenAdmin
 from rest_framework.authtoken.models import TokenProxy
 
+from export import log_summary
 from export.exports import SlotExport, export_for
 from export.models import ApiToken, CalendarFeed, ExportLog
 from export.previews import ExportPreviewMixin
 
 User = get_user_model()
+
+
+class SummaryWindowForm(forms.Form):
+    days = forms.IntegerField(
+        label="Last days", min_value=1, max_value=log_summary.MAX_DAYS, required=False,
+        widget=forms.NumberInput(attrs={"placeholder": log_summary.DEFAULT_DAYS}),
+    )
 
 
 @admin.register(ExportLog)
@@ -27,6 +38,8 @@ class ExportLogAdmin(admin.ModelAdmin):
     list_select_related = ("user", "group")
     readonly_fields = list_display
     date_hierarchy = "created_at"
+    # Links to the summary (summary_view).
+    change_list_template = "admin/export/exportlog/change_list.html"
 
     def has_add_permission(self, request) -> bool:
         return False
@@ -36,6 +49,35 @@ class ExportLogAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+    def get_urls(self):
+        # Before the ModelAdmin's own: its "<path:object_id>/" would take "summary/" for a row's id.
+        summary = path("summary/", self.admin_site.admin_view(self.summary_view), name="export_exportlog_summary")
+        return [summary, *super().get_urls()]
+
+    def summary_view(self, request):
+        """Exports a day by kind and status over the last days (?days=, 14 unless said), and the
+        slowest and the largest of them, each linked to its row."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        window = SummaryWindowForm(request.GET)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Export log summary",
+            "opts": self.opts,
+            "window": window,
+        }
+        if window.is_valid():
+            days = window.cleaned_data["days"] or log_summary.DEFAULT_DAYS
+            context |= {
+                "days": days,
+                "since": log_summary.window_start(days),
+                "per_day": log_summary.per_day(days),
+                "slowest": log_summary.slowest(days),
+                "largest": log_summary.largest(days),
+                "top": log_summary.TOP,
+            }
+        return TemplateResponse(request, "admin/export/exportlog/summary.html", context)
 
 
 @admin.register(CalendarFeed)

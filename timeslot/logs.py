@@ -21,10 +21,10 @@ FEED_SECRET = re.compile(rf"""(/feeds/)(?!{_UUID}{_SEGMENT_END})[^\s/?#&"'<>]+?(
 # or a header map (to its closing quote).
 AUTHORIZATION = re.compile(r"""((?i:authorization)["']?\s*[:=]\s*)(?:(["'])(?:(?!\2).)*\2|[^\r\n]+)""")
 # The value of token=... in the legacy header (`Token token=<key>`) or a query string (`?token=`,
-# `access_token=`), and the key after the header's scheme (`Token <key>`); the scheme's capital keeps
-# the prose of messages ("token header") as it is.
+# `access_token=`), and the key after the header's scheme (`Token <key>`, and `Bearer <token>`, which
+# GET /metrics takes); the scheme's capital keeps the prose of messages ("token header") as it is.
 TOKEN_PARAMETER = re.compile(r"""((?i:token)=["']?)[^\s&;,"']+""")
-TOKEN_SCHEME = re.compile(r"""\b(Token +)(?!token=)[^\s&;,"']+""")
+TOKEN_SCHEME = re.compile(r"""\b((?:Token|Bearer) +)(?!token=)[^\s&;,"']+""")
 
 
 def redacted(text: str) -> str:

@@ -307,6 +307,13 @@ IMPORT_MAX_OCCURRENCES_PER_SERIES = int(os.environ.get("IMPORT_MAX_OCCURRENCES_P
 # IMPORT_MAX_RECORDS: a decade's Google export of 24,602 events makes 26,044 slots (docs/formats.md).
 IMPORT_MAX_OCCURRENCES = int(os.environ.get("IMPORT_MAX_OCCURRENCES", "50000"))
 
+# METRICS
+# ------------------------------------------------------------------------------
+# The bearer token a Prometheus scraper sends for GET /metrics (timeslot/metrics.py); unset, /metrics is a 404.
+# Under gunicorn, PROMETHEUS_MULTIPROC_DIR (read by prometheus-client itself, gunicorn.conf.py) makes a scrape
+# add up every worker's counts.
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+
 # LOGGING
 # ------------------------------------------------------------------------------
 # Every handler redacts feed secrets and API tokens from what it writes (timeslot/logs.py): Django's

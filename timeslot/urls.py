@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from export.api.docs_views import DocsView, SchemaView
+from timeslot.metrics import metrics_view
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -9,6 +10,8 @@ urlpatterns = [
     # The API's OpenAPI schema and its Swagger UI page (export/api/schema.py).
     path("v1/schema/", SchemaView.as_view(), name="schema"),
     path("v1/docs/", DocsView.as_view(url_name="schema"), name="docs"),
+    # Prometheus's scrape, with METRICS_TOKEN (timeslot/metrics.py).
+    path("metrics", metrics_view, name="metrics"),
 ]
 
 # Unhandled errors answer JSON, like every other error of the API; a database that is down, 503.

@@ -1,9 +1,10 @@
-"""The export log: what one export, feed fetch or import sent, measured as it runs and written once at its end."""
+"""The export log: what one export, feed fetch or import sent, measured as it runs and written once at its end;
+the metrics (export/metrics.py) count each at the same moment."""
 import dataclasses
 import ipaddress
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -11,6 +12,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from rest_framework.settings import api_settings
 
+from export import metrics
 from export.exports import SlotExport
 from export.models import ExportLog
 from slots.models import SlotGroup
@@ -71,6 +73,11 @@ class ExportAudit:
     started: float = field(default_factory=time.monotonic)
     slot_count: int = 0
     bytes: int = 0
+    # Whether record() writes the row: of a feed's fetches only one an interval does (export.api.limits.FetchRecord),
+    # while the metrics count every one.
+    logged: bool = True
+    # Of an import that went through: how many slots it created, updated, left unchanged and removed.
+    imported: Mapping[str, int] | None = None
 
     def count_row(self) -> None:
         self.slot_count += 1
@@ -93,8 +100,10 @@ class ExportAudit:
             yield chunk
 
     def record(self, *, user: AbstractBaseUser | None, group: SlotGroup | None, status: int) -> None:
-        record_export(
-            user=user, kind=self.kind, group=group, slot_count=self.slot_count, bytes=self.bytes,
-            duration=timedelta(seconds=time.monotonic() - self.started), status=status,
-            client_address=self.client_address,
-        )
+        duration = timedelta(seconds=time.monotonic() - self.started)
+        metrics.exported(kind=self.kind, status=status, bytes=self.bytes, duration=duration, imported=self.imported)
+        if self.logged:
+            record_export(
+                user=user, kind=self.kind, group=group, slot_count=self.slot_count, bytes=self.bytes,
+                duration=duration, status=status, client_address=self.client_address,
+            )

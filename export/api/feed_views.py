@@ -14,6 +14,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from export import metrics
 from export.api.audit import ExportAudit, client_address
 from export.api.authentication import LegacyTokenAuthentication
 from export.api.limits import FetchRecord
@@ -143,6 +144,12 @@ class FeedCalendarView(JSONErrorsMixin, APIView):
     renderer_classes = (ICalendarFeedRenderer,)
     content_negotiation_class = WhateverAccepted
 
+    def finalize_response(self, request, response, *args, **kwargs):
+        """Every answer counts in the metrics, a refusal (404, 429) too: the fetches a feed's URL draws."""
+        response = super().finalize_response(request, response, *args, **kwargs)
+        metrics.feed_fetched(response.status_code)
+        return response
+
     @extend_schema(**FEED_CALENDAR)
     def get(self, request, secret: str, *args, **kwargs):
         audit = ExportAudit(kind=ExportLog.Kind.FEED, client_address=client_address(request))
@@ -165,20 +172,19 @@ class FeedCalendarView(JSONErrorsMixin, APIView):
             # The calendar sent is an export of its owner's, and counts in their rate: feeds must not be a way
             # around it. A revalidation sends none, so polling costs the owner's budget next to nothing.
             refuse_too_many_exports(feed.owner)
-        # Only the first fetch of a feed in each interval writes its log row and last_fetched_at.
-        recorded = FetchRecord(feed).take()
+        # Only the first fetch of a feed in each interval writes its log row and last_fetched_at (the
+        # metrics count every one).
+        recorded = audit.logged = FetchRecord(feed).take()
         if response is None:
             renderer = request.accepted_renderer
             if request.method == "HEAD":
                 response = HttpResponse(content_type=f"{renderer.media_type}; charset={renderer.charset}")
             else:
-                # Logged at the end of its stream, if recorded.
-                response = streamed_within_limits(
-                    feed_export(feed, version), renderer, audit=audit if recorded else None
-                )
+                # Recorded at the end of its stream.
+                response = streamed_within_limits(feed_export(feed, version), renderer, audit=audit)
         if recorded and response.status_code in (status.HTTP_200_OK, status.HTTP_304_NOT_MODIFIED):
             record_fetch(feed)
-        if recorded and not response.streaming:
+        if not response.streaming:
             # A 304, 412 or HEAD: nothing of the calendar was sent.
             audit.record(user=feed.owner, group=feed.group, status=response.status_code)
         response["ETag"] = version.etag

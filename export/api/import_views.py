@@ -96,6 +96,10 @@ class ImportView(APIView):
         except (ArchiveTooLarge, FileTooLarge) as error:
             raise PayloadTooLarge(str(error))
         self.audit.slot_count = result.created + result.updated + result.unchanged
+        self.audit.imported = {
+            "created": result.created, "updated": result.updated, "unchanged": result.unchanged,
+            "removed": result.removed,
+        }
         if "group" in parameters.validated_data:
             # The import checked that the user may see it; the log names it.
             self.group = SlotGroup.objects.filter(uuid=parameters.validated_data["group"]).first()

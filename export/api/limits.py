@@ -10,6 +10,7 @@ from django.core.cache import cache
 from redis.exceptions import RedisError
 from rest_framework import exceptions, status
 
+from export import metrics
 from export.api.throttling import fails_open
 from export.exports import SlotExport
 from export.models import CalendarFeed
@@ -19,6 +20,8 @@ logger = logging.getLogger("export.limits")
 
 # A running export gives no hint of when it ends: a client refused for that retries after this.
 EXPORTS_RUNNING_RETRY_AFTER = 5
+# The metrics' name for this limit, beside the rates' scopes (export/metrics.py, THROTTLED).
+EXPORTS_RUNNING_SCOPE = "export_concurrency"
 
 
 class ExportsRunning(exceptions.Throttled):
@@ -76,6 +79,7 @@ class ExportPlace:
             return cls(None, owner)
         if key is not None:
             return cls(key, owner)
+        metrics.refused(EXPORTS_RUNNING_SCOPE)
         raise ExportsRunning(
             EXPORTS_RUNNING_RETRY_AFTER,
             f"{settings.EXPORT_MAX_CONCURRENT} exports of this user are running, the most at once.",

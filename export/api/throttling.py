@@ -10,6 +10,7 @@ from rest_framework import exceptions
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
+from export import metrics
 from export.api.audit import client_address
 
 # The logger keeps the name it had before the module moved into export/api/: log routing matches on it.
@@ -65,7 +66,7 @@ class CountingRateThrottle(SimpleRateThrottle):
         if self.rate is None:
             return True
         self.key = self.get_cache_key(request, view)
-        return self.key is None or self.within_rate(self.key)
+        return self.key is None or self.counted(self.within_rate(self.key))
 
     @fails_open(True)
     def allow(self, ident) -> bool:
@@ -73,7 +74,14 @@ class CountingRateThrottle(SimpleRateThrottle):
         if self.rate is None:
             return True
         self.key = self.cache_format % {"scope": self.scope, "ident": ident}
-        return self.within_rate(self.key)
+        return self.counted(self.within_rate(self.key))
+
+    def counted(self, allowed: bool) -> bool:
+        """The answer, a refusal counted in the metrics under the limit's scope: every refusal of every limit
+        comes through here, whoever turns it into a 429."""
+        if not allowed:
+            metrics.refused(self.scope)
+        return allowed
 
     def within_rate(self, key: str) -> bool:
         """Whether a request counted under key may go on: a rate of requests counts it here (a rate of

@@ -185,6 +185,10 @@ def test_gunicorns_raw_request_line_is_masked_in_any_access_log_format():
     (f"{{'HTTP_AUTHORIZATION': 'Token token=\"{KEY}\"'}}", f"{{'HTTP_AUTHORIZATION': '{MASK}'}}"),
     (f"Token token={KEY}", f"Token token={MASK}"),
     (f"Token {KEY}", f"Token {MASK}"),
+    # GET /metrics takes a bearer token (METRICS_TOKEN).
+    (f"Authorization: Bearer {KEY}", f"Authorization: {MASK}"),
+    (f"{{'HTTP_AUTHORIZATION': 'Bearer {KEY}'}}", f"{{'HTTP_AUTHORIZATION': '{MASK}'}}"),
+    (f"Bearer {KEY}", f"Bearer {MASK}"),
     (f"/v1/import?access_token={KEY}&group=1", f"/v1/import?access_token={MASK}&group=1"),
     (f"https://export.example.org/v1/feeds/{SECRET}.ics", f"https://export.example.org/v1/feeds/{MASK}.ics"),
     # A mistyped feed URL (its .ics left off, something after it) may be a letter away from a working one.
