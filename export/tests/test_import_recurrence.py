@@ -82,7 +82,7 @@ def test_the_answer_names_the_window_and_the_caps(api):
 
     assert window == {
         "from": f"{first}T00:00:00Z", "until": f"{after}T00:00:00Z",
-        "max_occurrences_per_series": 1500, "max_occurrences": 20000,
+        "max_occurrences_per_series": 1500, "max_occurrences": 50000,
     }
     assert (after - first).days == 365 + 730 + 1
 
