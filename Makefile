@@ -44,6 +44,13 @@ $(NGINX) $(OPENSSL):
 	apt-get update
 	DEBIAN_FRONTEND=noninteractive apt-get install -y nginx openssl
 
+# The systemd unit's test verifies deploy/timeslot.service with systemd's own checker (timeslot/tests/test_systemd_unit.py).
+SYSTEMD_ANALYZE := /usr/bin/systemd-analyze
+$(SYSTEMD_ANALYZE):
+	@echo "The unit's test needs systemd-analyze: installing Debian's systemd with apt-get (as root)."
+	apt-get update
+	DEBIAN_FRONTEND=noninteractive apt-get install -y systemd
+
 # The throttle tests also run on Redis at 127.0.0.1:6379 (export/tests/test_abuse.py): when nothing answers
 # there, start Debian's redis-server, keeping nothing on disk (installing it with apt-get first, as root, if missing).
 REDIS_ANSWERS := $(PYTHON) -c "import socket; socket.create_connection(('127.0.0.1', 6379), 1).close()" 2>/dev/null
@@ -56,7 +63,7 @@ redis:
 	  $(REDIS_ANSWERS); }
 
 # SQLite unless DATABASE_URL points elsewhere (PostgreSQL: see README).
-test: $(INSTALLED) $(CHROMIUM) $(NGINX) $(OPENSSL) redis
+test: $(INSTALLED) $(CHROMIUM) $(NGINX) $(OPENSSL) $(SYSTEMD_ANALYZE) redis
 	$(BIN)/pytest
 
 $(BENCH_INSTALLED): $(INSTALLED) requirements/bench.txt
