@@ -29,6 +29,7 @@ def record_export(
     bytes: int = 0,
     duration: timedelta = timedelta(0),
     client_address: str | None = None,
+    request_id: str = "",
 ) -> None:
     """Write one log row; a failure is logged and swallowed: the export it describes has already been sent."""
     try:
@@ -36,7 +37,7 @@ def record_export(
         with transaction.atomic():
             ExportLog.objects.create(
                 user=user, kind=kind, group=group, slot_count=slot_count, bytes=bytes, duration=duration,
-                status=status, client_address=client_address,
+                status=status, client_address=client_address, request_id=request_id,
             )
     except Exception:
         logger.exception(
@@ -68,9 +69,16 @@ class ExportAudit:
 
     kind: str
     client_address: str | None = None
+    # The request's id (timeslot/request_ids.py); empty for the command.
+    request_id: str = ""
     started: float = field(default_factory=time.monotonic)
     slot_count: int = 0
     bytes: int = 0
+
+    @classmethod
+    def of_request(cls, kind: str, request) -> "ExportAudit":
+        """The audit of an export the request asks for: its client's address and the request's id."""
+        return cls(kind=kind, client_address=client_address(request), request_id=getattr(request, "request_id", ""))
 
     def count_row(self) -> None:
         self.slot_count += 1
@@ -96,5 +104,5 @@ class ExportAudit:
         record_export(
             user=user, kind=self.kind, group=group, slot_count=self.slot_count, bytes=self.bytes,
             duration=timedelta(seconds=time.monotonic() - self.started), status=status,
-            client_address=self.client_address,
+            client_address=self.client_address, request_id=self.request_id,
         )

@@ -9,7 +9,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from export.api.audit import ExportAudit, client_address
+from export.api.audit import ExportAudit
 from export.api.authentication import LegacyTokenAuthentication
 from export.api.parameters import GroupNotFound
 from export.api.schema import IMPORT
@@ -51,7 +51,7 @@ class ImportView(APIView):
     content_negotiation_class = JSONWhateverAccepted
 
     def initial(self, request, *args, **kwargs):
-        self.audit = ExportAudit(kind=ExportLog.Kind.IMPORT, client_address=client_address(request))
+        self.audit = ExportAudit.of_request(ExportLog.Kind.IMPORT, request)
         self.group: SlotGroup | None = None
         super().initial(request, *args, **kwargs)
 
