@@ -203,6 +203,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "export.api.schema.head_operations",
+        "export.api.schema.request_id_headers",
         "export.api.schema.responses_in_order",
     ],
 }

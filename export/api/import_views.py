@@ -20,6 +20,7 @@ from export.imports.records import ImportRejected
 from export.imports.service import CalendarResult, ImportConflict, import_slots
 from export.models import ExportLog
 from slots.models import SlotGroup
+from timeslot.exceptions import identified
 
 # What a multipart body holds besides the file: boundaries, part headers, the other fields.
 MULTIPART_ALLOWANCE = 64 * 1024
@@ -83,15 +84,15 @@ class ImportView(APIView):
                 for field, errors in parameters.errors.items()
                 for error in errors
             ]
-            return Response({"problems": problems}, status=status.HTTP_422_UNPROCESSABLE_ENTITY)
+            return Response(identified({"problems": problems}), status=status.HTTP_422_UNPROCESSABLE_ENTITY)
         try:
             result = import_slots(user=request.user, data=upload.read(), **parameters.validated_data)
         except SlotGroup.DoesNotExist:
             raise GroupNotFound()
         except ImportRejected as rejected:
-            return Response({"problems": rejected.problems}, status=status.HTTP_422_UNPROCESSABLE_ENTITY)
+            return Response(identified({"problems": rejected.problems}), status=status.HTTP_422_UNPROCESSABLE_ENTITY)
         except ImportConflict as conflict:
-            return Response({"detail": str(conflict)}, status=status.HTTP_409_CONFLICT)
+            return Response(identified({"detail": str(conflict)}), status=status.HTTP_409_CONFLICT)
         except ArchiveTooLarge as error:
             raise PayloadTooLarge(str(error))
         self.audit.slot_count = result.created + result.updated + result.unchanged
