@@ -11,13 +11,17 @@ does (README, Production):
   timeout (`timeout` is not one: it restarts a worker whose main loop stalls, and a busy thread never
   stalls it). The limit_request_* settings bound its bytes only.
 """
+import logging
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 from gunicorn.glogging import Logger
 from prometheus_client import multiprocess
 
+from timeslot.log_lines import JSONLines, log_format
 from timeslot.logs import RedactSecrets
+from timeslot.request_ids import RequestIdFilter
 
 bind = "127.0.0.1:8000"
 # Exports stream: threads, so that a long download holds one thread, not a whole worker.
@@ -43,22 +47,40 @@ limit_request_fields = 100
 limit_request_field_size = 8190
 
 # One line a request on stdout: the decoded path (%(U)s, feed secrets masked), never the raw request
-# line (%(r)s) with its query string, nor a header that carries a credential.
+# line (%(r)s) with its query string, nor a header that carries a credential; last, the request's id as
+# its answer said it (X-Request-Id, timeslot/request_ids.py; "-" for a request gunicorn refused itself).
 accesslog = "-"
-access_log_format = '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(M)sms "%(a)s"'
+access_log_format = '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(M)sms "%(a)s" %({x-request-id}o)s'
+# LOG_FORMAT=json: gunicorn's lines are JSON objects too, as the service's (timeslot/log_lines.py).
+LOG_FORMAT = log_format()
+
+
+class AnsweredRequestId(logging.Filter):
+    """An access line's request id: the X-Request-Id its answer carried, from the line's atoms (gunicorn
+    writes it after the service has returned the answer)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, Mapping) and record.args.get("{x-request-id}o"):
+            record.request_id = record.args["{x-request-id}o"]
+        return True
 
 
 class RedactingLogger(Logger):
     """gunicorn's logger, each of its handlers (error log, access log, syslog) passing every line
-    through the service's redaction of feed secrets and API tokens (timeslot/logs.py)."""
+    through the service's redaction of feed secrets and API tokens (timeslot/logs.py), each line with the
+    id of its request, and JSON lines if LOG_FORMAT says so."""
 
     def setup(self, cfg):
         # Also run on a reload (SIGHUP), which makes the handlers anew.
         super().setup(cfg)
-        for log in (self.error_log, self.access_log):
+        for log, request_id in ((self.error_log, RequestIdFilter), (self.access_log, AnsweredRequestId)):
             for handler in log.handlers:
                 if not any(isinstance(known, RedactSecrets) for known in handler.filters):
+                    # In this order: the redaction leaves the record no atoms to read the id from.
+                    handler.addFilter(request_id())
                     handler.addFilter(RedactSecrets())
+                if LOG_FORMAT == "json":
+                    handler.setFormatter(JSONLines())
 
 
 # (With a logger of its own, gunicorn no longer switches to its statsd logger when --statsd-host is given.)

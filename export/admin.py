@@ -32,9 +32,11 @@ class ExportLogAdmin(admin.ModelAdmin):
 
     list_display = (
         "created_at", "user", "kind", "group", "slot_count", "bytes", "duration", "status", "client_address",
+        "request_id",
     )
     list_filter = ("kind", "status", "created_at")
-    search_fields = ("user__username", "user__email")
+    # A request's id whole (exact: as its answer's X-Request-Id and its log lines say it).
+    search_fields = ("user__username", "user__email", "request_id__exact")
     list_select_related = ("user", "group")
     readonly_fields = list_display
     date_hierarchy = "created_at"

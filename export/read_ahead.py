@@ -12,8 +12,10 @@ took about 1.2 times the CPU time with it).
 
 The reading thread only ever advances the caller's iterator, whose cursor the
 first batch opened in the caller's thread; it never opens a connection or a
-transaction of its own.
+transaction of its own. It runs in a copy of the caller's context, so that what
+it logs names the caller's request (timeslot/request_ids.py).
 """
+import contextvars
 import itertools
 import queue
 import threading
@@ -73,7 +75,8 @@ class _Reader:
         self.ready: queue.SimpleQueue = queue.SimpleQueue()
         self.stopping = threading.Event()
         # A daemon, so that a stream its caller forgot (never closed) cannot keep the process alive.
-        self.thread = threading.Thread(target=self.read, name="export-read-ahead", daemon=True)
+        context = contextvars.copy_context()
+        self.thread = threading.Thread(target=context.run, args=(self.read,), name="export-read-ahead", daemon=True)
         self.thread.start()
         self.wanted.put(True)
 

@@ -17,8 +17,9 @@ from django.views.defaults import bad_request as django_bad_request
 from django.views.defaults import page_not_found as django_page_not_found
 from rest_framework import status
 from rest_framework.exceptions import APIException
-from rest_framework.exceptions import server_error as drf_server_error
 from rest_framework.views import exception_handler
+
+from timeslot.request_ids import current_request_id
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +31,8 @@ DATABASE_BUSY_RETRY_AFTER = 5
 # How sqlite3 words a lock it waited for in vain (SQLITE_BUSY, SQLITE_LOCKED).
 BUSY_MESSAGES = ("database is locked", "database table is locked")
 HOST_NOT_SERVED = "The Host header names no host this service answers to."
+# DRF's body for a 500, which says nothing of the cause.
+SERVER_ERROR = "Server Error (500)"
 
 
 class RequestTooLarge(APIException):
@@ -118,12 +121,22 @@ def api_exception_handler(exc, context):
     elif is_database_unavailable(exc):
         log_database_unavailable(exc, context["request"])
         exc = DatabaseUnavailable()
-    return exception_handler(exc, context)
+    response = exception_handler(exc, context)
+    if response is not None and isinstance(response.data, dict):
+        response.data = identified(response.data)
+    return response
+
+
+def identified(body: dict) -> dict:
+    """An error body with the id of the request it answers beside its fields (its X-Request-Id), which the log
+    lines and the export log row of the request hold too: what a client quotes to an operator."""
+    return {**body, "request_id": current_request_id()}
 
 
 def api_json(data: dict, *, status: int) -> JsonResponse:
-    """JSON written as DRF's JSONRenderer writes it (no spaces), so that every error body of the API looks alike."""
-    return JsonResponse(data, status=status, json_dumps_params={"separators": (",", ":")})
+    """An error body, identified, in JSON written as DRF's JSONRenderer writes it (no spaces), so that every
+    error body of the API looks alike."""
+    return JsonResponse(identified(data), status=status, json_dumps_params={"separators": (",", ":")})
 
 
 def is_api(request) -> bool:
@@ -159,4 +172,4 @@ def server_error(request, *args, **kwargs):
         response = api_json({"detail": detail}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
         response["Retry-After"] = str(DATABASE_BUSY_RETRY_AFTER if busy else DATABASE_RETRY_AFTER)
         return response
-    return drf_server_error(request, *args, **kwargs)
+    return api_json({"error": SERVER_ERROR}, status=status.HTTP_500_INTERNAL_SERVER_ERROR)

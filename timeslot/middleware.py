@@ -10,7 +10,7 @@ class AllowedHostsMiddleware:
 
     Left to Django, the first middleware that reads the host raises DisallowedHost, which Django logs at
     ERROR with a traceback (django.security.DisallowedHost) for what is a client's or a scanner's mistake.
-    Hence first in MIDDLEWARE: SecurityMiddleware reads the host for its HTTPS redirect.
+    Hence first in MIDDLEWARE but for the request's id: SecurityMiddleware reads the host for its HTTPS redirect.
     """
 
     def __init__(self, get_response):

@@ -12,6 +12,8 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from timeslot.log_lines import TEXT, TEXT_DEFAULTS, log_format
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -67,6 +69,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: every answer carries the request's id, and every log line written for it (timeslot/request_ids.py).
+    "timeslot.request_ids.RequestIdMiddleware",
     # /healthz and /readyz, before anything reads the Host (a load balancer probes by address) or redirects.
     "timeslot.health.ProbeMiddleware",
     "timeslot.middleware.AllowedHostsMiddleware",
@@ -224,6 +228,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "export.api.schema.head_operations",
+        "export.api.schema.request_id_headers",
         "export.api.schema.responses_in_order",
     ],
 }
@@ -317,14 +322,25 @@ METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
 # LOGGING
 # ------------------------------------------------------------------------------
 # Every handler redacts feed secrets and API tokens from what it writes (timeslot/logs.py): Django's
-# request logger writes the path of every 4xx and 5xx, and a feed's path is its secret.
+# request logger writes the path of every 4xx and 5xx, and a feed's path is its secret. Each line says the
+# id of the request it was written for (timeslot/request_ids.py); LOG_FORMAT=json writes one JSON object a
+# line, for log shippers (timeslot/log_lines.py).
+LOG_FORMAT = log_format()
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"redact_secrets": {"()": "timeslot.logs.RedactSecrets"}},
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "filters": {
+        "request_id": {"()": "timeslot.request_ids.RequestIdFilter"},
+        "redact_secrets": {"()": "timeslot.logs.RedactSecrets"},
+    },
+    "formatters": {
+        "text": {"()": "logging.Formatter", "fmt": TEXT, "defaults": TEXT_DEFAULTS},
+        "json": {"()": "timeslot.log_lines.JSONLines"},
+    },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact_secrets"]},
+        "console": {
+            "class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["request_id", "redact_secrets"],
+        },
     },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     # Django's own console handler would print each of its lines a second time.

@@ -31,6 +31,7 @@ def record_export(
     bytes: int = 0,
     duration: timedelta = timedelta(0),
     client_address: str | None = None,
+    request_id: str = "",
 ) -> None:
     """Write one log row; a failure is logged and swallowed: the export it describes has already been sent."""
     try:
@@ -38,7 +39,7 @@ def record_export(
         with transaction.atomic():
             ExportLog.objects.create(
                 user=user, kind=kind, group=group, slot_count=slot_count, bytes=bytes, duration=duration,
-                status=status, client_address=client_address,
+                status=status, client_address=client_address, request_id=request_id,
             )
     except Exception:
         logger.exception(
@@ -70,6 +71,8 @@ class ExportAudit:
 
     kind: str
     client_address: str | None = None
+    # The request's id (timeslot/request_ids.py); empty for the command.
+    request_id: str = ""
     started: float = field(default_factory=time.monotonic)
     slot_count: int = 0
     bytes: int = 0
@@ -78,6 +81,11 @@ class ExportAudit:
     logged: bool = True
     # Of an import that went through: how many slots it created, updated, left unchanged and removed.
     imported: Mapping[str, int] | None = None
+
+    @classmethod
+    def of_request(cls, kind: str, request) -> "ExportAudit":
+        """The audit of an export the request asks for: its client's address and the request's id."""
+        return cls(kind=kind, client_address=client_address(request), request_id=getattr(request, "request_id", ""))
 
     def count_row(self) -> None:
         self.slot_count += 1
@@ -105,5 +113,5 @@ class ExportAudit:
         if self.logged:
             record_export(
                 user=user, kind=self.kind, group=group, slot_count=self.slot_count, bytes=self.bytes,
-                duration=duration, status=status, client_address=self.client_address,
+                duration=duration, status=status, client_address=self.client_address, request_id=self.request_id,
             )

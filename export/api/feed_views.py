@@ -15,7 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from export import metrics
-from export.api.audit import ExportAudit, client_address
+from export.api.audit import ExportAudit
 from export.api.authentication import LegacyTokenAuthentication
 from export.api.limits import FetchRecord
 from export.api.negotiation import ExportNegotiation, WhateverAccepted
@@ -152,7 +152,7 @@ class FeedCalendarView(JSONErrorsMixin, APIView):
 
     @extend_schema(**FEED_CALENDAR)
     def get(self, request, secret: str, *args, **kwargs):
-        audit = ExportAudit(kind=ExportLog.Kind.FEED, client_address=client_address(request))
+        audit = ExportAudit.of_request(ExportLog.Kind.FEED, request)
         # A wrong secret is a guess: counted against the address as a failed authentication is.
         throttle = address_throttle(request)
         try:

@@ -9,7 +9,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from export.api.audit import ExportAudit, client_address
+from export.api.audit import ExportAudit
 from export.api.authentication import LegacyTokenAuthentication
 from export.api.parameters import GroupNotFound
 from export.api.schema import IMPORT
@@ -20,6 +20,7 @@ from export.imports.records import ImportRejected
 from export.imports.service import CalendarResult, FileTooLarge, ImportConflict, import_slots
 from export.models import ExportLog
 from slots.models import SlotGroup
+from timeslot.exceptions import identified
 
 # What a multipart body holds besides the file: boundaries, part headers, the other fields.
 MULTIPART_ALLOWANCE = 64 * 1024
@@ -51,7 +52,7 @@ class ImportView(APIView):
     content_negotiation_class = JSONWhateverAccepted
 
     def initial(self, request, *args, **kwargs):
-        self.audit = ExportAudit(kind=ExportLog.Kind.IMPORT, client_address=client_address(request))
+        self.audit = ExportAudit.of_request(ExportLog.Kind.IMPORT, request)
         self.group: SlotGroup | None = None
         super().initial(request, *args, **kwargs)
 
@@ -83,16 +84,16 @@ class ImportView(APIView):
                 for field, errors in parameters.errors.items()
                 for error in errors
             ]
-            return Response({"problems": problems}, status=status.HTTP_422_UNPROCESSABLE_ENTITY)
+            return Response(identified({"problems": problems}), status=status.HTTP_422_UNPROCESSABLE_ENTITY)
         try:
             # The upload's own file (Django's File splits lines at a lone CR too, which iCalendar does not).
             result = import_slots(user=request.user, data=upload.file, **parameters.validated_data)
         except SlotGroup.DoesNotExist:
             raise GroupNotFound()
         except ImportRejected as rejected:
-            return Response({"problems": rejected.problems}, status=status.HTTP_422_UNPROCESSABLE_ENTITY)
+            return Response(identified({"problems": rejected.problems}), status=status.HTTP_422_UNPROCESSABLE_ENTITY)
         except ImportConflict as conflict:
-            return Response({"detail": str(conflict)}, status=status.HTTP_409_CONFLICT)
+            return Response(identified({"detail": str(conflict)}), status=status.HTTP_409_CONFLICT)
         except (ArchiveTooLarge, FileTooLarge) as error:
             raise PayloadTooLarge(str(error))
         self.audit.slot_count = result.created + result.updated + result.unchanged

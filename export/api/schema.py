@@ -25,6 +25,7 @@ from export.api.serializers import (
 )
 from export.windows import DOCUMENTED_FORM
 from slots.models import Slot
+from timeslot.request_ids import GIVEN, HEADER
 
 JSON = "application/json"
 # The demo group of fixtures/demo.json, so that an example tried against `make run` answers 200.
@@ -60,12 +61,23 @@ class LegacyTokenScheme(OpenApiAuthenticationExtension):
 # component after each (Error, ImportResult, ...).
 
 
+# Every error body says the id of the request it answers, as its X-Request-Id header does (timeslot/request_ids.py).
+REQUEST_ID_HELP = ("The request's id, as the answer's `X-Request-Id` says it: quote it to the operators, whose "
+                   "logs and export log name the request by it.")
+
+
+def request_id_field() -> serializers.CharField:
+    return serializers.CharField(help_text=REQUEST_ID_HELP)
+
+
 class Error(serializers.Serializer):
     detail = serializers.CharField(help_text="What went wrong, for a person to read.")
+    request_id = request_id_field()
 
 
 class ServerError(serializers.Serializer):
     error = serializers.CharField(help_text='Always "Server Error (500)": nothing of the cause is shown.')
+    request_id = request_id_field()
 
 
 # A field's errors keyed by its name, as DRF's validation answers them; `detail` where the whole
@@ -77,7 +89,9 @@ FIELD_ERRORS = {
     "properties": {
         "detail": {"type": "string"},
         "max_slots": {"type": "integer", "description": "EXPORT_MAX_SLOTS, when an export is over it."},
+        "request_id": {"type": "string", "description": REQUEST_ID_HELP},
     },
+    "required": ["request_id"],
     "additionalProperties": {"type": "array", "items": {"type": "string"}},
 }
 
@@ -89,6 +103,7 @@ class ImportProblem(serializers.Serializer):
 
 class ImportProblems(serializers.Serializer):
     problems = ImportProblem(many=True)
+    request_id = request_id_field()
 
 
 class ImportWarning(serializers.Serializer):
@@ -196,6 +211,7 @@ class RotatedFeed(SubscriptionLinks):
 class FeedLimit(serializers.Serializer):
     detail = serializers.CharField()
     max_feeds = serializers.IntegerField(help_text="FEED_MAX_PER_USER, the most feeds one user may have.")
+    request_id = request_id_field()
 
 
 class BackupGroup(serializers.Serializer):
@@ -664,6 +680,21 @@ def head_operations(result, generator, request, public):
         for response in head["responses"].values():
             response.pop("content", None)
         operations["head"] = head
+    return result
+
+
+def request_id_headers(result, generator, request, public):
+    """Every answer carries X-Request-Id (timeslot/request_ids.py): said once here rather than in each view."""
+    documented = {
+        "schema": {"type": "string", "pattern": f"^{GIVEN.pattern}$"},
+        "required": True,
+        "description": "The request's id: the one the service's proxy gave it, else one made for it (32 hex "
+        "digits). Error bodies say it as `request_id`; the service's logs and export log name the request by it.",
+    }
+    for operations in result["paths"].values():
+        for operation in operations.values():
+            for response in operation["responses"].values():
+                response.setdefault("headers", {})[HEADER] = documented
     return result
 
 

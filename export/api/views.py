@@ -10,7 +10,7 @@ from rest_framework.response import Response
 from rest_framework.status import HTTP_200_OK, HTTP_500_INTERNAL_SERVER_ERROR
 from rest_framework.views import APIView
 
-from export.api.audit import ExportAudit, client_address
+from export.api.audit import ExportAudit
 from export.api.authentication import LegacyTokenAuthentication
 from export.api.limits import ExportPlace, refuse_too_many_slots
 from export.api.negotiation import ExportNegotiation
@@ -56,7 +56,7 @@ class SlotExportView(JSONErrorsMixin, APIView):
     parameters_class = SlotExportParameters
 
     def post(self, request, *args, **kwargs):
-        audit = ExportAudit(kind=self.export_kind, client_address=client_address(request))
+        audit = ExportAudit.of_request(self.export_kind, request)
         parameters = export_parameters(request, self.parameters_class)
         export = export_for(user=request.user, **export_arguments(request, parameters))
         # parts=true stands for Accept: application/zip, for clients that cannot set the header.

@@ -51,7 +51,8 @@ def post(client, data: str):
 
     response = client.post("/v1/import", {"file": SimpleUploadedFile("calendar.ics", data.encode())},
                            format="multipart")
-    return {"status": response.status_code, "body": response.json(), "retry_after": response.get("Retry-After")}
+    return {"status": response.status_code, "body": response.json(), "retry_after": response.get("Retry-After"),
+            "request_id": response["X-Request-Id"]}
 
 
 def calendar(prefix: str) -> str:

@@ -370,7 +370,7 @@ def test_an_export_beyond_the_slot_limit_is_422_naming_the_limit(settings, user,
     assert response["Content-Type"] == "application/json"
     assert response.json() == {
         "detail": "This export holds more than 3 slots, the most one export may hold. Export one group at a time.",
-        "max_slots": 3,
+        "max_slots": 3, "request_id": response["X-Request-Id"],
     }
 
 
@@ -502,7 +502,7 @@ def test_a_nul_non_ascii_or_oversize_feed_secret_is_404_not_500(secret):
     response = APIClient().get(f"{FEEDS}/{secret}.ics")
 
     assert response.status_code == 404
-    assert response.json() == {"detail": "Not found."}
+    assert response.json() == {"detail": "Not found.", "request_id": response["X-Request-Id"]}
 
 
 # An unreachable cache --------------------------------------------------------------------------

@@ -232,14 +232,14 @@ def test_a_group_that_is_not_a_uuid_string_is_422_naming_the_field(api, value):
 
     assert response.status_code == 422
     assert response["Content-Type"] == "application/json"
-    assert list(response.json()) == ["group"]
+    assert list(response.json()) == ["group", "request_id"]
 
 
 def test_a_malformed_group_in_the_query_string_is_422(api):
     response = export(api, f"{GOOGLE}?group=../../etc")
 
     assert response.status_code == 422
-    assert list(response.json()) == ["group"]
+    assert list(response.json()) == ["group", "request_id"]
 
 
 @pytest.mark.parametrize("body", [b"[]", b'"group"', b"42"])
@@ -264,9 +264,11 @@ def test_a_json_body_as_deep_as_the_limit_is_read_and_one_level_deeper_is_400(ap
     deeper = post(api, data=f'{{"group": {"[" * 32}{"]" * 32}}}', format=None, content_type="application/json")
 
     assert as_deep.status_code == 422
-    assert list(as_deep.json()) == ["group"]
+    assert list(as_deep.json()) == ["group", "request_id"]
     assert deeper.status_code == 400
-    assert deeper.json() == {"detail": "JSON parse error - nested deeper than 32 levels"}
+    assert deeper.json() == {
+        "detail": "JSON parse error - nested deeper than 32 levels", "request_id": deeper["X-Request-Id"]
+    }
 
 
 def test_a_json_integer_of_100_digits_is_read_and_one_of_101_is_400(api):
@@ -274,9 +276,11 @@ def test_a_json_integer_of_100_digits_is_read_and_one_of_101_is_400(api):
     longer = post(api, data=f'{{"group": {"7" * 101}}}', format=None, content_type="application/json")
 
     assert as_long.status_code == 422
-    assert list(as_long.json()) == ["group"]
+    assert list(as_long.json()) == ["group", "request_id"]
     assert longer.status_code == 400
-    assert longer.json() == {"detail": "JSON parse error - an integer of more than 100 digits"}
+    assert longer.json() == {
+        "detail": "JSON parse error - an integer of more than 100 digits", "request_id": longer["X-Request-Id"]
+    }
 
 
 @override_settings(DATA_UPLOAD_MAX_MEMORY_SIZE=1024)

@@ -230,7 +230,8 @@ def test_a_database_down_before_the_first_byte_is_503_with_retry_after_and_the_n
     assert down.status == 503
     assert down.headers["retry-after"] == str(DATABASE_RETRY_AFTER)
     assert down.headers["content-type"] == "application/json"
-    assert down.json() == {"detail": "The service cannot reach its database. Try again shortly."}
+    assert down.json() == {"detail": "The service cannot reach its database. Try again shortly.",
+                           "request_id": down.headers["x-request-id"]}
     assert leaked(down, database_plug) == []
     messages = [record.getMessage() for record in caplog.records]
     assert sum("Database unavailable" in message for message in messages) == 1
@@ -253,7 +254,8 @@ def test_the_admin_answers_503_in_json_when_the_database_is_down_then_works_agai
 
     assert down.status == 503
     assert down.headers["retry-after"] == str(DATABASE_RETRY_AFTER)
-    assert down.json() == {"detail": "The service cannot reach its database. Try again shortly."}
+    assert down.json() == {"detail": "The service cannot reach its database. Try again shortly.",
+                           "request_id": down.headers["x-request-id"]}
     assert leaked(down, database_plug) == []
 
     database_plug.plug()

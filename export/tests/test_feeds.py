@@ -36,6 +36,11 @@ def path_of(url: str) -> str:
     return urlsplit(url).path
 
 
+def not_found(response) -> bytes:
+    """The bytes of the feed's 404, the same for every unknown secret, but for the answer's own request id."""
+    return b'{"detail":"Not found.","request_id":"%s"}' % response["X-Request-Id"].encode()
+
+
 def fetch(path, client=None, method="get", **headers):
     """The feed at path, as a calendar app fetches it (no credentials), its body read into response.body."""
     response = getattr(client or APIClient(), method)(path, headers=headers)
@@ -92,7 +97,7 @@ def test_a_group_that_is_not_a_uuid_string_is_422(api, value):
     response = create(api, {"group": value})
 
     assert response.status_code == 422
-    assert list(response.json()) == ["group"]
+    assert list(response.json()) == ["group", "request_id"]
     assert not CalendarFeed.objects.exists()
 
 
@@ -171,6 +176,7 @@ def test_a_user_with_the_most_feeds_gets_409_naming_the_limit_until_one_is_delet
     assert refused.status_code == 409
     assert refused.json() == {
         "detail": "This user has 2 feeds, the most one user may have. Delete one first.", "max_feeds": 2,
+        "request_id": refused["X-Request-Id"],
     }
     assert CalendarFeed.objects.count() == 2
     assert create(client_for(UserFactory())).status_code == 201
@@ -516,7 +522,8 @@ def test_revoked_rotated_away_and_random_secrets_answer_alike(api):
 
     assert {response.status_code for response in responses} == {404}
     assert {response["Content-Type"] for response in responses} == {"application/json"}
-    assert {response.body for response in responses} == {b'{"detail":"Not found."}'}
+    # The same bytes, but for each answer's own id.
+    assert [response.body for response in responses] == [not_found(response) for response in responses]
 
 
 def test_a_group_feed_is_404_once_the_owner_leaves_the_group(client_for):
@@ -530,7 +537,7 @@ def test_a_group_feed_is_404_once_the_owner_leaves_the_group(client_for):
 
     response = fetch(path)
     assert response.status_code == 404
-    assert response.body == b'{"detail":"Not found."}'
+    assert response.body == not_found(response)
 
 
 def test_the_feed_of_an_inactive_user_is_404(user, feed_path):

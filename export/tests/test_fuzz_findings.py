@@ -44,7 +44,7 @@ def test_an_api_url_that_matches_no_route_is_404_in_json(api, path):
 
     assert response.status_code == 404
     assert response["Content-Type"] == "application/json"
-    assert response.json() == {"detail": "Not found."}
+    assert response.json() == {"detail": "Not found.", "request_id": response["X-Request-Id"]}
 
 
 def test_a_url_outside_the_api_that_matches_no_route_is_still_djangos_page(client):
@@ -63,7 +63,7 @@ def test_with_debug_on_an_api_url_that_matches_no_route_is_still_404_in_json(set
 
     assert response.status_code == 404
     assert response["Content-Type"] == "application/json"
-    assert response.json() == {"detail": "Not found."}
+    assert response.json() == {"detail": "Not found.", "request_id": response["X-Request-Id"]}
 
 
 def test_with_debug_on_a_url_outside_the_api_keeps_djangos_technical_page(settings, client):

@@ -55,6 +55,11 @@ def body_of(response) -> bytes:
     return b"".join(response.streaming_content) if response.streaming else response.content
 
 
+def json_error(response, detail: str) -> bytes:
+    """The bytes of the service's JSON error with this detail, as this answer sends it: with its request id."""
+    return b'{"detail":"%s","request_id":"%s"}' % (detail.encode(), response["X-Request-Id"].encode())
+
+
 def path_of(url: str) -> str:
     return urlsplit(url).path
 
@@ -167,7 +172,9 @@ def test_another_users_group_answers_exactly_like_a_missing_one_and_changes_noth
 
     assert foreign.status_code == missing.status_code == 404
     assert foreign["Content-Type"] == missing["Content-Type"] == "application/json"
-    assert body_of(foreign) == body_of(missing) == b'{"detail":"Slot group not found."}'
+    # The same bytes, but for each answer's own request id.
+    assert body_of(foreign) == json_error(foreign, "Slot group not found.")
+    assert body_of(missing) == json_error(missing, "Slot group not found.")
     assert not CalendarFeed.objects.exists()
     assert Slot.objects.count() == 1
 
@@ -214,8 +221,9 @@ def test_a_malformed_group_anywhere_is_422_naming_it_and_changes_nothing(api, wh
     assert response.status_code == 422
     assert response["Content-Type"] == "application/json"
     body = response.json()
-    named = [problem["where"] for problem in body["problems"]] if where == "import" else list(body)
+    named = [problem["where"] for problem in body["problems"]] if where == "import" else list(body)[:-1]
     assert named == ["group"]
+    assert list(body)[-1] == "request_id"
     assert not CalendarFeed.objects.exists() and not Slot.objects.exists()
 
 
@@ -224,7 +232,7 @@ def test_a_group_of_any_other_json_type_is_422_on_feed_creation(api, value):
     response = api.post(FEEDS, {"group": value}, format="json")
 
     assert response.status_code == 422
-    assert list(response.json()) == ["group"]
+    assert list(response.json()) == ["group", "request_id"]
     assert not CalendarFeed.objects.exists()
 
 
@@ -276,7 +284,7 @@ def test_an_import_file_sent_as_a_plain_field_is_400(api):
     response = api.post(IMPORT, {"file": calendar(EVENT)}, format="multipart")
 
     assert response.status_code == 400
-    assert response.json() == {"file": ["No file was submitted."]}
+    assert response.json() == {"file": ["No file was submitted."], "request_id": response["X-Request-Id"]}
 
 
 @pytest.mark.parametrize("zone", ["a" * 10240, "UTC\x00", "../../etc/localtime", "/etc/passwd", "Éurope/Bérlin"],
@@ -318,7 +326,7 @@ def test_a_malformed_feed_secret_is_404_in_json(path):
 
     assert response.status_code == 404
     assert response["Content-Type"] == "application/json"
-    assert body_of(response) == b'{"detail":"Not found."}'
+    assert body_of(response) == json_error(response, "Not found.")
 
 
 @pytest.mark.parametrize("method, path", [("post", f"{FEEDS}/not-a-uuid/rotate"), ("delete", f"{FEEDS}/{'1' * 10240}"),
@@ -328,7 +336,7 @@ def test_a_path_no_api_route_takes_is_404_in_json(api, method, path):
 
     assert response.status_code == 404
     assert response["Content-Type"] == "application/json"
-    assert response.json() == {"detail": "Not found."}
+    assert response.json() == {"detail": "Not found.", "request_id": response["X-Request-Id"]}
 
 
 # Bodies too deep or too many, a wrong Host: a JSON 4xx and one warning line ------------------------------
@@ -402,7 +410,9 @@ def test_a_host_the_service_does_not_answer_to_is_400_in_json_with_one_warning_l
 
     assert response.status_code == 400
     assert response["Content-Type"] == "application/json"
-    assert response.json() == {"detail": "The Host header names no host this service answers to."}
+    assert response.json() == {
+        "detail": "The Host header names no host this service answers to.", "request_id": response["X-Request-Id"]
+    }
     assert warning_lines(caplog) == [("django.security.DisallowedHost", (
         "Invalid HTTP_HOST header: 'evil.example'. You may need to add 'evil.example' to ALLOWED_HOSTS."))]
 

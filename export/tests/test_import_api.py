@@ -57,7 +57,7 @@ def test_a_missing_file_is_400(api):
     response = api.post(IMPORT, {"group": str(uuid.uuid4())}, format="multipart")
 
     assert response.status_code == 400
-    assert response.json() == {"file": ["No file was submitted."]}
+    assert response.json() == {"file": ["No file was submitted."], "request_id": response["X-Request-Id"]}
 
 
 def test_a_json_body_is_415(api):
@@ -81,7 +81,8 @@ def test_a_file_over_the_size_limit_is_413_and_writes_nothing(api):
     response = upload(api, data)
 
     assert response.status_code == 413
-    assert response.json() == {"detail": "The file is larger than 100 bytes, the most an import takes."}
+    assert response.json() == {"detail": "The file is larger than 100 bytes, the most an import takes.",
+                               "request_id": response["X-Request-Id"]}
     assert not Slot.objects.exists()
 
 
@@ -129,7 +130,7 @@ def test_more_records_than_the_limit_is_422_and_writes_nothing(api):
     assert response.status_code == 422
     assert response.json() == {"problems": [
         {"where": "file", "problem": "The file holds more than 2 records, the most one import takes."}
-    ]}
+    ], "request_id": response["X-Request-Id"]}
     assert not Slot.objects.exists()
 
 
@@ -186,7 +187,9 @@ def test_a_malformed_group_is_422_naming_it(api, value):
     response = upload(api, calendar(event()), group=value)
 
     assert response.status_code == 422
-    assert response.json() == {"problems": [{"where": "group", "problem": "Must be a valid UUID."}]}
+    assert response.json() == {
+        "problems": [{"where": "group", "problem": "Must be a valid UUID."}], "request_id": response["X-Request-Id"]
+    }
 
 
 def test_an_unknown_time_zone_is_422_naming_it(api):
@@ -194,7 +197,8 @@ def test_an_unknown_time_zone_is_422_naming_it(api):
 
     assert response.status_code == 422
     assert response.json() == {
-        "problems": [{"where": "time_zone", "problem": "'Mars/Olympus_Mons' is not an IANA time zone."}]
+        "problems": [{"where": "time_zone", "problem": "'Mars/Olympus_Mons' is not an IANA time zone."}],
+        "request_id": response["X-Request-Id"],
     }
 
 

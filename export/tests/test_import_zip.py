@@ -408,7 +408,7 @@ def test_calendars_that_expand_past_the_limit_are_413_before_one_is_expanded(api
     with override_settings(IMPORT_MAX_BYTES=limit):
         response = upload(api, zip_of(EXPORT))
     assert response.status_code == 413
-    assert response.json() == {"detail": str(refused.value)}
+    assert response.json() == {"detail": str(refused.value), "request_id": response["X-Request-Id"]}
     assert not SlotGroup.objects.exists()
 
 

@@ -1,5 +1,5 @@
 """No log line names a feed secret or an API token: the log of a real gunicorn run (the service's lines
-and gunicorn's own), and the redaction every handler applies (timeslot/logs.py).
+and gunicorn's own, as text and as JSON lines), and the redaction every handler applies (timeslot/logs.py).
 
 A feed's path is its secret, and a line written while it did not work (a throttled address, an owner
 briefly out of the feed's group) would name a secret that works again later.
@@ -21,6 +21,7 @@ from bench import served
 from export.models import ExportLog
 from export.tests.test_faults import fetch
 from slots.tests.factories import SlotFactory
+from timeslot.log_lines import JSONLines
 from timeslot.logs import MASK, RedactSecrets, redacted
 
 FEEDS = "/v1/feeds"
@@ -72,8 +73,18 @@ def scratch(tmp_path):
     return env, json.loads(manage_shell(env, SETUP))
 
 
-def test_no_line_of_a_real_gunicorn_run_names_a_feed_secret_or_a_token(scratch, tmp_path):
+def readable(log: str, log_format: str) -> str:
+    """The log as its lines say it: of JSON lines, each message and traceback, the quotes unescaped."""
+    if log_format == "text":
+        return log
+    records = [json.loads(line) for line in log.splitlines()]
+    return "\n".join(record["message"] + "\n" + record.get("exception", "") for record in records)
+
+
+@pytest.mark.parametrize("log_format", ["text", "json"])
+def test_no_line_of_a_real_gunicorn_run_names_a_feed_secret_or_a_token(scratch, tmp_path, log_format):
     env, people = scratch
+    env = {**env, "LOG_FORMAT": log_format}
     authorization = {"Authorization": f"Token token={people['key']}", "Content-Type": "application/json"}
     with served.gunicorn(env, ["--workers", "1"], log_folder=tmp_path) as server:
         address = ("127.0.0.1", server.port)
@@ -95,12 +106,14 @@ def test_no_line_of_a_real_gunicorn_run_names_a_feed_secret_or_a_token(scratch, 
         # service sees them; it writes the line in its error log.
         answers.append(fetch(address, "POST", GOOGLE, {"Authorization": f"Token token={people['key']}\x00"}))
         malformed = fetch(address, "GET", f"{own}\x01")
-    log = server.log.read_text()
+    written_log = server.log.read_text()
+    log = readable(written_log, log_format)
     export_log = manage_shell(env, EXPORT_LOG)
 
     assert [answer.status for answer in [*answers, malformed]] == [200, 404, 200, 401, 401, 429, 400, 400]
     secrets = [Path(own).stem, Path(choir).stem, people["key"], KEY]
     for secret in secrets:
+        assert secret not in written_log
         assert secret not in log
         assert secret not in export_log
         assert not any(secret.encode() in answer.body for answer in answers)
@@ -153,11 +166,11 @@ def test_gunicorns_log_files_named_on_the_command_line_are_redacted_too(tmp_path
     assert errors.read_text().endswith(f"Error handling request GET {FEEDS}/{MASK}.ics?token={MASK}\n")
 
 
-def written(record: logging.LogRecord, format: str = "%(message)s") -> str:
-    """What a handler with the redaction and this format writes of the record."""
+def written(record: logging.LogRecord, format: str | logging.Formatter = "%(message)s") -> str:
+    """What a handler with the redaction and this format (or formatter) writes of the record."""
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
-    handler.setFormatter(logging.Formatter(format))
+    handler.setFormatter(format if isinstance(format, logging.Formatter) else logging.Formatter(format))
     handler.addFilter(RedactSecrets())
     handler.handle(record)
     return stream.getvalue()
@@ -213,6 +226,22 @@ def test_a_traceback_naming_a_secret_is_masked():
 
     assert SECRET not in line and KEY not in line
     assert f"ValueError: no route for /v1/feeds/{MASK}.ics with Token {MASK}" in line
+
+
+def test_a_json_line_is_masked_as_a_text_line_is():
+    try:
+        raise ValueError(f"no route for /v1/feeds/{SECRET}.ics with Token {KEY}")
+    except ValueError as error:
+        record = logging.makeLogRecord({"msg": "Internal Server Error: %s", "args": (f"/v1/feeds/{SECRET}.ics",),
+                                        "exc_info": (type(error), error, error.__traceback__), "levelname": "ERROR"})
+
+    line = written(record, JSONLines())
+
+    assert SECRET not in line and KEY not in line
+    (parsed,) = [json.loads(text) for text in line.splitlines()]
+    assert parsed["message"] == f"Internal Server Error: /v1/feeds/{MASK}.ics"
+    assert parsed["exception"].startswith("Traceback")
+    assert parsed["exception"].endswith(f"ValueError: no route for /v1/feeds/{MASK}.ics with Token {MASK}")
 
 
 def test_a_message_whose_arguments_do_not_fit_is_written_redacted_and_the_caller_goes_on():

@@ -128,14 +128,14 @@ def test_a_time_zone_that_is_not_an_iana_name_is_422_naming_it(api, user, zone):
     response, _ = exported(api, time_zone=zone)
 
     assert response.status_code == 422
-    assert set(response.json()) == {"time_zone"}
+    assert set(response.json()) == {"time_zone", "request_id"}
 
 
 def test_a_bad_time_zone_in_the_query_string_is_422_naming_it(api):
     response = api.post("/v1/export/outlook?time_zone=Nowhere")
 
     assert response.status_code == 422
-    assert set(response.json()) == {"time_zone"}
+    assert set(response.json()) == {"time_zone", "request_id"}
 
 
 @pytest.mark.parametrize(("url", "name", "value"), [
@@ -150,7 +150,7 @@ def test_another_exports_parameter_is_422_naming_it_not_ignored(api, url, name, 
 
     for response in (in_body, in_query):
         assert response.status_code == 422
-        assert list(response.json()) == [name] and "Only the" in response.json()[name][0]
+        assert list(response.json()) == [name, "request_id"] and "Only the" in response.json()[name][0]
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,5 @@
 """Reading the next batch of an export's rows in a thread while the caller writes the one it has."""
+import logging
 import threading
 
 import pytest
@@ -9,6 +10,7 @@ from export.exports import export_for
 from export.formats.ical.mapping import EVENT_COLUMNS
 from export.read_ahead import read_ahead
 from slots.tests.factories import SlotFactory
+from timeslot.request_ids import RequestIdFilter, handling
 
 READER = "export-read-ahead"
 # A guard against a hang, never a measure of speed.
@@ -41,6 +43,38 @@ class Source:
                 yield row
         finally:
             self.closed = True
+
+
+class Collected(logging.Handler):
+    """The thread and the request id (as the service's handlers read it, timeslot/request_ids.py) of each line."""
+
+    def __init__(self):
+        super().__init__()
+        self.addFilter(RequestIdFilter())
+        self.lines: list[tuple[str, str | None]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append((record.threadName, getattr(record, "request_id", None)))
+
+
+def test_what_the_reading_thread_logs_is_of_the_callers_request():
+    logger = logging.getLogger("export.tests.rows")
+    collected = Collected()
+
+    def logging_rows():
+        for row in range(12):
+            logger.warning("Row %d read.", row)
+            yield row
+
+    logger.addHandler(collected)
+    try:
+        with handling("the-export"):
+            assert list(read_ahead(logging_rows(), batch=5)) == list(range(12))
+    finally:
+        logger.removeHandler(collected)
+
+    assert {thread for thread, _ in collected.lines} == {threading.current_thread().name, READER}
+    assert collected.lines == [(thread, "the-export") for thread, _ in collected.lines]
 
 
 @pytest.mark.parametrize("count", [0, 1, 4, 5, 6, 10, 23])

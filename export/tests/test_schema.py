@@ -104,7 +104,9 @@ def test_the_schema_and_the_docs_answer_other_methods_than_get_and_head_with_405
     assert response.status_code == 405
     assert response["Content-Type"] == "application/json"
     assert response["Allow"] == "GET, HEAD"
-    assert response.json() == {"detail": f'Method "{method.upper()}" not allowed.'}
+    assert response.json() == {
+        "detail": f'Method "{method.upper()}" not allowed.', "request_id": response["X-Request-Id"]
+    }
 
 
 @pytest.mark.parametrize("path", DOCS)
@@ -168,11 +170,11 @@ def test_each_export_documents_its_own_media_type(schema, path, media_type):
 
     if media_type == "text/calendar":
         assert list(ok["content"]) == [media_type, "application/zip"]
-        assert set(ok["headers"]) == {"Content-Disposition", "Cache-Control", "Timeslot-Warning"}
+        assert set(ok["headers"]) == {"Content-Disposition", "Cache-Control", "Timeslot-Warning", "X-Request-Id"}
         assert not ok["headers"]["Timeslot-Warning"].get("required", False)
     else:
         assert list(ok["content"]) == [media_type]
-        assert set(ok["headers"]) == {"Content-Disposition", "Cache-Control"}
+        assert set(ok["headers"]) == {"Content-Disposition", "Cache-Control", "X-Request-Id"}
 
 
 @pytest.mark.parametrize("path", ["/v1/export/google", "/v1/export/ical"])
@@ -217,7 +219,18 @@ def test_the_json_answers_have_their_bodies(schema):
     }
     import_422 = paths["/v1/import"]["post"]["responses"]["422"]["content"]["application/json"]["schema"]
     assert import_422 == {"$ref": "#/components/schemas/ImportProblems"}
-    assert components["Error"]["required"] == ["detail"]
+    assert components["Error"]["required"] == ["detail", "request_id"]
+
+
+def test_every_answer_documents_its_request_id_and_every_error_body_holds_it(schema):
+    components = schema["components"]["schemas"]
+    for path, method, operation in operations(schema):
+        for code, response in operation["responses"].items():
+            assert response["headers"]["X-Request-Id"]["required"] is True, (path, method, code)
+            if int(code) >= 400 and "content" in response:
+                body = response["content"]["application/json"]["schema"]
+                body = components[body["$ref"].rsplit("/", 1)[1]] if "$ref" in body else body
+                assert "request_id" in body["required"], (path, method, code)
 
 
 def test_429_and_503_carry_retry_after_and_401_www_authenticate_everywhere(schema):

@@ -51,7 +51,7 @@ def test_an_import_that_waits_longer_than_the_busy_timeout_is_503_busy_and_write
 
     busy = result["while_held"]
     assert busy["status"] == 503
-    assert busy["body"] == {"detail": DatabaseBusy.default_detail}
+    assert busy["body"] == {"detail": DatabaseBusy.default_detail, "request_id": busy["request_id"]}
     assert "busy" in busy["body"]["detail"] and "cannot reach" not in busy["body"]["detail"]
     assert busy["retry_after"] == str(DATABASE_BUSY_RETRY_AFTER)
     assert result["slots_then"] == 0

@@ -176,7 +176,7 @@ def test_a_bad_window_is_422_naming_the_field(api, parameters, field, fmt):
 
         assert response.status_code == 422, form
         assert response["Content-Type"] == "application/json"
-        assert list(response.json()) == [field], form
+        assert list(response.json()) == [field, "request_id"], form
 
 
 @pytest.mark.parametrize("value", [20260110, None, ["2026-01-10"], {"date": "2026-01-10"}])
@@ -184,7 +184,7 @@ def test_a_window_bound_that_is_not_a_string_is_422(api, value):
     response = windowed(api, "google", {"from": value}, "json")
 
     assert response.status_code == 422
-    assert list(response.json()) == ["from"]
+    assert list(response.json()) == ["from", "request_id"]
 
 
 def test_the_window_at_the_ends_of_the_calendar_is_read(api, user):

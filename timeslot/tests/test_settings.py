@@ -81,6 +81,16 @@ def test_production_refuses_to_start_without_its_own_secret_key(secret_key):
     assert "Set SECRET_KEY in the environment" in result.stderr
 
 
+@pytest.mark.parametrize("log_format, starts", [("json", True), ("JSON", True), ("text", True), ("", True),
+                                                ("xml", False), ("jsonl", False)])
+def test_the_log_format_is_text_or_json_and_nothing_else(log_format, starts):
+    result = manage("check", LOG_FORMAT=log_format)
+
+    assert (result.returncode == 0) is starts, result.stderr
+    if not starts:
+        assert f"LOG_FORMAT must be text or json, not {log_format!r}." in result.stderr
+
+
 @pytest.mark.django_db
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's own session settings")
 def test_postgresql_connections_time_out_runaway_statements_and_idle_transactions():
