@@ -98,7 +98,8 @@ def test_a_csv_or_json_file_over_their_own_limit_is_413_while_an_icalendar_file_
 
     assert [answer.status_code for answer in answers] == [413, 413]
     assert answers[0].json() == {
-        "detail": "The file is larger than 100 bytes, the most an import takes of a CSV or JSON file."
+        "detail": "The file is larger than 100 bytes, the most an import takes of a CSV or JSON file.",
+        "request_id": answers[0]["X-Request-Id"],
     }
     assert not Slot.objects.exists()
     assert counts(upload(api, ical)) == (1, 0, 0)

@@ -101,7 +101,8 @@ def test_a_missing_or_wrong_token_is_401_in_json_with_the_bearer_challenge(autho
 
     assert response.status_code == 401
     assert response["Content-Type"] == "application/json"
-    assert set(response.json()) == {"detail"}
+    assert response.json()["request_id"] == response["X-Request-Id"]
+    assert set(response.json()) == {"detail", "request_id"}
     expected = 'Bearer realm="metrics"' + (f', error="{error}"' if error else "")
     assert response["WWW-Authenticate"] == expected
     assert b"timeslot_" not in response.content

@@ -286,8 +286,15 @@ print(json.dumps(list(ExportLog.objects.values("kind", "status", "request_id")))
 """
 
 
+@pytest.fixture(scope="module")
+def static_root(tmp_path_factory) -> str:
+    """The project's static files collected once, as production serves them: the admin's pages name them."""
+    env = {**os.environ, **served.production_environment("sqlite:///:memory:")}
+    return served.with_static_files(env, tmp_path_factory.mktemp("static") / "files")["STATIC_ROOT"]
+
+
 @pytest.fixture
-def scratch(tmp_path):
+def scratch(tmp_path, static_root):
     """Production settings on a scratch SQLite database with SETUP's people, which gunicorn and manage.py share;
     a single calendar is over Google's import budget at 100 bytes."""
     env = {
@@ -295,6 +302,7 @@ def scratch(tmp_path):
         **served.production_environment(f"sqlite:///{tmp_path}/scratch.sqlite3"),
         "LOG_LEVEL": "INFO",
         "EXPORT_PART_MAX_BYTES": "100",
+        "STATIC_ROOT": static_root,
     }
     env.pop("REDIS_URL", None)
     served.run_checked([str(served.BIN / "python"), "manage.py", "migrate", "--noinput"], env)
