@@ -44,6 +44,14 @@ $(NGINX) $(OPENSSL):
 	apt-get update
 	DEBIAN_FRONTEND=noninteractive apt-get install -y nginx openssl
 
+# The pooling tests run Debian's PgBouncer in transaction mode between gunicorn and PostgreSQL
+# (timeslot/tests/test_pgbouncer.py).
+PGBOUNCER := /usr/sbin/pgbouncer
+$(PGBOUNCER):
+	@echo "The pooling tests need Debian's pgbouncer: installing it with apt-get (as root)."
+	apt-get update
+	DEBIAN_FRONTEND=noninteractive apt-get install -y pgbouncer
+
 # The throttle tests also run on Redis at 127.0.0.1:6379 (export/tests/test_abuse.py): when nothing answers
 # there, start Debian's redis-server, keeping nothing on disk (installing it with apt-get first, as root, if missing).
 REDIS_ANSWERS := $(PYTHON) -c "import socket; socket.create_connection(('127.0.0.1', 6379), 1).close()" 2>/dev/null
@@ -56,7 +64,7 @@ redis:
 	  $(REDIS_ANSWERS); }
 
 # SQLite unless DATABASE_URL points elsewhere (PostgreSQL: see README).
-test: $(INSTALLED) $(CHROMIUM) $(NGINX) $(OPENSSL) redis
+test: $(INSTALLED) $(CHROMIUM) $(NGINX) $(OPENSSL) $(PGBOUNCER) redis
 	$(BIN)/pytest
 
 $(BENCH_INSTALLED): $(INSTALLED) requirements/bench.txt
