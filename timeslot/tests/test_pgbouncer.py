@@ -182,14 +182,27 @@ def test_a_statement_past_its_timeout_through_pgbouncer_is_a_json_503_and_writes
     assert Slot.objects.filter(creator=user).count() == 1
 
 
-def test_without_transaction_pooling_every_connection_through_pgbouncer_is_refused(pgbouncer, tmp_path, user):
-    """What DATABASE_TRANSACTION_POOLING is for: the timeouts as a startup option, which PgBouncer refuses."""
-    with gunicorn_through(pgbouncer, tmp_path, DATABASE_TRANSACTION_POOLING="0") as server:
-        answer = fetch(address_of(server.url), "POST", GOOGLE, export_headers(user))
+@pytest.mark.parametrize("debug", ["0", "1"])
+@pytest.mark.parametrize("endpoint", ["export", "import"])
+def test_without_transaction_pooling_every_connection_through_pgbouncer_is_refused_in_json(
+    pgbouncer, tmp_path, user, endpoint, debug
+):
+    """What DATABASE_TRANSACTION_POOLING is for: the timeouts as a startup option, which PgBouncer refuses. The
+    database is then unreachable, and every answer says so in JSON, in development (DEBUG=1) too: the import's
+    log of the answer must not look its user up once more, outside the API's error handler."""
+    path, headers, body = (GOOGLE, export_headers(user), b"") if endpoint == "export" else (
+        "/v1/import", {**token_header(user), "Content-Type": MULTIPART_CONTENT}, import_body())
+
+    with gunicorn_through(pgbouncer, tmp_path, DATABASE_TRANSACTION_POOLING="0", DEBUG=debug) as server:
+        answer = fetch(address_of(server.url), "POST", path, headers, body)
 
     assert answer.status == 503
     assert answer.headers["content-type"] == "application/json"
-    assert "unsupported startup parameter: options" in server.log.read_text()
+    assert answer.json() == {"detail": "The service cannot reach its database. Try again shortly."}
+    log = server.log.read_text()
+    assert "unsupported startup parameter: options" in log
+    # Answered by the API's handler, not by Django's last resort for an error nothing caught.
+    assert "Internal Server Error" not in log
 
 
 # The backend's own connections ------------------------------------------------------------------------------
