@@ -51,6 +51,14 @@ $(SYSTEMD_ANALYZE):
 	apt-get update
 	DEBIAN_FRONTEND=noninteractive apt-get install -y systemd
 
+# The pooling tests run Debian's PgBouncer in transaction mode between gunicorn and PostgreSQL
+# (timeslot/tests/test_pgbouncer.py).
+PGBOUNCER := /usr/sbin/pgbouncer
+$(PGBOUNCER):
+	@echo "The pooling tests need Debian's pgbouncer: installing it with apt-get (as root)."
+	apt-get update
+	DEBIAN_FRONTEND=noninteractive apt-get install -y pgbouncer
+
 # The throttle tests also run on Redis at 127.0.0.1:6379 (export/tests/test_abuse.py): when nothing answers
 # there, start Debian's redis-server, keeping nothing on disk (installing it with apt-get first, as root, if missing).
 REDIS_ANSWERS := $(PYTHON) -c "import socket; socket.create_connection(('127.0.0.1', 6379), 1).close()" 2>/dev/null
@@ -63,7 +71,7 @@ redis:
 	  $(REDIS_ANSWERS); }
 
 # SQLite unless DATABASE_URL points elsewhere (PostgreSQL: see README).
-test: $(INSTALLED) $(CHROMIUM) $(NGINX) $(OPENSSL) $(SYSTEMD_ANALYZE) redis
+test: $(INSTALLED) $(CHROMIUM) $(NGINX) $(OPENSSL) $(SYSTEMD_ANALYZE) $(PGBOUNCER) redis
 	$(BIN)/pytest
 
 $(BENCH_INSTALLED): $(INSTALLED) requirements/bench.txt

@@ -136,13 +136,21 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    # No statement runs away with a connection, and no transaction left open by a stalled client
-    # holds one for long (an export streams in one transaction, fetching 2,000 rows at a time).
-    # https://www.postgresql.org/docs/15/runtime-config-client.html
+# No statement runs away with a connection, and no transaction left open by a stalled client
+# holds one for long (an export streams in one transaction, fetching 2,000 rows at a time).
+# https://www.postgresql.org/docs/15/runtime-config-client.html
+STATEMENT_TIMEOUT_MS = int(os.environ.get("STATEMENT_TIMEOUT_MS", "30000"))
+IDLE_IN_TRANSACTION_TIMEOUT_MS = int(os.environ.get("IDLE_IN_TRANSACTION_TIMEOUT_MS", "60000"))
+# Behind a pooler in transaction mode (PgBouncer's pool_mode = transaction), which refuses these timeouts as
+# startup options: a backend of the service's that sets them as each transaction begins, and keeps server-side
+# cursors inside transactions (timeslot/pooled_postgresql/base.py; README, Behind PgBouncer).
+DATABASE_TRANSACTION_POOLING = env_bool("DATABASE_TRANSACTION_POOLING", False)
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and DATABASE_TRANSACTION_POOLING:
+    DATABASES["default"]["ENGINE"] = "timeslot.pooled_postgresql"
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"].setdefault("OPTIONS", {})["options"] = (
-        f"-c statement_timeout={int(os.environ.get('STATEMENT_TIMEOUT_MS', '30000'))} "
-        f"-c idle_in_transaction_session_timeout={int(os.environ.get('IDLE_IN_TRANSACTION_TIMEOUT_MS', '60000'))}"
+        f"-c statement_timeout={STATEMENT_TIMEOUT_MS} "
+        f"-c idle_in_transaction_session_timeout={IDLE_IN_TRANSACTION_TIMEOUT_MS}"
     )
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # One writer at a time: the others wait for the lock this long (the driver's busy timeout, in

@@ -54,14 +54,22 @@ class ImportView(APIView):
     def initial(self, request, *args, **kwargs):
         self.audit = ExportAudit.of_request(ExportLog.Kind.IMPORT, request)
         self.group: SlotGroup | None = None
+        self.signed_in = None
         super().initial(request, *args, **kwargs)
 
+    def perform_authentication(self, request):
+        super().perform_authentication(request)
+        if request.user.is_authenticated:
+            self.signed_in = request.user
+
     def finalize_response(self, request, response, *args, **kwargs):
-        """Every answer to a signed-in user is logged, a refusal with its status; an anonymous caller's is not."""
+        """Every answer to a signed-in user is logged, a refusal with its status; an anonymous caller's is not.
+        Who signed in is what the authentication found: request.user would authenticate again when it failed,
+        and a database it could not reach would fail here, past the API's error handler."""
         response = super().finalize_response(request, response, *args, **kwargs)
         audit = getattr(self, "audit", None)
-        if audit is not None and request.user.is_authenticated:
-            audit.record(user=request.user, group=self.group, status=response.status_code)
+        if audit is not None and getattr(self, "signed_in", None) is not None:
+            audit.record(user=self.signed_in, group=self.group, status=response.status_code)
         return response
 
     @extend_schema(**IMPORT)
