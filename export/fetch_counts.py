@@ -20,17 +20,17 @@ FIELDS = {200: "fetches_sent", 304: "fetches_not_modified"}
 
 
 def count_fetch(feed: CalendarFeed, status: int, *, write: bool) -> None:
-    """Count a fetch answered with status; with write, add every count waiting (this one's too) to the feed's
-    row, and its last_fetched_at."""
-    if status not in FIELDS:
-        return
+    """Count a fetch answered with status (200 or 304: others are not counted); with write, add every count
+    waiting (this one's too) to the feed's row, and set its last_fetched_at."""
+    field = FIELDS.get(status)
     try:
-        add(key(feed, status))
+        if field is not None:
+            add(key(feed, status))
         waiting = taken(feed) if write else {}
     except RedisError:
         # As FetchRecord does then: every fetch is written, this one alone.
         logger.exception("The cache is unreachable: a feed's fetch is written at once.")
-        waiting, write = {FIELDS[status]: 1}, True
+        waiting, write = ({field: 1} if field else {}), True
     if write:
         CalendarFeed.objects.filter(pk=feed.pk).update(
             last_fetched_at=timezone.now(), **{field: F(field) + count for field, count in waiting.items()}

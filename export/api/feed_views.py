@@ -1,4 +1,5 @@
 """/v1/feeds: the owner manages feeds with their token; a calendar app fetches one with its secret alone."""
+import functools
 from collections.abc import Mapping
 from datetime import datetime
 
@@ -184,13 +185,14 @@ class FeedCalendarView(JSONErrorsMixin, APIView):
             if request.method == "HEAD":
                 response = HttpResponse(content_type=f"{renderer.media_type}; charset={renderer.charset}")
             else:
-                # Recorded at the end of its stream.
-                audit.logged = recorded
+                # Recorded and counted at the end of its stream, once the read's transaction is over: a write
+                # within it would be undone with it when the client goes away.
+                audit.logged, audit.then = recorded, functools.partial(count_fetch, feed, write=recorded)
                 response = streamed_within_limits(feed_export(feed, version), renderer, audit=audit)
-        count_fetch(feed, response.status_code, write=recorded)
         if not response.streaming:
-            # A 304, 412 or HEAD: nothing of the calendar was sent, and no log row is written (its counts are
-            # the feed's), only the metrics.
+            # A 304, 412 or HEAD: nothing of the calendar was sent, and no log row is written (the feed counts
+            # it), only the metrics.
+            count_fetch(feed, response.status_code, write=recorded)
             audit.logged = False
             audit.record(user=feed.owner, group=feed.group, status=response.status_code)
         response["ETag"] = version.etag

@@ -4,10 +4,12 @@ import pytest
 from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from rest_framework.test import APIClient
 
 from export.imports.service import import_slots
 from export.models import CalendarFeed
 from export.tests.importing import calendar
+from export.tests.test_export_log import hang_up
 from export.tests.test_feeds import create, fetch, last_changed_long_ago, path_of
 from slots.models import Slot
 from slots.tests.factories import SlotFactory
@@ -80,6 +82,22 @@ def test_the_counts_equal_the_polls_made_once_flushed(feed_path):
     # 200: the first GET, two HEADs, the last GET; 304: four, and the one that flushed.
     assert (feed.fetches_sent, feed.fetches_not_modified) == (4, 5)
     assert feed.last_fetched_at > first
+
+
+def test_a_full_fetch_that_flushes_writes_the_counts_even_if_its_client_goes_away(feed_path):
+    etag = fetch(feed_path)["ETag"]
+    for _ in range(2):
+        assert fetch(feed_path, If_None_Match=etag).status_code == 304
+    interval_over()
+
+    response = APIClient().get(feed_path)
+    assert response.status_code == 200
+    # Gone before the first byte: the export's read, in a transaction of its own, is undone; the counts are
+    # written after it.
+    hang_up(response)
+
+    feed = CalendarFeed.objects.get()
+    assert (feed.fetches_sent, feed.fetches_not_modified) == (1, 2)
 
 
 def test_with_an_interval_of_zero_each_poll_is_written_at_once(settings, feed_path):
