@@ -67,7 +67,7 @@ def test_a_probe_by_the_instances_address_is_answered_and_logs_nothing_above_inf
 
 def test_readyz_is_503_while_migrations_are_left_to_apply_then_ready_once_they_are(tmp_path):
     env = migrated_scratch(tmp_path)
-    migrate(env, "export", "0003")  # back one: the code is newer than the database
+    migrate(env, "export", "0004")  # back one: the code is newer than the database
 
     with served.gunicorn(env, ["--workers", "1"], log_folder=tmp_path) as server:
         address = ("127.0.0.1", server.port)
@@ -85,7 +85,7 @@ def test_readyz_is_503_while_migrations_are_left_to_apply_then_ready_once_they_a
     assert (migrated.status, migrated.json()) == (200, READY)
     assert problems(log) == []
     assert [line for line in log.splitlines() if " WARNING " in line and "Not ready" in line] != []
-    assert "unapplied: export.0004_feed_window_and_detail" in log
+    assert "unapplied: export.0005_feed_fetch_counts" in log
 
 
 @pytest.mark.django_db(transaction=True)
