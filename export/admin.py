@@ -86,13 +86,18 @@ class ExportLogAdmin(admin.ModelAdmin):
 class CalendarFeedAdmin(admin.ModelAdmin):
     """Feeds are made through the API, which shows their secret once; here they are only seen and revoked."""
 
-    list_display = ("owner", "scope", "detail_level", "created_at", "last_fetched_at")
+    # The fetch counts are written once a FEED_FETCH_RECORD_SECONDS: the last interval's may still be in the cache.
+    list_display = ("owner", "scope", "detail_level", "created_at", "last_fetched_at", "fetches_sent",
+                    "fetches_not_modified")
     list_filter = ("created_at", "last_fetched_at")
     list_select_related = ("owner", "group")
     search_fields = ("owner__username", "owner__email", "group__name")
     # The secret's hash is left out of every screen: it is all a lookup by secret needs.
     exclude = ("secret_hash",)
-    fields = ("uuid", "owner", "scope", "past_days", "future_days", "detail_level", "created_at", "last_fetched_at")
+    fields = (
+        "uuid", "owner", "scope", "past_days", "future_days", "detail_level", "created_at", "last_fetched_at",
+        "fetches_sent", "fetches_not_modified",
+    )
     readonly_fields = fields
     actions = ("revoke",)
 

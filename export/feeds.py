@@ -18,7 +18,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.cache import cache
-from django.db.models import Count, Max, Q, QuerySet
+from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet
 from django.utils import timezone
 from redis.exceptions import RedisError
 
@@ -27,7 +27,7 @@ from export.exports import SlotExport
 from export.models import CalendarFeed, SlotChangeClock
 from export.renderers import ICalendarFeedRenderer
 from slots.models import Slot, SlotGroup
-from slots.selectors import group_visible_to, in_window, overlaps_from, slot_list
+from slots.selectors import in_window, overlaps_from, slot_list
 from timeslot.db import write_transaction
 
 logger = logging.getLogger("export.feeds")
@@ -88,17 +88,19 @@ def revoke_feed(*, owner: AbstractBaseUser, uuid: UUID) -> None:
 
 def feed_for_secret(secret: str) -> CalendarFeed:
     """The feed this secret opens; CalendarFeed.DoesNotExist for an unknown or revoked secret, an
-    inactive owner, or a group the owner can no longer see: all alike to the caller."""
+    inactive owner, or a group the owner can no longer see: all alike to the caller. One read, by the
+    secret's unique index, with the owner, the group and whether the owner still sees it."""
     digest = secret_hash(secret)
-    feed = CalendarFeed.objects.select_related("owner", "group").filter(secret_hash=digest).first()
+    # As group_visible_to() decides it: the group's owner or one of its members.
+    visible = SlotGroup.objects.filter(Q(owner=OuterRef("owner")) | Q(members=OuterRef("owner")), pk=OuterRef("group"))
+    feed = (
+        CalendarFeed.objects.select_related("owner", "group")
+        .filter(Q(group__isnull=True) | Exists(visible), secret_hash=digest)
+        .first()
+    )
     # The index finds the row; the comparison that decides runs in constant time all the same.
     if feed is None or not hmac.compare_digest(feed.secret_hash, digest) or not feed.owner.is_active:
         raise CalendarFeed.DoesNotExist
-    if feed.group is not None:
-        try:
-            group_visible_to(user=feed.owner, uuid=feed.group.uuid)
-        except SlotGroup.DoesNotExist:
-            raise CalendarFeed.DoesNotExist
     return feed
 
 
@@ -325,7 +327,3 @@ def subscription_links(url: str) -> dict[str, str]:
         "webcal_url": webcal,
         "google_url": "https://calendar.google.com/calendar/r?cid=" + quote(webcal, safe=""),
     }
-
-
-def record_fetch(feed: CalendarFeed) -> None:
-    CalendarFeed.objects.filter(pk=feed.pk).update(last_fetched_at=timezone.now())

@@ -39,6 +39,10 @@ class CalendarFeed(models.Model):
     secret_hash = models.CharField(max_length=64, unique=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     last_fetched_at = models.DateTimeField(null=True, blank=True)
+    # The fetches answered 200 (GET or HEAD) and 304, counted in the cache and added here by the first fetch
+    # of each FEED_FETCH_RECORD_SECONDS (export/fetch_counts.py): a poll writes nothing of its own.
+    fetches_sent = models.PositiveBigIntegerField("fetches answered 200", default=0, editable=False)
+    fetches_not_modified = models.PositiveBigIntegerField("fetches answered 304", default=0, editable=False)
     # The rolling window, in whole UTC days before and after the day of the fetch; null: unbounded.
     past_days = models.PositiveIntegerField(null=True, blank=True)
     future_days = models.PositiveIntegerField(null=True, blank=True)

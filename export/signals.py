@@ -1,15 +1,23 @@
-"""Moves a user's SlotChangeClock when their slots change in a way no remaining slot's updated_at shows.
+"""Moves a user's SlotChangeClock when their slots change in a way no remaining slot's updated_at shows,
+and on every change to them sets their feeds' cached versions aside (export/feed_versions.py).
 
-Without it a feed could not tell that a slot went away: its Last-Modified
+Without the clock a feed could not tell that a slot went away: its Last-Modified
 comes from the slots still in it (deletions must reach subscribers).
 """
 from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
-from django.db.models.signals import m2m_changed, post_delete
+from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.dispatch import receiver
 
+from export.feed_versions import slots_changed
 from export.models import SlotChangeClock
 from slots.models import Slot
+
+
+@receiver(post_save, sender=Slot, dispatch_uid="export.slot_saved")
+def slot_saved(sender, instance: Slot, **kwargs) -> None:
+    # Its updated_at tells the feed's version; the version cached before it does not.
+    slots_changed([instance.creator_id])
 
 
 @receiver(post_delete, sender=Slot, dispatch_uid="export.slot_deleted")
@@ -20,6 +28,7 @@ def slot_deleted(sender, instance: Slot, origin=None, **kwargs) -> None:
     if issubclass(origin_model, get_user_model()):
         return
     SlotChangeClock.bump([instance.creator_id])
+    slots_changed([instance.creator_id])
 
 
 @receiver(m2m_changed, sender=Slot.groups.through, dispatch_uid="export.slot_groups_changed")
@@ -36,3 +45,4 @@ def slot_groups_changed(sender, instance, action: str, reverse: bool, pk_set, **
         slots = instance.slots.all() if action == "pre_clear" else Slot.objects.filter(pk__in=pk_set)
         creators = set(slots.values_list("creator_id", flat=True))
     SlotChangeClock.bump(creators)
+    slots_changed(creators)

@@ -292,8 +292,8 @@ EXPORT_PART_MAX_BYTES = int(os.environ.get("EXPORT_PART_MAX_BYTES", "1000000"))
 # ------------------------------------------------------------------------------
 # The most feeds one user may have; one more is a 409 that names the limit.
 FEED_MAX_PER_USER = int(os.environ.get("FEED_MAX_PER_USER", "50"))
-# A feed's fetches write its export log row and its last_fetched_at at most once in this many seconds (the
-# first fetch of each interval); 0: every fetch.
+# A feed's fetches write to the database at most once in this many seconds (the first fetch of each
+# interval): the fetch counts waiting in the cache, and a calendar sent's export log row; 0: every fetch.
 FEED_FETCH_RECORD_SECONDS = int(os.environ.get("FEED_FETCH_RECORD_SECONDS", "60"))
 # GET /v1/feeds writes a feed's calendar to tell its bytes (then cached by its version) only while the feeds
 # so written hold at most this many slots in all: a list costs at most about one export of this size.

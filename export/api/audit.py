@@ -4,7 +4,7 @@ import dataclasses
 import ipaddress
 import logging
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -81,6 +81,8 @@ class ExportAudit:
     logged: bool = True
     # Of an import that went through: how many slots it created, updated, left unchanged and removed.
     imported: Mapping[str, int] | None = None
+    # Called with the status once the row is written (or not): what else the export's end records.
+    then: Callable[[int], None] | None = None
 
     @classmethod
     def of_request(cls, kind: str, request) -> "ExportAudit":
@@ -115,3 +117,10 @@ class ExportAudit:
                 user=user, kind=self.kind, group=group, slot_count=self.slot_count, bytes=self.bytes,
                 duration=duration, status=status, client_address=self.client_address, request_id=self.request_id,
             )
+        if self.then is not None:
+            try:
+                self.then(status)
+            except Exception:
+                logger.exception(
+                    "Could not record the end of the %s export of user %s.", self.kind, getattr(user, "pk", None)
+                )

@@ -1,4 +1,5 @@
 """/v1/feeds: the owner manages feeds with their token; a calendar app fetches one with its secret alone."""
+import functools
 from collections.abc import Mapping
 from datetime import datetime
 
@@ -29,21 +30,25 @@ from export.api.throttling import (
     refuse_too_many_fetches,
 )
 from export.api.views import JSONErrorsMixin, streamed_within_limits
+from export.feed_versions import cached_feed_version
 from export.feeds import (
     change_feed,
     create_feed,
     feed_export,
     feed_for_secret,
-    feed_version,
     held,
     listed,
-    record_fetch,
     revoke_feed,
     rotate_feed,
     subscription_links,
 )
+from export.fetch_counts import count_fetch
 from export.models import CalendarFeed, ExportLog
-from export.renderers import ICalendarFeedRenderer
+from export.renderers import FEED_REFRESH, ICalendarFeedRenderer
+
+# How long a client may keep a feed's answer without asking again: a quarter of the REFRESH-INTERVAL the
+# calendar asks for, so that a change reaches an app at most that much later than its own schedule would.
+FEED_MAX_AGE = int(FEED_REFRESH.total_seconds()) // 4
 
 
 class FeedAPIView(APIView):
@@ -163,7 +168,7 @@ class FeedCalendarView(JSONErrorsMixin, APIView):
             raise exceptions.NotFound()
         # Every fetch counts, a 304 or HEAD too: each reads the database.
         refuse_too_many_fetches(feed)
-        version = feed_version(feed)
+        version = cached_feed_version(feed)
         # HTTP dates count whole seconds; the ETag carries the microseconds.
         response = get_conditional_response(
             request, etag=version.etag, last_modified=int(version.modified.timestamp())
@@ -172,24 +177,28 @@ class FeedCalendarView(JSONErrorsMixin, APIView):
             # The calendar sent is an export of its owner's, and counts in their rate: feeds must not be a way
             # around it. A revalidation sends none, so polling costs the owner's budget next to nothing.
             refuse_too_many_exports(feed.owner)
-        # Only the first fetch of a feed in each interval writes its log row and last_fetched_at (the
-        # metrics count every one).
-        recorded = audit.logged = FetchRecord(feed).take()
+        # Only the first fetch of a feed in each interval writes: the log row of a calendar sent, and the
+        # fetch counts waiting in the cache (the metrics count every one).
+        recorded = FetchRecord(feed).take()
         if response is None:
             renderer = request.accepted_renderer
             if request.method == "HEAD":
                 response = HttpResponse(content_type=f"{renderer.media_type}; charset={renderer.charset}")
             else:
-                # Recorded at the end of its stream.
+                # Recorded and counted at the end of its stream, once the read's transaction is over: a write
+                # within it would be undone with it when the client goes away.
+                audit.logged, audit.then = recorded, functools.partial(count_fetch, feed, write=recorded)
                 response = streamed_within_limits(feed_export(feed, version), renderer, audit=audit)
-        if recorded and response.status_code in (status.HTTP_200_OK, status.HTTP_304_NOT_MODIFIED):
-            record_fetch(feed)
         if not response.streaming:
-            # A 304, 412 or HEAD: nothing of the calendar was sent.
+            # A 304, 412 or HEAD: nothing of the calendar was sent, and no log row is written (the feed counts
+            # it), only the metrics.
+            count_fetch(feed, response.status_code, write=recorded)
+            audit.logged = False
             audit.record(user=feed.owner, group=feed.group, status=response.status_code)
         response["ETag"] = version.etag
         response["Last-Modified"] = http_date(announced_last_modified(version.modified, timezone.now()))
-        response["Cache-Control"] = "private"
+        # Never public: the URL is a secret.
+        response["Cache-Control"] = f"private, max-age={FEED_MAX_AGE}"
         return response
 
 

@@ -121,9 +121,10 @@ def refuse_too_many_slots(export: SlotExport) -> int:
 
 
 class FetchRecord:
-    """Whether a fetch of a feed writes its export log row and the feed's last_fetched_at: only the first of
-    every FEED_FETCH_RECORD_SECONDS does, so that whoever holds the URL cannot make the database write at
-    the rate they fetch. A key of the feed's in the shared cache marks the interval as recorded."""
+    """Whether a fetch of a feed writes its export log row (of a calendar sent) and the fetch counts waiting
+    in the cache (export/fetch_counts.py): only the first of every FEED_FETCH_RECORD_SECONDS does, so that
+    whoever holds the URL cannot make the database write at the rate they fetch. A key of the feed's in the
+    shared cache marks the interval as recorded."""
 
     def __init__(self, feed: CalendarFeed):
         self.key = f"feed_fetch_recorded_{feed.pk}"

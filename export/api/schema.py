@@ -279,7 +279,8 @@ VALIDATORS = [
     header("ETag", [200, 304], "Strong; changes when a slot of the feed changes, joins or leaves it, when the feed's "
            "window or detail changes, and when its window moves (each day at midnight UTC)."),
     header("Last-Modified", [200, 304], "The feed's last change, in whole seconds; never goes backwards."),
-    header("Cache-Control", [200, 304], "`private`"),
+    header("Cache-Control", [200, 304], "`private, max-age=900`: kept by the app a quarter of the REFRESH-INTERVAL "
+           "without asking again, by no shared cache (the URL is a secret)."),
 ]
 GROUP_QUERY = OpenApiParameter(
     "group", OpenApiTypes.UUID, OpenApiParameter.QUERY, description=GROUP_HELP + " (A body's `group` wins.)"

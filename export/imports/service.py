@@ -18,6 +18,7 @@ from django.db import IntegrityError
 from django.db.models import Q
 from django.utils import timezone
 
+from export.feed_versions import slots_changed
 from export.formats.backup.reader import read_json
 from export.formats.ical.lines import CalendarSource
 from export.formats.ical.reader import read_ical
@@ -384,6 +385,9 @@ def write(
     Slot.objects.bulk_create(new)
     Slot.objects.bulk_update(changed, [*SLOT_FIELDS, "updated_at"], batch_size=LOOKUP_BATCH)
     Slot.objects.bulk_update(relabelled, ["source_series"], batch_size=LOOKUP_BATCH)
+    if new or changed:
+        # Bulk writes send no post_save: set the feeds' cached versions aside here (export/signals.py).
+        slots_changed([user.pk])
     add_memberships(user, placed, group, groups, existing=[slot.pk for slot in matches if slot is not None],
                     new_to_imports=new_to_imports)
     return len(new), len(changed)
@@ -533,3 +537,4 @@ def add_memberships(
     if added:
         # bulk_create sends no m2m_changed: move the group feeds' clock here (export/signals.py).
         SlotChangeClock.bump({slot.creator_id for slot, _ in placed})
+        slots_changed({slot.creator_id for slot, _ in placed})

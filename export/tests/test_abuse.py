@@ -272,7 +272,7 @@ def test_a_feeds_fetches_write_to_the_database_once_an_interval_whatever_they_an
             assert fetch(path, method="head").status_code == 200
 
     writes = [query["sql"] for query in queries.captured_queries if query["sql"].startswith(("INSERT", "UPDATE"))]
-    # The first fetch's export log row and its last_fetched_at.
+    # The first fetch's export log row and its fetch counts with last_fetched_at (export/fetch_counts.py).
     assert len(writes) == 2
     assert ExportLog.objects.get().status == 200
 

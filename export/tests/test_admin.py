@@ -1,6 +1,7 @@
 """The operators' screens: the export log, previews, the .ics action, feeds and tokens."""
 import html
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 import pytest
 from django.contrib.admin import helpers
@@ -240,6 +241,22 @@ def test_a_feeds_page_shows_its_window_and_detail_level(staff_client, api):
     assert page.status_code == 200
     text = page.content.decode()
     assert "Past days" in text and "Future days" in text and "Busy" in text
+
+
+def test_a_feeds_page_shows_its_fetch_counts_once_written(staff_client, api, settings):
+    settings.FEED_FETCH_RECORD_SECONDS = 0
+    path = urlsplit(create(api).json()["url"]).path
+    full = APIClient().get(path)
+    b"".join(full.streaming_content)
+    etag = full["ETag"]
+    for _ in range(3):
+        assert APIClient().get(path, headers={"If-None-Match": etag}).status_code == 304
+
+    page = staff_client.get(reverse("admin:export_calendarfeed_change", args=[CalendarFeed.objects.get().pk]))
+
+    text = page.content.decode()
+    assert "Fetches answered 200" in text and "Fetches answered 304" in text
+    assert (CalendarFeed.objects.get().fetches_sent, CalendarFeed.objects.get().fetches_not_modified) == (1, 3)
 
 
 def test_revoking_selected_feeds_deletes_them_and_says_how_many(staff_client, api):
