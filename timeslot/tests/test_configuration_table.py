@@ -1,5 +1,6 @@
-"""The README's configuration table lists every environment variable timeslot/settings.py reads, and no other:
-read from the settings' source, so that a variable added there without its row fails here."""
+"""The README's configuration table lists every environment variable timeslot/settings.py reads (itself, or by
+the module it calls for LOG_FORMAT), and no other: read from their source, so that a variable added there without
+its row fails here."""
 import ast
 import re
 from pathlib import Path
@@ -8,6 +9,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 SETTINGS = ROOT / "timeslot" / "settings.py"
+# What the settings call to read a variable that gunicorn.conf.py reads alike: LOG_FORMAT.
+READ_FOR_THE_SETTINGS = [ROOT / "timeslot" / "log_lines.py"]
 README = ROOT / "README.md"
 
 
@@ -86,7 +89,8 @@ READ_BY_PACKAGES = {"PROMETHEUS_MULTIPROC_DIR"}  # prometheus-client's multiproc
 
 
 def test_the_readme_configuration_table_lists_every_variable_the_settings_read_and_no_other():
-    read = variables_read(SETTINGS.read_text()) | READ_BY_PACKAGES
+    read = set().union(*(variables_read(path.read_text()) for path in [SETTINGS, *READ_FOR_THE_SETTINGS]))
+    read |= READ_BY_PACKAGES
     listed = configuration_table(README.read_text())
 
     assert sorted(read - listed) == [], "read by timeslot/settings.py, missing from the README's table"
