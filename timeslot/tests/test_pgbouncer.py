@@ -176,7 +176,10 @@ def test_a_statement_past_its_timeout_through_pgbouncer_is_a_json_503_and_writes
 
     assert cut.status == 503, cut.body[:500]
     assert cut.headers["content-type"] == "application/json"
-    assert cut.json() == {"detail": "The service cannot reach its database. Try again shortly."}
+    assert cut.json() == {
+        "detail": "The service cannot reach its database. Try again shortly.",
+        "request_id": cut.headers["x-request-id"],
+    }
     assert "canceling statement due to statement timeout" in server.log.read_text()
     assert again.status == 200 and again.json()["created"] == 1
     assert Slot.objects.filter(creator=user).count() == 1
@@ -198,7 +201,10 @@ def test_without_transaction_pooling_every_connection_through_pgbouncer_is_refus
 
     assert answer.status == 503
     assert answer.headers["content-type"] == "application/json"
-    assert answer.json() == {"detail": "The service cannot reach its database. Try again shortly."}
+    assert answer.json() == {
+        "detail": "The service cannot reach its database. Try again shortly.",
+        "request_id": answer.headers["x-request-id"],
+    }
     log = server.log.read_text()
     assert "unsupported startup parameter: options" in log
     # Answered by the API's handler, not by Django's last resort for an error nothing caught.
