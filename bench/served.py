@@ -64,6 +64,27 @@ def listening(port: int) -> bool:
         return False
 
 
+def wait_listening(process: subprocess.Popen, ports: list[int], what: str, *, log: Path | None = None,
+                   seconds: float = 60, ready: Callable[[], bool] = lambda: True) -> None:
+    """Once the process listens on every port and ready() holds; RuntimeError with the end of its log if it
+    exits first or seconds pass."""
+    deadline = time.monotonic() + seconds
+    while not (all(map(listening, ports)) and ready()):
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"{what} did not start" + (f":\n{log.read_text()[-4000:]}" if log else ""))
+        time.sleep(0.1)
+
+
+def stopped(process: subprocess.Popen, stop_signal: int, *, seconds: float = 15) -> None:
+    """The process ended by stop_signal (its own way to shut down), killed if it is still there after seconds."""
+    process.send_signal(stop_signal)
+    try:
+        process.wait(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 @dataclass
 class Served:
     port: int
@@ -91,17 +112,8 @@ def gunicorn(env: dict, options: list[str], *, log_folder: Path | None = None,
     with open(log or "/dev/null", "wb") as output:
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=output, stderr=output)
     try:
-        deadline = time.monotonic() + 60
-        while not (listening(port) and ready(process.pid)):
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("gunicorn did not start" + (f":\n{log.read_text()[-4000:]}" if log else ""))
-            time.sleep(0.1)
+        wait_listening(process, [port], "gunicorn", log=log, ready=lambda: ready(process.pid))
         yield Served(port=port, pid=process.pid, log=log)
     finally:
         # SIGINT is gunicorn's quick shutdown.
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stopped(process, signal.SIGINT)

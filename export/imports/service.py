@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from export.feed_versions import slots_changed
 from export.formats.backup.reader import read_json
-from export.formats.ical.lines import CalendarSource
+from export.formats.ical.lines import NOT_UTF8, CalendarSource
 from export.formats.ical.reader import read_ical
 from export.formats.ical.series import recurrence_window
 from export.formats.ical.zone_rules import ZoneWork
@@ -331,7 +331,7 @@ def decoded(data: bytes) -> str:
         return data.decode("utf-8-sig").replace("\x00", "")
     except UnicodeDecodeError as error:
         line = data.count(b"\n", 0, error.start) + 1
-        raise ImportRejected([{"where": f"line {line}", "problem": "The file is not UTF-8 text; save it as UTF-8."}])
+        raise ImportRejected([{"where": f"line {line}", "problem": NOT_UTF8}])
 
 
 def write_all(

@@ -7,7 +7,6 @@ startup parameter a direct connection sets its timeouts with.
 import os
 import signal
 import subprocess
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -96,20 +95,11 @@ def pgbouncer(django_db_setup, tmp_path_factory):
         process = subprocess.Popen([str(PGBOUNCER), str(folder / "pgbouncer.ini")], stdin=subprocess.DEVNULL,
                                    stdout=output, stderr=output)
     try:
-        served_until = time.monotonic() + PATIENCE
-        while not served.listening(port):
-            if process.poll() is not None or time.monotonic() > served_until:
-                raise RuntimeError(f"pgbouncer did not start:\n{log.read_text()[-4000:]}")
-            time.sleep(0.1)
+        served.wait_listening(process, [port], "pgbouncer", log=log, seconds=PATIENCE)
         yield Bouncer(port=port, log=log)
     finally:
         # SIGINT: PgBouncer's safe shutdown, once its clients' transactions are over.
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        served.stopped(process, signal.SIGINT)
 
 
 def gunicorn_through(bouncer: Bouncer, tmp_path: Path, **environment: str):

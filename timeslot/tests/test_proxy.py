@@ -204,21 +204,12 @@ def proxy(service, tmp_path_factory):
     with open(output, "wb") as written:
         process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=written, stderr=written)
     try:
-        deadline = time.monotonic() + PATIENCE
-        while not (served.listening(https_port) and served.listening(http_port)):
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"nginx did not start:\n{output.read_text()}")
-            time.sleep(0.1)
+        served.wait_listening(process, [https_port, http_port], "nginx", log=output, seconds=PATIENCE)
         tls = ssl.create_default_context(cafile=str(certificate))
         yield Proxy(https_port=https_port, http_port=http_port, tls=tls, logs=folder / "logs", tap=tap)
     finally:
         # SIGTERM is nginx's fast shutdown.
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        served.stopped(process, signal.SIGTERM)
         tap.close()
 
 

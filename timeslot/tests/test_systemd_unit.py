@@ -5,7 +5,6 @@ import os
 import shlex
 import signal
 import subprocess
-import time
 import urllib.request
 from pathlib import Path
 
@@ -46,10 +45,7 @@ def test_the_units_command_from_its_folder_serves_the_health_probe(tmp_path):
     process = subprocess.Popen(command, cwd=service["WorkingDirectory"], env=env, stdin=subprocess.DEVNULL,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 60
-        while not served.listening(port):
-            assert process.poll() is None and time.monotonic() < deadline, "gunicorn did not start"
-            time.sleep(0.1)
+        served.wait_listening(process, [port], "gunicorn")
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=60) as answer:
             assert (answer.status, answer.read()) == (200, b'{"status":"ok"}')
         # The unit's reload is gunicorn's: SIGHUP replaces the workers and the service goes on answering.
@@ -58,5 +54,4 @@ def test_the_units_command_from_its_folder_serves_the_health_probe(tmp_path):
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=60) as answer:
             assert answer.status == 200
     finally:
-        process.send_signal(signal.SIGINT)
-        process.wait(timeout=30)
+        served.stopped(process, signal.SIGINT)

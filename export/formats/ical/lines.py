@@ -6,7 +6,6 @@ again from its start each time.
 """
 import codecs
 import io
-import re
 from collections.abc import Iterable, Iterator
 from typing import BinaryIO
 
@@ -14,7 +13,6 @@ from icalendar.parser.content_line import Contentline
 
 from export.imports.records import ImportRejected
 
-LINE_BREAK = re.compile(r"\r?\n")
 FOLD_STARTS = (" ", "\t")
 NOT_UTF8 = "The file is not UTF-8 text; save it as UTF-8."
 
@@ -23,6 +21,9 @@ class CalendarSource:
     """Where a calendar's bytes are: a file (an upload, a ZIP's member spooled to disk) or a text."""
 
     def __init__(self, source: str | bytes | BinaryIO):
+        # A text is read as its UTF-8 bytes would be: one decoding, one handling of a byte-order mark and NULs.
+        if isinstance(source, str):
+            source = source.encode("utf-8", "surrogatepass")
         if isinstance(source, bytes):
             source = io.BytesIO(source)
         self.source = source
@@ -30,9 +31,6 @@ class CalendarSource:
     def physical_lines(self) -> Iterator[str]:
         """The file's lines without their line breaks, decoded, without a byte-order mark or NUL characters
         (no text format gives them a meaning, and PostgreSQL stores none)."""
-        if isinstance(self.source, str):
-            yield from LINE_BREAK.split(self.source.lstrip("\ufeff").replace("\x00", ""))
-            return
         self.source.seek(0)
         for number, raw in enumerate(self.source, start=1):
             if number == 1 and raw.startswith(codecs.BOM_UTF8):

@@ -7,7 +7,6 @@ does not grow with the file (docs/performance.md).
 """
 import zoneinfo
 from collections import Counter
-from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone, tzinfo
 from typing import BinaryIO, NamedTuple
 from warnings import filterwarnings
@@ -63,16 +62,42 @@ class Unreadable(Exception):
     """An event that cannot become a slot; its arguments say why."""
 
 
-@dataclass
 class EventSource:
-    """A VEVENT's content lines, each with the number of the line it begins on: all of them, and those parsed."""
+    """A VEVENT's content lines as the reading meets them, each with the number of the line it begins on: all
+    of them, those parsed, and how many of each thing a slot does not hold it has. Those (attendees,
+    alarms...) are counted from their lines, never parsed."""
 
-    lines: list[tuple[int, str]]
-    parsed: list[tuple[int, str]] = field(default_factory=list)
+    def __init__(self):
+        self.lines: list[tuple[int, str]] = []
+        self.parsed: list[tuple[int, str]] = []
+        self.unheld: dict[str, int] = {}
+        self.depth = self.alarm = 0
 
     @property
     def line(self) -> int:
         return self.lines[0][0]
+
+    def add(self, number: int, line: str, kind: tuple[str, str] | None) -> None:
+        """The next line, and its boundary() (read once, by the reading)."""
+        self.lines.append((number, line))
+        if kind is not None:
+            self.depth += 1 if kind[0] == "BEGIN" else -1
+            if kind == ("BEGIN", "VALARM") and self.depth == 2 and not self.alarm:
+                self.alarm = self.depth
+                self.count("VALARM", 1)
+            elif self.alarm and self.depth < self.alarm:
+                self.alarm = 0
+                return
+        elif self.depth == 1 and (name := property_name(line)) in UNHELD_PROPERTIES:
+            if property_value(line) is not None:
+                self.count(name, unheld_count(name, raw_value(line)))
+                return
+            # A line that does not even split is parsed, for its warning (property_errors.py).
+        if not self.alarm:
+            self.parsed.append((number, line))
+
+    def count(self, name: str, count: int) -> None:
+        self.unheld[name] = self.unheld.get(name, 0) + count
 
 
 class Moment(NamedTuple):
@@ -164,32 +189,25 @@ class EventsReading:
 
     def read(self, source: CalendarSource) -> None:
         depth, calendar = 0, -1
-        lines: list[tuple[int, str]] = []
-        event_depth = 0
+        event: EventSource | None = None
         for number, line in source.logical_lines():
             kind = boundary(line)
-            if event_depth:
-                lines.append((number, line))
-            if kind is None:
-                continue
-            if kind[0] == "BEGIN":
+            if kind is not None and kind[0] == "BEGIN":
                 depth += 1
                 calendar += depth == 1
-                if event_depth:
-                    event_depth += 1
-                elif kind[1] == "VEVENT":
-                    event_depth, lines = 1, [(number, line)]
-                continue
-            depth -= 1
-            if event_depth:
-                event_depth -= 1
-                if not event_depth:
-                    self.event(EventSource(lines), self.calendars[calendar])
+                if event is None and kind[1] == "VEVENT":
+                    event = EventSource()
+            elif kind is not None:
+                depth -= 1
+            if event is not None:
+                event.add(number, line, kind)
+                if not event.depth:
+                    self.event(event, self.calendars[calendar])
+                    event = None
 
     def event(self, source: EventSource, zones: "CalendarZones") -> None:
         """One VEVENT: parsed, read, and handed over or held for its series."""
-        source.parsed, counts = without_unheld(source.lines)
-        self.unheld.event(counts)
+        self.unheld.event(source.unheld)
         try:
             (event,) = parsed(source.parsed, self.factory)
             record, recurrence_id, repeats = read_event(event, source, zones, self.keys, self.warnings)
@@ -240,32 +258,6 @@ class EventsReading:
         names = [shell.name for shell in self.survey.shells if shell.name is not None]
         return Reading(self.records, self.warnings, tuple(self.expansion.series), frozenset(self.expansion.expanded),
                        " ".join(names[0].split()) or None if names else None)
-
-
-def without_unheld(lines: list[tuple[int, str]]) -> tuple[list[tuple[int, str]], dict[str, int]]:
-    """The event's lines that the reading parses, and how many of each thing a slot does not hold it has:
-    those (attendees, alarms...) are counted from their lines, never parsed."""
-    kept: list[tuple[int, str]] = []
-    counts: dict[str, int] = {}
-    depth = alarm = 0
-    for number, line in lines:
-        kind = boundary(line)
-        if kind is not None:
-            depth += 1 if kind[0] == "BEGIN" else -1
-            if kind == ("BEGIN", "VALARM") and depth == 2 and not alarm:
-                alarm = depth
-                counts["VALARM"] = counts.get("VALARM", 0) + 1
-            elif alarm and depth < alarm:
-                alarm = 0
-                continue
-        elif depth == 1 and (name := property_name(line)) in UNHELD_PROPERTIES:
-            if property_value(line) is not None:
-                counts[name] = counts.get(name, 0) + unheld_count(name, raw_value(line))
-                continue
-            # A line that does not even split is parsed, for its warning (property_errors.py).
-        if not alarm:
-            kept.append((number, line))
-    return kept, counts
 
 
 def for_series(event: Component) -> Component:
