@@ -43,6 +43,7 @@ from export.imports.records import (
 )
 from export.imports.spool import RecordSpool
 from export.models import SlotChangeClock
+from export.progress import UNWATCHED, Progress
 from slots.models import Slot, SlotGroup
 from slots.selectors import group_visible_to, groups_visible_to
 from timeslot.db import write_transaction
@@ -112,14 +113,15 @@ class ImportConflict(Exception):
 
 
 def import_slots(
-    *, user: AbstractBaseUser, data: bytes | BinaryIO, group: UUID | None = None, time_zone: str | None = None
+    *, user: AbstractBaseUser, data: bytes | BinaryIO, group: UUID | None = None, time_zone: str | None = None,
+    progress: Progress = UNWATCHED,
 ) -> ImportResult:
     """Import a file's slots for the user, all or nothing; a ZIP (its magic bytes tell) is a calendar a member.
 
     data is the file's bytes, or the file itself (an upload, opened for reading in binary). ImportRejected
     lists the problems of a file (or of time_zone); SlotGroup.DoesNotExist is a group the user neither owns
     nor belongs to; FileTooLarge, ArchiveTooLarge (a ZIP's calendars expand to more than IMPORT_MAX_BYTES)
-    and ImportConflict say what they are.
+    and ImportConflict say what they are. progress is told each pass over an iCalendar file and the writing.
     """
     stream = io.BytesIO(data) if isinstance(data, bytes) else data
     size = stream.seek(0, io.SEEK_END)
@@ -133,7 +135,9 @@ def import_slots(
             raise ImportRejected([{"where": "group", "problem": GROUP_WITH_ZIP}])
         members, warnings = read_calendars(stream, settings.IMPORT_MAX_BYTES)
         try:
-            return import_calendars(user=user, members=members, time_zone=time_zone, warnings=warnings)
+            return import_calendars(
+                user=user, members=members, time_zone=time_zone, warnings=warnings, progress=progress
+            )
         finally:
             for member in members:
                 member.file.close()
@@ -142,7 +146,7 @@ def import_slots(
     file_format = detect(head.decode("utf-8", "ignore"))
     spool = RecordSpool()
     try:
-        reading = read_records(readable(stream, size, file_format), file_format, context, spool)
+        reading = read_records(readable(stream, size, file_format, progress), file_format, context, spool)
         warnings = reading.warnings
         created = updated = removed = 0
         if not spool and not reading.series:
@@ -154,7 +158,9 @@ def import_slots(
                         # A backup brings its slots' own groups: also filing them under "Imports"
                         # would restore something other than what was backed up (the backup's round trip).
                         new_to_imports = target is None and file_format != "json"
-                        created, updated = write_all(user, spool, target, new_to_imports=new_to_imports)
+                        created, updated = write_all(
+                            user, spool, target, new_to_imports=new_to_imports, progress=progress
+                        )
                     removed = remove_gone_occurrences(user, spool.occurrences, reading.expanded, context.recurrence)
             except IntegrityError:
                 # Two imports of the same file at once both create the slot of one UID; the
@@ -168,11 +174,11 @@ def import_slots(
         spool.close()
 
 
-def readable(stream: BinaryIO, size: int, file_format: str) -> CalendarSource | str:
+def readable(stream: BinaryIO, size: int, file_format: str, progress: Progress) -> CalendarSource | str:
     """What a reader reads: an iCalendar file from its file, a line at a time; a CSV or JSON file as its text,
     which they read whole, within IMPORT_MAX_CSV_JSON_BYTES."""
     if file_format == "ical":
-        return CalendarSource(stream)
+        return CalendarSource(stream, progress=progress)
     if size > settings.IMPORT_MAX_CSV_JSON_BYTES:
         raise FileTooLarge(settings.IMPORT_MAX_CSV_JSON_BYTES, " of a CSV or JSON file")
     return decoded(stream.read())
@@ -199,7 +205,8 @@ def read_records(
 
 
 def import_calendars(
-    *, user: AbstractBaseUser, members: list[Member], time_zone: str | None, warnings: list[ImportWarning]
+    *, user: AbstractBaseUser, members: list[Member], time_zone: str | None, warnings: list[ImportWarning],
+    progress: Progress = UNWATCHED,
 ) -> ImportResult:
     """A ZIP's calendars, each into the user's own group named after it (X-WR-CALNAME, else the file's
     name), all in one transaction: one calendar refused, and nothing of any is written.
@@ -222,7 +229,8 @@ def import_calendars(
                 member.file.seek(0)
                 if detect(member.file.read(HEAD_BYTES).decode("utf-8", "ignore")) != "ical":
                     raise ImportRejected([{"where": "file", "problem": NOT_ICALENDAR}])
-                reading = read_records(CalendarSource(member.file), "ical", context, spool, work)
+                calendar = CalendarSource(member.file, progress=progress, name=member.label)
+                reading = read_records(calendar, "ical", context, spool, work)
             except ImportRejected as rejected:
                 spool.close()
                 problems += member.placed(rejected.problems)
@@ -235,7 +243,7 @@ def import_calendars(
         problems += differing_twins(readings)
         if problems:
             raise ImportRejected(problems)
-        return write_calendars(user, readings, base, warnings)
+        return write_calendars(user, readings, base, warnings, progress)
     finally:
         for _, _, reading in readings:
             reading.records.close()
@@ -243,7 +251,7 @@ def import_calendars(
 
 def write_calendars(
     user: AbstractBaseUser, readings: list[tuple[Member, str, Reading]], base: ReadContext,
-    warnings: list[ImportWarning],
+    warnings: list[ImportWarning], progress: Progress,
 ) -> ImportResult:
     calendars: list[CalendarResult] = []
     series: list[SeriesSummary] = []
@@ -253,7 +261,9 @@ def write_calendars(
                 group, new_group = own_group_named(user, name)
                 spool = reading.records
                 try:
-                    created, updated = write_all(user, spool, group) if spool else (0, 0)
+                    created, updated = (
+                        write_all(user, spool, group, progress=progress, name=member.label) if spool else (0, 0)
+                    )
                 except ImportRejected as rejected:
                     raise ImportRejected(member.placed(rejected.problems))
                 removed = remove_gone_occurrences(user, spool.occurrences, reading.expanded, base.recurrence)
@@ -335,14 +345,17 @@ def decoded(data: bytes) -> str:
 
 
 def write_all(
-    user: AbstractBaseUser, spool: RecordSpool, group: SlotGroup | None, *, new_to_imports: bool = False
+    user: AbstractBaseUser, spool: RecordSpool, group: SlotGroup | None, *, new_to_imports: bool = False,
+    progress: Progress = UNWATCHED, name: str = "",
 ) -> tuple[int, int]:
-    """write() of the spool's records, a batch at a time; (created, updated)."""
-    created = updated = 0
+    """write() of the spool's records, a batch at a time, each told to progress; (created, updated)."""
+    created = updated = written = 0
     claimed: dict[int, str] = {}
+    progress.stage(f"Writing {name}".strip(), len(spool), "slots")
     for records in spool.batches():
         made, changed = write(user, records, group, new_to_imports=new_to_imports, claimed=claimed)
-        created, updated = created + made, updated + changed
+        created, updated, written = created + made, updated + changed, written + len(records)
+        progress.advance(written)
     return created, updated
 
 

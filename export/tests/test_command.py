@@ -1,9 +1,5 @@
 """manage.py export_slots: the API's bytes on stdout or in a file, through the same code."""
 import json
-import os
-import pty
-import subprocess
-import sys
 import uuid
 
 import pytest
@@ -11,6 +7,7 @@ from django.core.management import ManagementUtility, call_command
 from django.db import connection
 
 from export.tests.ical_reader import parse_events
+from export.tests.terminal import demo_database, on_terminal
 from slots.tests.factories import SlotFactory, SlotGroupFactory
 
 pytestmark = pytest.mark.django_db
@@ -138,21 +135,10 @@ def test_a_failed_export_leaves_the_previous_file_untouched(user, tmp_path):
 
 
 def test_on_a_terminal_a_progress_bar_goes_to_stderr_and_the_file_stays_clean(tmp_path):
-    """The real command line, in its own process, with stderr on a pseudo-terminal."""
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'cli.sqlite3'}"}
-    manage = [sys.executable, "manage.py"]
-    subprocess.run([*manage, "migrate", "-v0"], env=env, check=True)
-    subprocess.run([*manage, "loaddata", "-v0", "fixtures/demo.json"], env=env, check=True)
-    controller, terminal = pty.openpty()
     target = tmp_path / "demo.ics"
 
-    process = subprocess.run(
-        [*manage, "export_slots", "--user", "demo", "--output", str(target)], env=env, stderr=terminal, timeout=120
-    )
-    os.close(terminal)
-    shown = os.read(controller, 65536).decode()
-    os.close(controller)
+    process, shown = on_terminal(["export_slots", "--user", "demo", "--output", str(target)], demo_database(tmp_path))
 
     assert process.returncode == 0
-    assert "[##############################] 6/6 slots" in shown
+    assert shown == ["[##############################] 6/6 slots"]
     assert len(parse_events(target.read_bytes())) == 6

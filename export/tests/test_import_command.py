@@ -1,9 +1,12 @@
 """manage.py import_slots: POST /v1/import's service from the shell, errors as one CommandError."""
+import zipfile
+
 import pytest
 from django.core.management import CommandError, ManagementUtility, call_command
 from django.test import override_settings
 
 from export.tests.importing import INTEROP, calendar, interop, upload, window_days
+from export.tests.terminal import demo_database, on_terminal
 from slots.models import Slot, SlotGroup
 from slots.tests.factories import SlotGroupFactory
 
@@ -143,3 +146,62 @@ def test_an_unknown_time_zone_is_an_error(user, ics, capsys):
 
     err = capsys.readouterr().err
     assert err == f"CommandError: {ics} was not imported: time_zone: 'Nowhere' is not an IANA time zone.\n"
+
+
+def bar(name: str, counted: str) -> str:
+    return f"{name} [{'#' * 30}] {counted}"
+
+
+def test_on_a_terminal_each_pass_over_the_file_and_the_writing_show_a_bar_on_stderr(tmp_path):
+    """Checked, read, written: the three stages of an import, each left on its line once complete; stdout
+    holds the summary alone, as a script reads it."""
+    path = tmp_path / "many.ics"
+    path.write_text(calendar(*(
+        f"UID:many-{n}\nSUMMARY:Meeting {n}\nDTSTART:20261207T{n % 24:02}0000Z\nDESCRIPTION:{'x' * 500}"
+        for n in range(2500)
+    )), newline="")
+    assert path.stat().st_size > 1e6
+    megabytes = f"{path.stat().st_size / 1e6:,.1f}"
+
+    process, shown = on_terminal(["import_slots", "--user", "demo", str(path)], demo_database(tmp_path))
+
+    assert process.returncode == 0, shown
+    assert shown == [
+        bar("Checking", f"{megabytes}/{megabytes} MB"),
+        bar("Reading", f"{megabytes}/{megabytes} MB"),
+        bar("Writing", "2,500/2,500 slots"),
+    ]
+    assert process.stdout == "Created 2500, updated 0, unchanged 0, removed 0.\n"
+
+
+def test_a_zips_calendars_show_their_names_on_their_bars(tmp_path):
+    path = tmp_path / "takeout.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("work.ics", calendar("UID:w\nSUMMARY:Review\nDTSTART:20261207T090000Z"))
+        archive.writestr("home.ics", calendar("UID:h\nSUMMARY:Dinner\nDTSTART:20261207T190000Z"))
+
+    process, shown = on_terminal(["import_slots", "--user", "demo", str(path)], demo_database(tmp_path))
+
+    assert process.returncode == 0, shown
+    assert [line.split(" [")[0] for line in shown] == [
+        "Checking work.ics", "Reading work.ics", "Checking home.ics", "Reading home.ics",
+        "Writing work.ics", "Writing home.ics",
+    ]
+    assert all("#" * 30 in line for line in shown)
+
+
+def test_a_refused_file_ends_its_bar_before_the_error(tmp_path):
+    path = tmp_path / "broken.ics"
+    path.write_text(calendar("UID:a\nSUMMARY:No start"), newline="")
+
+    process, shown = on_terminal(["import_slots", "--user", "demo", str(path)], demo_database(tmp_path))
+
+    assert process.returncode == 1
+    assert shown[-1].startswith("CommandError: ") and "was not imported" in shown[-1]
+    assert shown[:2] == [bar("Checking", "0.1/0.1 kB"), bar("Reading", "0.1/0.1 kB")]
+
+
+def test_without_a_terminal_no_bar_is_drawn(user, ics, capsys):
+    call_command("import_slots", "--user", user.username, str(ics))
+
+    assert capsys.readouterr().err == ""

@@ -12,27 +12,38 @@ from typing import BinaryIO
 from icalendar.parser.content_line import Contentline
 
 from export.imports.records import ImportRejected
+from export.progress import UNWATCHED, Progress
 
 FOLD_STARTS = (" ", "\t")
 NOT_UTF8 = "The file is not UTF-8 text; save it as UTF-8."
+# How often a pass tells its progress: a call a line would cost more than the line.
+PROGRESS_BYTES = 256 * 1024
 
 
 class CalendarSource:
-    """Where a calendar's bytes are: a file (an upload, a ZIP's member spooled to disk) or a text."""
+    """Where a calendar's bytes are: a file (an upload, a ZIP's member spooled to disk) or a text; each pass
+    over it a stage of progress, named after the pass and the calendar's name."""
 
-    def __init__(self, source: str | bytes | BinaryIO):
+    def __init__(self, source: str | bytes | BinaryIO, *, progress: Progress = UNWATCHED, name: str = ""):
         # A text is read as its UTF-8 bytes would be: one decoding, one handling of a byte-order mark and NULs.
         if isinstance(source, str):
             source = source.encode("utf-8", "surrogatepass")
         if isinstance(source, bytes):
             source = io.BytesIO(source)
-        self.source = source
+        self.source, self.progress, self.name = source, progress, name
 
-    def physical_lines(self) -> Iterator[str]:
+    def physical_lines(self, stage: str) -> Iterator[str]:
         """The file's lines without their line breaks, decoded, without a byte-order mark or NUL characters
         (no text format gives them a meaning, and PostgreSQL stores none)."""
+        size = self.source.seek(0, io.SEEK_END)
         self.source.seek(0)
+        self.progress.stage(f"{stage} {self.name}".strip(), size, "bytes")
+        done, shown = 0, PROGRESS_BYTES
         for number, raw in enumerate(self.source, start=1):
+            done += len(raw)
+            if done >= shown:
+                self.progress.advance(done)
+                shown = done + PROGRESS_BYTES
             if number == 1 and raw.startswith(codecs.BOM_UTF8):
                 raw = raw[len(codecs.BOM_UTF8):]
             try:
@@ -42,10 +53,12 @@ class CalendarSource:
             if line.endswith("\n"):
                 line = line[:-2] if line.endswith("\r\n") else line[:-1]
             yield line.replace("\x00", "") if "\x00" in line else line
+        self.progress.advance(done)
 
-    def logical_lines(self) -> Iterator[tuple[int, str]]:
-        """(number of the line it begins on, unfolded content line), for every content line."""
-        return unfolded(self.physical_lines())
+    def logical_lines(self, stage: str) -> Iterator[tuple[int, str]]:
+        """(number of the line it begins on, unfolded content line), for every content line; the pass is
+        the stage of progress named stage."""
+        return unfolded(self.physical_lines(stage))
 
 
 def unfolded(lines: Iterable[str]) -> Iterator[tuple[int, str]]:

@@ -190,7 +190,7 @@ class EventsReading:
     def read(self, source: CalendarSource) -> None:
         depth, calendar = 0, -1
         event: EventSource | None = None
-        for number, line in source.logical_lines():
+        for number, line in source.logical_lines("Reading"):
             kind = boundary(line)
             if kind is not None and kind[0] == "BEGIN":
                 depth += 1

@@ -66,7 +66,7 @@ def surveyed(source: CalendarSource, not_held: NotHeld, max_events: int) -> Surv
     zone: ZoneSource | None = None
     # Within an event: how deep in it, its UID and whether it repeats or edits an occurrence.
     event_depth, uid, series = 0, None, False
-    for number, line in source.logical_lines():
+    for number, line in source.logical_lines("Checking"):
         kind = boundary(line)
         if kind is None:
             if event_depth == 1:

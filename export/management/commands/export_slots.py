@@ -9,33 +9,11 @@ from django.core.management.base import BaseCommand, CommandError
 from export.api.audit import ExportAudit
 from export.exports import export_for
 from export.management.arguments import group_not_found, group_uuid, iana_time_zone, user_named, window
+from export.management.progress import ProgressBar
 from export.models import ExportLog
 from export.renderers import EXPORT_FORMATS, IN_PARTS, ICalendarPartsRenderer
 from slots.models import SlotGroup
 from slots.selectors import group_visible_to
-
-
-class ProgressBar:
-    """A bar on a terminal, redrawn every 1 % of the rows: drawing each row would cost more than writing it."""
-
-    WIDTH = 30
-
-    def __init__(self, out, *, total: int):
-        self.out, self.total, self.done = out, total, 0
-        self.step = max(1, total // 100)
-
-    def tick(self) -> None:
-        self.done += 1
-        if self.done % self.step == 0:
-            self.draw()
-
-    def draw(self) -> None:
-        filled = self.WIDTH * self.done // self.total if self.total else self.WIDTH
-        self.out.write(f"\r[{'#' * filled:<{self.WIDTH}}] {self.done:,}/{self.total:,} slots", ending="")
-
-    def finish(self) -> None:
-        self.draw()
-        self.out.write("")
 
 
 class Command(BaseCommand):
@@ -78,7 +56,8 @@ class Command(BaseCommand):
     def export(self, audit: ExportAudit, export, format: str, output: str | None, parts: str | None) -> None:
         progress = None
         if self.stderr.isatty():
-            progress = ProgressBar(self.stderr, total=export.slots.count())
+            progress = ProgressBar(self.stderr)
+            progress.stage("", export.slots.count(), "slots")
             export = dataclasses.replace(export, on_row=progress.tick)
         if parts:
             named_parts = audit.counted(export).written(ICalendarPartsRenderer().named_parts)

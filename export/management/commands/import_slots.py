@@ -7,6 +7,8 @@ from export.imports.archives import ArchiveTooLarge
 from export.imports.records import ImportRejected
 from export.imports.service import FileTooLarge, ImportConflict, ImportResult, import_slots
 from export.management.arguments import group_not_found, group_uuid, user_named
+from export.management.progress import ProgressBar
+from export.progress import UNWATCHED
 from slots.models import SlotGroup
 from timeslot.exceptions import DatabaseBusy, is_database_busy
 
@@ -29,9 +31,10 @@ class Command(BaseCommand):
     def handle(self, *args, file, user, group, time_zone, **options):
         owner = user_named(user)
         group_id = group_uuid(group) if group else None
+        progress = ProgressBar(self.stderr) if self.stderr.isatty() else UNWATCHED
         try:
             with self.opened(file) as data:
-                result = import_slots(user=owner, data=data, group=group_id, time_zone=time_zone)
+                result = import_slots(user=owner, data=data, group=group_id, time_zone=time_zone, progress=progress)
         except SlotGroup.DoesNotExist:
             raise group_not_found(group, owner)
         except (FileTooLarge, ArchiveTooLarge, ImportConflict) as error:
@@ -42,6 +45,8 @@ class Command(BaseCommand):
             raise CommandError(f"{file} was not imported: {DatabaseBusy.default_detail}")
         except ImportRejected as rejected:
             raise CommandError(self.problem_list(file, rejected))
+        finally:
+            progress.finish()
         self.summary(result)
         self.series(result)
         for warning in result.warnings:
