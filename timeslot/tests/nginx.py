@@ -64,13 +64,16 @@ def rendered_site(folder: Path, *, https: int, http: int, certificate: Path, key
         f"/etc/letsencrypt/live/{SERVER_NAME}/fullchain.pem": str(certificate),
         f"/etc/letsencrypt/live/{SERVER_NAME}/privkey.pem": str(key),
         "/var/log/nginx/": f"{folder}/logs/",
-        "server 127.0.0.1:8000;": "\n    ".join(f"server 127.0.0.1:{port};" for port in upstreams),
         "/srv/timeslot/staticfiles/": f"{folder}/staticfiles/",
     }
     for shipped_text, test_text in replacements.items():
         assert shipped_text in site, f"{SITE} no longer holds {shipped_text!r}: the test's replacements need it"
         site = site.replace(shipped_text, test_text)
-    return site
+    # The upstream's server line, once a port, its parameters kept.
+    server = re.compile(r"^([ \t]*)server 127\.0\.0\.1:8000\b([^;]*);$", re.MULTILINE)
+    assert server.search(site), f"{SITE} no longer holds its upstream's server 127.0.0.1:8000: the test needs it"
+    return server.sub(
+        lambda line: "\n".join(f"{line[1]}server 127.0.0.1:{port}{line[2]};" for port in upstreams), site, count=1)
 
 
 # The main configuration around the site, as Debian's nginx.conf includes it: in the http block. The site sets
@@ -97,7 +100,7 @@ def running(folder: Path, upstreams: list[int]):
     if not NGINX.exists():
         pytest.fail(f"{NGINX} is missing: apt-get install -y nginx (make test installs it).")
     for name in ("logs", "temp", "staticfiles"):
-        (folder / name).mkdir()
+        (folder / name).mkdir(parents=True)
     certificate, key = self_signed_certificate(folder)
     https_port, http_port = served.free_port(), served.free_port()
     (folder / "timeslot.conf").write_text(rendered_site(
