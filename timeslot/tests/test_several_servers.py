@@ -13,7 +13,6 @@ import http.client
 import os
 import signal
 import ssl
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -25,7 +24,7 @@ from django.db import connection
 
 from bench import procfs, served
 from conftest import REDIS_URL
-from export.tests.test_faults import slots_for
+from export.tests.test_faults import slots_for, wait_for
 from slots.tests.factories import TokenFactory, UserFactory
 from timeslot.tests import nginx
 from timeslot.tests.nginx import HTTPS, SERVER_NAME, Answer, ask
@@ -43,7 +42,8 @@ pytestmark = [
 ]
 
 GOOGLE, ICAL = "/v1/export/google", "/v1/export/ical"
-# Bounded waits for a step of what nginx or gunicorn do; never an assertion on how long it took.
+# The bound of a request's answer, as of test_faults.py's wait_for(), which polls for what nginx or gunicorn do
+# in a step: never an assertion on how long it took.
 STEP = 10
 # Small limits, so that each shows in a few requests: failed authentications an address may make and exports a
 # user may start in a minute, and exports of a user's that may run at once.
@@ -142,14 +142,6 @@ def direct(server: served.Served, method: str, path: str, headers: dict | None =
         return Answer(response.status, response.headers, response.read())
     finally:
         plain.close()
-
-
-def wait_for(condition, what: str):
-    deadline = time.monotonic() + STEP
-    while not (result := condition()):
-        assert time.monotonic() < deadline, f"still not {what} after {STEP} s"
-        time.sleep(0.05)
-    return result
 
 
 def answered_by(cluster: Cluster, answer: Answer) -> int:
