@@ -1,7 +1,6 @@
 """deploy/nginx.conf as shipped, run by Debian's nginx in front of real gunicorn, over real TLS.
 
-The site file is the shipped one with only its ports and paths replaced: listening on free loopback ports,
-a self-signed certificate made here with openssl, the logs in the test's folder, and the upstream a tap
+The site file is the shipped one with only its ports and paths replaced (nginx.py), its upstream a tap
 (upstream_tap.py) that relays to gunicorn what nginx sends it, for the tests to read. gunicorn runs the
 production settings behind a proxy (DEBUG=0, SECURE_PROXY_SSL_HEADER=1, NUM_PROXIES=1) with one worker
 of 4 threads, as test_slow_clients.py does, on an SQLite file of its own.
@@ -12,11 +11,9 @@ import json
 import os
 import re
 import runpy
-import signal
 import socket
 import sqlite3
 import ssl
-import subprocess
 import threading
 import time
 from dataclasses import dataclass
@@ -29,13 +26,10 @@ from django.conf import settings
 
 from bench import served
 from export.api.import_views import MULTIPART_ALLOWANCE
+from timeslot.tests import nginx
+from timeslot.tests.nginx import HTTPS, PATIENCE, SERVER_NAME, Answer, ask, shipped
 from timeslot.tests.upstream_tap import UpstreamTap
 
-NGINX = Path("/usr/sbin/nginx")
-SITE = served.ROOT / "deploy" / "nginx.conf"
-SERVER_NAME = "export.example.org"
-# Bounded waits for what nginx, gunicorn or the tap do; never an assertion on how long it took.
-PATIENCE = 60
 THREADS = runpy.run_path(str(served.CONFIG))["threads"]
 # The slots of the user whose export is read slowly: a calendar of about 25 MB, far more than the sockets
 # and nginx's buffers between gunicorn and the client hold.
@@ -45,11 +39,6 @@ OPERATOR_PASSWORD = "a password of the test's own"
 # Clients of their own loopback addresses (127.0.0.0/8 is all loopback on Linux); gunicorn sees nginx's alone.
 ATTACKER, NEIGHBOUR, FORWARDING = "127.0.0.2", "127.0.0.3", "127.0.0.4"
 UNKNOWN_KEY = "pjZdBUp2D8r4nmWh2LIsIbYe2lo"
-
-
-def shipped(directive: str) -> str:
-    """The value of the first occurrence of a directive in the shipped site file."""
-    return re.search(rf"^\s*{directive}\s+([^;]+);", SITE.read_text(), re.MULTILINE).group(1)
 
 
 def size(value: str) -> int:
@@ -126,127 +115,18 @@ def service(tmp_path_factory):
 
 
 @dataclass
-class Proxy:
-    https_port: int
-    http_port: int
-    tls: ssl.SSLContext
-    logs: Path
+class Proxy(nginx.Nginx):
     tap: UpstreamTap
-
-
-def self_signed_certificate(folder: Path) -> tuple[Path, Path]:
-    certificate, key = folder / "certificate.pem", folder / "key.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-         "-keyout", str(key), "-out", str(certificate), "-days", "2", "-subj", f"/CN={SERVER_NAME}",
-         "-addext", f"subjectAltName=DNS:{SERVER_NAME}"],
-        check=True, capture_output=True,
-    )
-    return certificate, key
-
-
-def rendered_site(folder: Path, *, https: int, http: int, certificate: Path, key: Path, upstream: int) -> str:
-    """The shipped site file, its ports and paths (only they) replaced by the test's."""
-    site = SITE.read_text()
-    replacements = {
-        "listen 443 ssl;": f"listen 127.0.0.1:{https} ssl;",
-        "listen [::]:443 ssl;": f"listen 127.0.0.1:{served.free_port()} ssl;",
-        "listen 80;": f"listen 127.0.0.1:{http};",
-        "listen [::]:80;": f"listen 127.0.0.1:{served.free_port()};",
-        f"/etc/letsencrypt/live/{SERVER_NAME}/fullchain.pem": str(certificate),
-        f"/etc/letsencrypt/live/{SERVER_NAME}/privkey.pem": str(key),
-        "/var/log/nginx/": f"{folder}/logs/",
-        "server 127.0.0.1:8000;": f"server 127.0.0.1:{upstream};",
-        "/srv/timeslot/staticfiles/": f"{folder}/staticfiles/",
-    }
-    for shipped_text, test_text in replacements.items():
-        assert shipped_text in site, f"{SITE} no longer holds {shipped_text!r}: the test's replacements need it"
-        site = site.replace(shipped_text, test_text)
-    return site
-
-
-# The main configuration around the site, as Debian's nginx.conf includes it: in the http block. The site sets
-# everything it relies on, so nothing else of Debian's is needed; nginx's temporary files go in the test's folder.
-MAIN = """{user}
-worker_processes 1;
-events {{ worker_connections 1024; }}
-http {{
-    client_body_temp_path {folder}/temp/body;
-    proxy_temp_path {folder}/temp/proxy;
-    fastcgi_temp_path {folder}/temp/fastcgi;
-    uwsgi_temp_path {folder}/temp/uwsgi;
-    scgi_temp_path {folder}/temp/scgi;
-    access_log {folder}/logs/outside-the-site.log;
-    include {folder}/timeslot.conf;
-}}
-"""
 
 
 @pytest.fixture(scope="module")
 def proxy(service, tmp_path_factory):
-    if not NGINX.exists():
-        pytest.fail(f"{NGINX} is missing: apt-get install -y nginx (make test installs it).")
-    folder = tmp_path_factory.mktemp("nginx")
-    for name in ("logs", "temp", "staticfiles"):
-        (folder / name).mkdir()
-    certificate, key = self_signed_certificate(folder)
-    https_port, http_port = served.free_port(), served.free_port()
     tap = UpstreamTap(service.port)
-    (folder / "timeslot.conf").write_text(rendered_site(
-        folder, https=https_port, http=http_port, certificate=certificate, key=key, upstream=tap.port))
-    # As root, nginx's workers would run as nobody, who may not enter the test's folders.
-    (folder / "nginx.conf").write_text(MAIN.format(user="user root;" if os.geteuid() == 0 else "", folder=folder))
-    command = [
-        str(NGINX), "-p", str(folder), "-c", str(folder / "nginx.conf"), "-e", str(folder / "logs" / "error.log"),
-        "-g", f"daemon off; pid {folder}/nginx.pid; error_log {folder}/logs/error.log;",
-    ]
-    output = folder / "nginx.out"
-    with open(output, "wb") as written:
-        process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=written, stderr=written)
     try:
-        served.wait_listening(process, [https_port, http_port], "nginx", log=output, seconds=PATIENCE)
-        tls = ssl.create_default_context(cafile=str(certificate))
-        yield Proxy(https_port=https_port, http_port=http_port, tls=tls, logs=folder / "logs", tap=tap)
+        with nginx.running(tmp_path_factory.mktemp("nginx"), [tap.port]) as running:
+            yield Proxy(**vars(running), tap=tap)
     finally:
-        # SIGTERM is nginx's fast shutdown.
-        served.stopped(process, signal.SIGTERM)
         tap.close()
-
-
-# HTTPS as a client of export.example.org ------------------------------------------------------------------
-
-
-class HTTPS(http.client.HTTPSConnection):
-    """A connection to the test's nginx as to export.example.org (the name in SNI and Host, the certificate checked
-    against it), from a loopback address of the test's choosing."""
-
-    def __init__(self, proxy: Proxy, source: str = "127.0.0.1", timeout: float = PATIENCE):
-        super().__init__(SERVER_NAME, proxy.https_port, timeout=timeout, source_address=(source, 0), context=proxy.tls)
-
-    def connect(self):
-        connection = socket.create_connection(("127.0.0.1", self.port), self.timeout, self.source_address)
-        self.sock = self._context.wrap_socket(connection, server_hostname=self.host)
-
-
-@dataclass
-class Answer:
-    status: int
-    headers: http.client.HTTPMessage
-    body: bytes
-
-    def json(self):
-        return json.loads(self.body)
-
-
-def ask(proxy: Proxy, method: str, path: str, headers: dict | None = None, body: bytes | None = None, *,
-        source: str = "127.0.0.1", timeout: float = PATIENCE) -> Answer:
-    connection = HTTPS(proxy, source, timeout)
-    try:
-        connection.request(method, path, body=body, headers=headers or {})
-        response = connection.getresponse()
-        return Answer(response.status, response.headers, response.read())
-    finally:
-        connection.close()
 
 
 def token(service: Service, user: str) -> dict:
