@@ -40,7 +40,8 @@ _unreachable_until = 0.0
 
 
 def configured() -> bool:
-    return REPLICA in settings.DATABASES
+    """Whether DATABASES has a replica (the settings do when DATABASE_REPLICA_URL is set)."""
+    return REPLICA in connections.settings
 
 
 class ReplicaReads:
