@@ -9,23 +9,24 @@ standby refuses it ("cannot execute INSERT in a read-only transaction").
 """
 import contextlib
 import json
-import os
-import shutil
-import signal
-import subprocess
-import tempfile
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from urllib.parse import urlsplit
 
-import psycopg2
 import pytest
 from django.db import connection
 from django.test.client import MULTIPART_CONTENT
 
 from bench import served
+from bench.replicas import (
+    Cluster,
+    Pair,
+    postgres_folder,
+    postgresql_bin,
+    redis_server,
+    service_environment,
+    streaming_pair,
+)
 from export.tests.ical_reader import parse_events
 from export.tests.test_faults import Answer, fetch, import_body
 
@@ -35,118 +36,24 @@ pytestmark = pytest.mark.skipif(
            "pg_basebackup",
 )
 
-# Bounded waits for what the servers do; never an assertion on how long it took.
-PATIENCE = 60
-DATABASE = "timeslot"
 GOOGLE = "/v1/export/google"
 READ_ONLY = "read-only transaction"
 
 
-def postgresql_bin() -> Path:
-    """The newest installed PostgreSQL's programs (Debian's /usr/lib/postgresql/<version>/bin)."""
-    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda path: int(path.parts[-3]))
-    if not found:
-        pytest.fail("PostgreSQL's server programs are missing: apt-get install -y postgresql (.ci/run installs it).")
-    return found[-1].parent
-
-
-def as_postgres(command: list[str]) -> list[str]:
-    # initdb and postgres refuse to run as root.
-    return ["runuser", "-u", "postgres", "--", *command] if os.geteuid() == 0 else command
-
-
-def run(command: list[str]) -> str:
-    completed = subprocess.run(as_postgres(command), capture_output=True, text=True, stdin=subprocess.DEVNULL,
-                               timeout=PATIENCE)
-    if completed.returncode != 0:
-        raise RuntimeError(f"{' '.join(command)} failed:\n{completed.stdout[-2000:]}{completed.stderr[-2000:]}")
-    return completed.stdout
-
-
-def wait_for(condition, what: str):
-    deadline = time.monotonic() + PATIENCE
-    while not (result := condition()):
-        assert time.monotonic() < deadline, f"still not {what} after {PATIENCE} s"
-        time.sleep(0.05)
-    return result
-
-
-@dataclass
-class Cluster:
-    """One PostgreSQL server in a folder of its own, listening on 127.0.0.1:port (and a socket in its folder)."""
-
-    bin: Path
-    folder: Path
-    port: int
-
-    @property
-    def log(self) -> Path:
-        return self.folder.parent / f"{self.folder.name}.log"
-
-    def url(self) -> str:
-        return f"postgres://postgres@127.0.0.1:{self.port}/{DATABASE}"
-
-    def start(self) -> None:
-        run([str(self.bin / "pg_ctl"), "-D", str(self.folder), "-l", str(self.log), "-w", "-t", str(PATIENCE),
-             "-o", f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1", "start"])
-
-    def stop(self) -> None:
-        """Fast shutdown (its clients cut off), if it runs."""
-        if (self.folder / "postmaster.pid").exists():
-            run([str(self.bin / "pg_ctl"), "-D", str(self.folder), "-m", "fast", "-w", "-t", str(PATIENCE), "stop"])
-
-    def query(self, sql: str, parameters=(), dbname: str = DATABASE) -> list[tuple]:
-        client = psycopg2.connect(host="127.0.0.1", port=self.port, user="postgres", dbname=dbname, connect_timeout=5)
-        try:
-            client.autocommit = True
-            with client.cursor() as cursor:
-                cursor.execute(sql, parameters)
-                return cursor.fetchall() if cursor.description else []
-        finally:
-            client.close()
-
-
-@contextlib.contextmanager
-def postgres_folder() -> Iterator[Path]:
-    """A temporary folder the servers' user owns, removed at the end."""
-    folder = Path(tempfile.mkdtemp(prefix="timeslot-replica-"))
-    try:
-        if os.geteuid() == 0:
-            shutil.chown(folder, "postgres", "postgres")
-        yield folder
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
-
-
-@contextlib.contextmanager
-def redis_server(folder: Path) -> Iterator[str]:
-    """A Redis of the test's own on a free loopback port, keeping nothing on disk: its URL."""
-    port = served.free_port()
-    with open(folder / "redis.log", "wb") as output:
-        process = subprocess.Popen(
-            ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", str(folder)], stdin=subprocess.DEVNULL, stdout=output, stderr=output,
-        )
-    try:
-        wait_for(lambda: served.listening(port) or process.poll() is not None, "listening")
-        assert process.poll() is None, (folder / "redis.log").read_text()[-2000:]
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
 @dataclass
 class Deployment:
-    primary: Cluster
-    replica: Cluster
+    pair: Pair
     server: served.Served
     tokens: dict[str, str]
     user_ids: dict[str, int]
+
+    @property
+    def primary(self) -> Cluster:
+        return self.pair.primary
+
+    @property
+    def replica(self) -> Cluster:
+        return self.pair.replica
 
     @property
     def address(self) -> tuple[str, int]:
@@ -183,20 +90,10 @@ class Deployment:
         return {title for (title,) in rows}
 
     def caught_up(self) -> None:
-        """Waits until the replica has replayed everything the primary has written so far."""
-        (position,) = self.primary.query("SELECT pg_current_wal_lsn()::text")[0]
-        wait_for(lambda: self.replica.query("SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn", [position])[0][0],
-                 "replayed")
+        self.pair.caught_up()
 
-    @contextlib.contextmanager
-    def replay_paused(self) -> Iterator[None]:
-        """The replica replays nothing of the primary's writes until the block ends."""
-        self.replica.query("SELECT pg_wal_replay_pause()")
-        wait_for(lambda: self.replica.query("SELECT pg_get_wal_replay_pause_state()")[0][0] == "paused", "paused")
-        try:
-            yield
-        finally:
-            self.replica.query("SELECT pg_wal_replay_resume()")
+    def replay_paused(self):
+        return self.pair.replay_paused()
 
     def export_log(self, user: str) -> int:
         return self.primary.query("SELECT count(*) FROM export_exportlog WHERE user_id = %s",
@@ -224,45 +121,22 @@ print(json.dumps({user.username: [user.pk, Token.objects.create(user=user).key] 
 @pytest.fixture(scope="module")
 def deployment(tmp_path_factory) -> Iterator[Deployment]:
     logs = tmp_path_factory.mktemp("replica-logs")
-    bin = postgresql_bin()
+    try:
+        postgresql_bin()
+    except RuntimeError as missing:
+        pytest.fail(f"{missing} (.ci/run installs it)")
     with contextlib.ExitStack() as running:
         folder = running.enter_context(postgres_folder())
-        primary = Cluster(bin, folder / "primary", served.free_port())
-        run([str(bin / "initdb"), "-D", str(primary.folder), "-U", "postgres", "--auth=trust", "-E", "UTF8",
-             "--locale=C", "--no-sync"])
-        with open(primary.folder / "postgresql.conf", "a") as conf:
-            # A throwaway cluster: nothing of it need survive a crash.
-            conf.write("fsync = off\nfull_page_writes = off\n")
-        running.callback(primary.stop)
-        primary.start()
-        primary.query(f"CREATE DATABASE {DATABASE}", dbname="postgres")
-
-        replica = Cluster(bin, folder / "replica", served.free_port())
-        # -R: standby.signal and primary_conninfo, so that it starts as a streaming replica of the primary.
-        run([str(bin / "pg_basebackup"), "-h", "127.0.0.1", "-p", str(primary.port), "-U", "postgres",
-             "-D", str(replica.folder), "-R", "-X", "stream", "-c", "fast"])
-        with open(replica.folder / "postgresql.conf", "a") as conf:
-            # As README advises: a long export's snapshot is not cancelled by the replay of a vacuum.
-            conf.write("hot_standby_feedback = on\n")
-        running.callback(replica.stop)
-        replica.start()
-
-        redis_url = running.enter_context(redis_server(folder))
-        env = {
-            **os.environ, **served.production_environment(primary.url()), "DATABASE_REPLICA_URL": replica.url(),
-            "REDIS_URL": redis_url, "LOG_LEVEL": "INFO",
-            # The replica back, the next read tries it.
-            "REPLICA_RETRY_SECONDS": "0",
-        }
-        # With the replica configured: a migration sent to it would fail, read-only.
-        served.run_checked([str(served.BIN / "python"), "manage.py", "migrate", "--noinput"], env)
+        pair = running.enter_context(streaming_pair(folder))
+        # The replica back, the next read tries it.
+        env = service_environment(pair, running.enter_context(redis_server(folder)), REPLICA_RETRY_SECONDS="0")
         made = served.run_checked(
             [str(served.BIN / "python"), "manage.py", "shell", "-c", f"NAMES = {USERS!r}\n{MAKE_USERS}"], env
         )
         accounts = json.loads(made.strip().splitlines()[-1])
         server = running.enter_context(served.gunicorn(env, ["--workers", "2"], log_folder=logs))
         deployment = Deployment(
-            primary=primary, replica=replica, server=server,
+            pair=pair, server=server,
             tokens={name: key for name, (_, key) in accounts.items()},
             user_ids={name: pk for name, (pk, _) in accounts.items()},
         )
