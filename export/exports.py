@@ -67,9 +67,10 @@ class SlotExport:
         server computes the whole result before the first row leaves (240-320 ms
         at 100,000 slots); inside one, the first row comes in about 35 ms. The
         transaction ends with the stream, or when the server closes a stream
-        whose client went away.
+        whose client went away. It is one of the database the rows come from
+        (a replica's, timeslot/db_routers.py).
         """
-        with transaction.atomic():
+        with transaction.atomic(using=self.slots.db):
             try:
                 yield from write(self)
             except BaseException as error:

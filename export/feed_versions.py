@@ -17,6 +17,7 @@ from redis.exceptions import RedisError
 
 from export.feeds import FeedVersion, feed_version, is_windowed, window_day
 from export.models import CalendarFeed
+from timeslot.db_routers import mark_written
 
 logger = logging.getLogger(__name__)
 
@@ -54,11 +55,18 @@ def cached_feed_version(feed: CalendarFeed, now: datetime | None = None) -> Feed
 
 def slots_changed(user_ids) -> None:
     """The users' slots changed: their feeds' cached versions are not used again. Now, and again once the
-    transaction commits: a version read in between, of the slots as they were, must not outlive it."""
+    transaction commits: a version read in between, of the slots as they were, must not outlive it. Once it
+    commits, the users read from the primary until a replica has it (timeslot/db_routers.py)."""
     user_ids = set(user_ids)
     if user_ids:
         new_generation(user_ids)
-        transaction.on_commit(lambda: new_generation(user_ids))
+        transaction.on_commit(lambda: committed(user_ids))
+
+
+def committed(user_ids: set[int]) -> None:
+    # The mark first: a fetch that finds the new generation finds it too, and so reads no replica without it.
+    mark_written(user_ids)
+    new_generation(user_ids)
 
 
 def new_generation(user_ids: set[int]) -> None:

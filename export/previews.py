@@ -18,6 +18,7 @@ from django.utils.http import content_disposition_header
 from export.api.views import streamed
 from export.exports import SlotExport
 from export.renderers import ICalendarPartsRenderer, ICalendarRenderer
+from timeslot.db_routers import replica_reads
 
 # The page shows the calendar's first events only: a user's 100,000 would make a page of 67 MB.
 PREVIEW_EVENTS = 200
@@ -122,10 +123,12 @@ class ExportPreviewMixin:
         if not window.is_valid():
             return TemplateResponse(request, "admin/export/preview.html", context)
         export = self.preview_export(obj, **window.window())
-        total = export.slots.count()
-        # The same calendar cut to its first events; the download holds them all.
-        first = dataclasses.replace(export, slots=export.slots[:PREVIEW_EVENTS])
-        calendar = b"".join(first.chunks(ICalendarRenderer()))
+        # Read as the user's export would be: from the replica, unless it has not replayed their last write.
+        with replica_reads(export.user):
+            total = export.slots.count()
+            # The same calendar cut to its first events; the download holds them all.
+            first = dataclasses.replace(export, slots=export.slots[:PREVIEW_EVENTS])
+            calendar = b"".join(first.chunks(ICalendarRenderer()))
         shown = min(total, PREVIEW_EVENTS)
         size = estimated_octets(calendar, shown, total)
         url = f"{self.admin_site.name}:{self.opts.app_label}_{self.opts.model_name}_export_%s"
@@ -157,4 +160,7 @@ class ExportPreviewMixin:
         window = WindowForm(request.GET)
         if not window.is_valid():
             return HttpResponseBadRequest(window.errors.as_text(), content_type="text/plain; charset=utf-8")
-        return download(self.preview_export(self.previewed_object(request, object_id), **window.window()))
+        export = self.preview_export(self.previewed_object(request, object_id), **window.window())
+        # The stream is drawn within the scope too (export/api/views.py, streamed).
+        with replica_reads(export.user):
+            return download(export)

@@ -1,6 +1,7 @@
 """The probes of a load balancer or an orchestrator: `GET /healthz`, the process answers (it touches nothing
 else), and `GET /readyz`, it can serve (its database answers, its cache takes a write, no migration is left
-to apply).
+to apply). With a read replica, /readyz also says whether it answers; without it the instance is still ready,
+"degraded": its reads go to the primary.
 
 They are answered before every other middleware: a probe comes by the instance's address, which
 ALLOWED_HOSTS does not name, over plain HTTP, which the HTTPS redirect would turn away, and no throttle
@@ -15,6 +16,8 @@ from django.db.migrations.executor import MigrationExecutor
 from django.http import JsonResponse
 from django.utils.log import log_response
 
+from timeslot.db_routers import REPLICA
+from timeslot.db_routers import configured as replica_configured
 from timeslot.exceptions import api_json
 
 logger = logging.getLogger(__name__)
@@ -70,9 +73,26 @@ def check_migrations() -> None:
         raise NotReady(f"{len(plan)} unapplied", f"unapplied: {names}")
 
 
+def check_replica() -> None:
+    """The read replica (DATABASE_REPLICA_URL) answers; only checked when there is one."""
+    try:
+        with connections[REPLICA].cursor() as cursor:
+            cursor.execute("SELECT pg_last_wal_replay_lsn()")
+    except Exception as exc:
+        raise NotReady("unreachable", reason(exc)) from None
+
+
 # In order; a check whose first depends on one that failed is not run.
 CHECKS = {"database": check_database, "cache": check_cache, "migrations": check_migrations}
 NEEDS = {"migrations": "database"}
+# Checks that fail without making the instance unready: without its replica, it reads from the primary
+# (timeslot/db_routers.py), and an unready instance for a replica shared by all would take every instance
+# out of the load balancer for what the primary can serve.
+DEGRADING = {"replica": check_replica}
+
+
+def checks() -> dict:
+    return {**CHECKS, **(DEGRADING if replica_configured() else {})}
 
 
 def ready(body: dict) -> JsonResponse:
@@ -87,7 +107,7 @@ def healthz(request):
 
 def readyz(request):
     answers, reasons = {}, []
-    for name, check in CHECKS.items():
+    for name, check in checks().items():
         if answers.get(NEEDS.get(name), "ok") != "ok":
             answers[name] = "not checked"
             continue
@@ -98,7 +118,12 @@ def readyz(request):
             answers[name] = failed.answer
             reasons.append(f"{name} {failed}")
     failed = [name for name, answer in answers.items() if answer not in ("ok", "not checked")]
+    degraded = [name for name in failed if name in DEGRADING]
+    failed = [name for name in failed if name not in DEGRADING]
     if not failed:
+        if degraded:
+            logger.warning("Ready, degraded: %s", "; ".join(reasons))
+            return ready({"status": "ready", "degraded": degraded, "checks": answers})
         return ready({"status": "ready", "checks": answers})
     response = api_json({"status": "unavailable", "failed": failed, "checks": answers}, status=503)
     response["Retry-After"] = str(READY_RETRY_AFTER)

@@ -127,15 +127,6 @@ WHITENOISE_USE_FINDERS = DEBUG
 
 # DATABASE
 # ------------------------------------------------------------------------------
-# DATABASE_URL selects the database: postgres://user@host:port/name or
-# sqlite:////absolute/path. Without it, timeslot.sqlite3 beside manage.py (git-ignored).
-DATABASES = {
-    "default": dj_database_url.parse(
-        os.environ.get("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'timeslot.sqlite3'}",
-        conn_max_age=int(os.environ.get("CONN_MAX_AGE", "60")),
-        conn_health_checks=True,
-    )
-}
 # No statement runs away with a connection, and no transaction left open by a stalled client
 # holds one for long (an export streams in one transaction, fetching 2,000 rows at a time).
 # https://www.postgresql.org/docs/15/runtime-config-client.html
@@ -145,23 +136,54 @@ IDLE_IN_TRANSACTION_TIMEOUT_MS = int(os.environ.get("IDLE_IN_TRANSACTION_TIMEOUT
 # startup options: a backend of the service's that sets them as each transaction begins, and keeps server-side
 # cursors inside transactions (timeslot/pooled_postgresql/base.py; README, Behind PgBouncer).
 DATABASE_TRANSACTION_POOLING = env_bool("DATABASE_TRANSACTION_POOLING", False)
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and DATABASE_TRANSACTION_POOLING:
-    DATABASES["default"]["ENGINE"] = "timeslot.pooled_postgresql"
-elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    DATABASES["default"].setdefault("OPTIONS", {})["options"] = (
-        f"-c statement_timeout={STATEMENT_TIMEOUT_MS} "
-        f"-c idle_in_transaction_session_timeout={IDLE_IN_TRANSACTION_TIMEOUT_MS}"
+
+
+def database(url: str) -> dict:
+    """The settings of the database at url: its timeouts, or SQLite's locking."""
+    settings_dict = dj_database_url.parse(
+        url, conn_max_age=int(os.environ.get("CONN_MAX_AGE", "60")), conn_health_checks=True,
     )
-elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # One writer at a time: the others wait for the lock this long (the driver's busy timeout, in
-    # seconds), then fail with "database is locked", which the API answers as 503 busy. Writers take
-    # the lock as their transaction begins (timeslot/db.py). In WAL mode readers never wait for a
-    # writer nor it for them, so an export streaming to a slow client holds up no import.
-    # https://docs.djangoproject.com/en/5.2/ref/databases/#database-is-locked-errors
-    DATABASES["default"].setdefault("OPTIONS", {}).update({
-        "timeout": int(os.environ.get("SQLITE_BUSY_TIMEOUT_MS", "15000")) / 1000,
-        "init_command": "PRAGMA journal_mode=WAL",
-    })
+    if settings_dict["ENGINE"] == "django.db.backends.postgresql" and DATABASE_TRANSACTION_POOLING:
+        settings_dict["ENGINE"] = "timeslot.pooled_postgresql"
+    elif settings_dict["ENGINE"] == "django.db.backends.postgresql":
+        settings_dict.setdefault("OPTIONS", {})["options"] = (
+            f"-c statement_timeout={STATEMENT_TIMEOUT_MS} "
+            f"-c idle_in_transaction_session_timeout={IDLE_IN_TRANSACTION_TIMEOUT_MS}"
+        )
+    elif settings_dict["ENGINE"] == "django.db.backends.sqlite3":
+        # One writer at a time: the others wait for the lock this long (the driver's busy timeout, in
+        # seconds), then fail with "database is locked", which the API answers as 503 busy. Writers take
+        # the lock as their transaction begins (timeslot/db.py). In WAL mode readers never wait for a
+        # writer nor it for them, so an export streaming to a slow client holds up no import.
+        # https://docs.djangoproject.com/en/5.2/ref/databases/#database-is-locked-errors
+        settings_dict.setdefault("OPTIONS", {}).update({
+            "timeout": int(os.environ.get("SQLITE_BUSY_TIMEOUT_MS", "15000")) / 1000,
+            "init_command": "PRAGMA journal_mode=WAL",
+        })
+    return settings_dict
+
+
+# DATABASE_URL selects the database: postgres://user@host:port/name or
+# sqlite:////absolute/path. Without it, timeslot.sqlite3 beside manage.py (git-ignored).
+DATABASES = {"default": database(os.environ.get("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'timeslot.sqlite3'}")}
+# A streaming replica of it (PostgreSQL's hot standby), read by the exports, the feeds' fetches and the admin's
+# previews unless their user wrote since the point the replica has replayed to; every write, and every other
+# read, goes to DATABASE_URL (timeslot/db_routers.py; README, With a read replica).
+DATABASE_REPLICA_URL = os.environ.get("DATABASE_REPLICA_URL", "")
+if DATABASE_REPLICA_URL:
+    DATABASES["replica"] = database(DATABASE_REPLICA_URL)
+    # A replica that went away costs a read at most this long before it falls back to DATABASE_URL (unless the
+    # URL sets its own: ?connect_timeout=<seconds>).
+    DATABASES["replica"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 3)
+    postgresql_engines = {"django.db.backends.postgresql", "timeslot.pooled_postgresql"}
+    if {DATABASES[alias]["ENGINE"] for alias in DATABASES} - postgresql_engines:
+        raise ImproperlyConfigured("DATABASE_REPLICA_URL needs PostgreSQL, and DATABASE_URL on PostgreSQL too.")
+    # The tests' replica is the test database itself, reached by a connection of its own.
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+    DATABASE_ROUTERS = ["timeslot.db_routers.ReplicaRouter"]
+# After the replica could not be reached, each process reads from DATABASE_URL for this long before it tries
+# the replica again.
+REPLICA_RETRY_SECONDS = int(os.environ.get("REPLICA_RETRY_SECONDS", "10"))
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # CACHE

@@ -45,6 +45,7 @@ from export.feeds import (
 from export.fetch_counts import count_fetch
 from export.models import CalendarFeed, ExportLog
 from export.renderers import FEED_REFRESH, ICalendarFeedRenderer
+from timeslot.db_routers import replica_reads
 
 # How long a client may keep a feed's answer without asking again: a quarter of the REFRESH-INTERVAL the
 # calendar asks for, so that a change reaches an app at most that much later than its own schedule would.
@@ -168,6 +169,13 @@ class FeedCalendarView(JSONErrorsMixin, APIView):
             raise exceptions.NotFound()
         # Every fetch counts, a 304 or HEAD too: each reads the database.
         refuse_too_many_fetches(feed)
+        # The version and the calendar from the replica, unless it has not replayed the owner's last write; the
+        # stream is drawn within the scope too (timeslot/db_routers.py).
+        with replica_reads(feed.owner):
+            return self.answered(request, feed, audit)
+
+    def answered(self, request, feed: CalendarFeed, audit: ExportAudit):
+        """The feed's calendar, or 304, 412 or HEAD's headers, by its version."""
         version = cached_feed_version(feed)
         # HTTP dates count whole seconds; the ETag carries the microseconds.
         response = get_conditional_response(

@@ -20,6 +20,7 @@ from export.api.serializers import SlotExportParameters
 from export.api.throttling import ExportRateThrottle
 from export.exports import SlotExport, export_for
 from export.renderers import ICalendarPartsRenderer, ICalendarRenderer, StreamingRenderer
+from timeslot.db_routers import read_within_scope, replica_reads
 
 # The logger keeps the name it had before the module moved into export/api/: log routing matches on it.
 logger = logging.getLogger("export.views")
@@ -62,7 +63,9 @@ class SlotExportView(JSONErrorsMixin, APIView):
         # parts=true stands for Accept: application/zip, for clients that cannot set the header.
         renderer = ICalendarPartsRenderer() if parameters.get("parts") else request.accepted_renderer
         budget = settings.EXPORT_PART_MAX_BYTES if type(renderer) is ICalendarRenderer else None
-        response = streamed_within_limits(export, renderer, audit=audit, import_budget=budget)
+        # Read from the replica unless it has not replayed the user's last write (timeslot/db_routers.py).
+        with replica_reads(request.user):
+            response = streamed_within_limits(export, renderer, audit=audit, import_budget=budget)
         response["Content-Disposition"] = content_disposition_header(True, export.filename(renderer.format))
         return response
 
@@ -110,7 +113,9 @@ def streamed(
     pass the budget or the file ends, so the header can tell: at most the budget and one chunk held."""
     if audit is not None:
         export = audit.counted(export)
-    chunks = reported(export.chunks(renderer), export, audit, import_budget)
+    # Drawn within the scope of the reads the caller began in (a replica's, timeslot/db_routers.py): the server
+    # draws them after the view has returned.
+    chunks = reported(read_within_scope(export.chunks(renderer)), export, audit, import_budget)
     if place is not None:
         chunks = held(chunks, place)
     # The first chunk runs the query: a database failure here is still an

@@ -1,4 +1,5 @@
 """Production settings come from the environment, and Django's deployment check passes on them."""
+import json
 import os
 import re
 import secrets
@@ -115,3 +116,49 @@ def test_sqlite_connections_wait_for_other_writers_before_they_give_up():
     # writers' BEGIN IMMEDIATE are tested on a database file, in export/tests/test_sqlite_writers.py.
     assert busy == 15000
     assert settings.DATABASES["default"]["OPTIONS"]["init_command"] == "PRAGMA journal_mode=WAL"
+
+
+DATABASES_SHOWN = (
+    "import json; from django.conf import settings; "
+    "print(json.dumps({'databases': settings.DATABASES, 'routers': settings.DATABASE_ROUTERS}, default=str))"
+)
+
+
+def databases_with(**environment: str) -> dict:
+    result = manage("shell", "-c", DATABASES_SHOWN, **environment)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("pooling, engine", [
+    ("0", "django.db.backends.postgresql"), ("1", "timeslot.pooled_postgresql"),
+])
+def test_a_replica_is_a_second_alias_configured_as_the_primary_is(pooling, engine):
+    shown = databases_with(DATABASE_URL="postgres://app@primary:5432/timeslot",
+                           DATABASE_REPLICA_URL="postgres://app@replica:5433/timeslot",
+                           DATABASE_TRANSACTION_POOLING=pooling)
+    primary, replica = shown["databases"]["default"], shown["databases"]["replica"]
+
+    assert (replica["HOST"], replica["PORT"], replica["ENGINE"]) == ("replica", 5433, engine)
+    assert primary["ENGINE"] == engine
+    assert {key: value for key, value in replica["OPTIONS"].items() if key != "connect_timeout"} == primary["OPTIONS"]
+    assert replica["OPTIONS"]["connect_timeout"] == 3
+    assert replica["CONN_MAX_AGE"] == primary["CONN_MAX_AGE"] and replica["CONN_HEALTH_CHECKS"] is True
+    # The tests' replica is their test database.
+    assert replica["TEST"]["MIRROR"] == "default"
+    assert shown["routers"] == ["timeslot.db_routers.ReplicaRouter"]
+
+
+def test_without_a_replica_there_is_one_database_and_no_router():
+    shown = databases_with(DATABASE_URL="postgres://app@primary:5432/timeslot", DATABASE_REPLICA_URL="")
+
+    assert list(shown["databases"]) == ["default"]
+    assert shown["routers"] == []
+
+
+def test_a_replica_needs_postgresql(tmp_path):
+    result = manage("check", DATABASE_URL=f"sqlite:///{tmp_path}/db.sqlite3",
+                    DATABASE_REPLICA_URL=f"sqlite:///{tmp_path}/replica.sqlite3")
+
+    assert result.returncode != 0
+    assert "DATABASE_REPLICA_URL needs PostgreSQL" in result.stderr
