@@ -25,6 +25,7 @@ sys.path.insert(0, str(BENCH.parent))
 
 from bench import served  # noqa: E402
 from bench.google_export import google_export  # noqa: E402
+from bench.imports import create_users  # noqa: E402
 from bench.replicas import postgres_folder, redis_server, service_environment, streaming_pair  # noqa: E402
 
 MB = 1024 * 1024
@@ -35,17 +36,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--megabytes", type=float, nargs="+", default=[1.0, 5.0])
     parser.add_argument("--runs", type=int, default=5)
     return parser.parse_args(argv)
-
-
-def create_users(env: dict, names: list[str]) -> dict[str, str]:
-    script = (
-        "import json, sys, django; django.setup()\n"
-        "from django.contrib.auth import get_user_model\n"
-        "from rest_framework.authtoken.models import Token\n"
-        "users = {name: get_user_model().objects.create_user(name) for name in sys.argv[1:]}\n"
-        "print(json.dumps({name: Token.objects.create(user=user).key for name, user in users.items()}))\n"
-    )
-    return json.loads(served.run_checked([str(served.BIN / "python"), "-c", script, *names], env))
 
 
 def post_import(port: int, data: bytes, token: str) -> dict:

@@ -42,12 +42,17 @@ def reason(exc: Exception) -> str:
     return f"{type(exc).__name__}: {first_line[:REASON_CHARACTERS]}"
 
 
-def check_database() -> None:
+def answering(alias: str, query: str) -> None:
+    """The database of alias answers the query; NotReady if it cannot be reached."""
     try:
-        with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
-            cursor.execute("SELECT 1")
+        with connections[alias].cursor() as cursor:
+            cursor.execute(query)
     except Exception as exc:
         raise NotReady("unreachable", reason(exc)) from None
+
+
+def check_database() -> None:
+    answering(DEFAULT_DB_ALIAS, "SELECT 1")
 
 
 def check_cache() -> None:
@@ -74,12 +79,8 @@ def check_migrations() -> None:
 
 
 def check_replica() -> None:
-    """The read replica (DATABASE_REPLICA_URL) answers; only checked when there is one."""
-    try:
-        with connections[REPLICA].cursor() as cursor:
-            cursor.execute("SELECT pg_last_wal_replay_lsn()")
-    except Exception as exc:
-        raise NotReady("unreachable", reason(exc)) from None
+    """The read replica (DATABASE_REPLICA_URL) answers, as a replica; only checked when there is one."""
+    answering(REPLICA, "SELECT pg_last_wal_replay_lsn()")
 
 
 # In order; a check whose first depends on one that failed is not run.
