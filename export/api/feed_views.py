@@ -3,6 +3,7 @@ import functools
 from collections.abc import Mapping
 from datetime import datetime
 
+from django.conf import settings
 from django.http import HttpResponse
 from django.urls import reverse
 from django.utils import timezone
@@ -29,9 +30,11 @@ from export.api.throttling import (
     refuse_too_many_exports,
     refuse_too_many_fetches,
 )
-from export.api.views import JSONErrorsMixin, streamed_within_limits
+from export.api.views import JSONErrorsMixin, Replayed, streamed_within_limits, streaming_response
+from export.feed_bodies import kept_body, kept_once_complete
 from export.feed_versions import cached_feed_version
 from export.feeds import (
+    FeedVersion,
     change_feed,
     create_feed,
     feed_export,
@@ -188,7 +191,7 @@ class FeedCalendarView(JSONErrorsMixin, APIView):
                 # Recorded and counted at the end of its stream, once the read's transaction is over: a write
                 # within it would be undone with it when the client goes away.
                 audit.logged, audit.then = recorded, functools.partial(count_fetch, feed, write=recorded)
-                response = streamed_within_limits(feed_export(feed, version), renderer, audit=audit)
+                response = calendar_sent(feed, version, renderer, audit)
         if not response.streaming:
             # A 304, 412 or HEAD: nothing of the calendar was sent, and no log row is written (the feed counts
             # it), only the metrics.
@@ -200,6 +203,20 @@ class FeedCalendarView(JSONErrorsMixin, APIView):
         # Never public: the URL is a secret.
         response["Cache-Control"] = f"private, max-age={FEED_MAX_AGE}"
         return response
+
+
+def calendar_sent(feed: CalendarFeed, version: FeedVersion, renderer: ICalendarFeedRenderer, audit: ExportAudit):
+    """The calendar of this version as a stream: the bytes it was last sent as, if they are kept
+    (export/feed_bodies.py), else written now and kept once they have all gone. Either way logged and counted
+    at its end, the same row, counts and metrics."""
+    kept = kept_body(version) if version.slot_count <= settings.EXPORT_MAX_SLOTS else None
+    if kept is not None:
+        # No place among the owner's running exports: nothing is read, nothing runs on past this answer.
+        replay = Replayed(kept.body, kept.slot_count, user=feed.owner, group=feed.group, audit=audit)
+        return streaming_response(replay, renderer)
+    response = streamed_within_limits(feed_export(feed, version), renderer, audit=audit)
+    response.streaming_content = kept_once_complete(response.streaming_content, version, lambda: audit.slot_count)
+    return response
 
 
 def announced_last_modified(modified: datetime, now: datetime) -> int:
