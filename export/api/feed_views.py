@@ -45,7 +45,7 @@ from export.feeds import (
     rotate_feed,
     subscription_links,
 )
-from export.fetch_counts import count_fetch
+from export.fetch_counts import client_kind, count_fetch
 from export.models import CalendarFeed, ExportLog
 from export.renderers import FEED_REFRESH, ICalendarFeedRenderer
 
@@ -103,7 +103,8 @@ class FeedListView(FeedAPIView):
         feed, secret = create_feed(owner=request.user, group=group, **requested_settings(request))
         # The only time the secret leaves the server.
         body = {**self.subscription_links(secret), **FeedSerializer(held(feed)).data}
-        del body["last_fetched_at"]
+        # Nothing fetched it yet.
+        del body["last_fetched_at"], body["fetch_clients"]
         return secret_shown(body, status=status.HTTP_201_CREATED)
 
 
@@ -183,6 +184,7 @@ class FeedCalendarView(JSONErrorsMixin, APIView):
         # Only the first fetch of a feed in each interval writes: the log row of a calendar sent, and the
         # fetch counts waiting in the cache (the metrics count every one).
         recorded = FetchRecord(feed).take()
+        client = client_kind(request.headers.get("User-Agent", ""))
         if response is None:
             renderer = request.accepted_renderer
             if request.method == "HEAD":
@@ -190,12 +192,13 @@ class FeedCalendarView(JSONErrorsMixin, APIView):
             else:
                 # Recorded and counted at the end of its stream, once the read's transaction is over: a write
                 # within it would be undone with it when the client goes away.
-                audit.logged, audit.then = recorded, functools.partial(count_fetch, feed, write=recorded)
+                audit.logged = recorded
+                audit.then = functools.partial(count_fetch, feed, write=recorded, client=client)
                 response = calendar_sent(feed, version, renderer, audit)
         if not response.streaming:
             # A 304, 412 or HEAD: nothing of the calendar was sent, and no log row is written (the feed counts
             # it), only the metrics.
-            count_fetch(feed, response.status_code, write=recorded)
+            count_fetch(feed, response.status_code, write=recorded, client=client)
             audit.logged = False
             audit.record(user=feed.owner, group=feed.group, status=response.status_code)
         response["ETag"] = version.etag
