@@ -32,7 +32,7 @@ from export.api.throttling import (
 )
 from export.api.views import JSONErrorsMixin, Replayed, streamed_within_limits, streaming_response
 from export.feed_bodies import kept_body, kept_once_complete
-from export.feed_versions import cached_feed_version
+from export.feed_versions import cached_feed_version, version_keys
 from export.feeds import (
     FeedVersion,
     change_feed,
@@ -170,35 +170,35 @@ class FeedCalendarView(JSONErrorsMixin, APIView):
             # Unknown, revoked, rotated away, or its group out of reach: one answer for all.
             throttle.failed(request)
             raise exceptions.NotFound()
-        # Every fetch counts, a 304 or HEAD too: each reads the database.
-        refuse_too_many_fetches(feed)
-        version = cached_feed_version(feed)
+        # Every fetch counts, a 304 or HEAD too: each reads the database. The feed's version is read from the
+        # cache in the same round trip.
+        found = refuse_too_many_fetches(feed, read_along=version_keys(feed))
+        version = cached_feed_version(feed, found=found)
         # HTTP dates count whole seconds; the ETag carries the microseconds.
         response = get_conditional_response(
             request, etag=version.etag, last_modified=int(version.modified.timestamp())
         )
+        # Only the first fetch of a feed in each interval writes: the log row of a calendar sent, and the
+        # fetch counts waiting in the cache (the metrics count every one).
+        record = FetchRecord(feed)
+        client = client_kind(request.headers.get("User-Agent", ""))
+        renderer = request.accepted_renderer
         if response is None and request.method == "GET":
             # The calendar sent is an export of its owner's, and counts in their rate: feeds must not be a way
             # around it. A revalidation sends none, so polling costs the owner's budget next to nothing.
             refuse_too_many_exports(feed.owner)
-        # Only the first fetch of a feed in each interval writes: the log row of a calendar sent, and the
-        # fetch counts waiting in the cache (the metrics count every one).
-        recorded = FetchRecord(feed).take()
-        client = client_kind(request.headers.get("User-Agent", ""))
-        if response is None:
-            renderer = request.accepted_renderer
-            if request.method == "HEAD":
+            recorded = record.take()
+            # Recorded and counted at the end of its stream, once the read's transaction is over: a write
+            # within it would be undone with it when the client goes away.
+            audit.logged = recorded
+            audit.then = functools.partial(count_fetch, feed, write=recorded, client=client)
+            response = calendar_sent(feed, version, renderer, audit)
+        else:
+            if response is None:
                 response = HttpResponse(content_type=f"{renderer.media_type}; charset={renderer.charset}")
-            else:
-                # Recorded and counted at the end of its stream, once the read's transaction is over: a write
-                # within it would be undone with it when the client goes away.
-                audit.logged = recorded
-                audit.then = functools.partial(count_fetch, feed, write=recorded, client=client)
-                response = calendar_sent(feed, version, renderer, audit)
-        if not response.streaming:
             # A 304, 412 or HEAD: nothing of the calendar was sent, and no log row is written (the feed counts
-            # it), only the metrics.
-            count_fetch(feed, response.status_code, write=recorded, client=client)
+            # it), only the metrics. Its record taken with its counts, in one round trip.
+            count_fetch(feed, response.status_code, write=record, client=client)
             audit.logged = False
             audit.record(user=feed.owner, group=feed.group, status=response.status_code)
         response["ETag"] = version.etag
