@@ -192,3 +192,29 @@ def test_with_the_cache_unreachable_each_full_fetch_writes_the_calendar(
     assert first.status_code == second.status_code == 200
     assert second.body == first.body and len(parse_calendar(second.body).walk("VEVENT")) == 3
     assert "The cache is unreachable: a feed's calendar is written again." in caplog.text
+
+
+def test_each_feed_and_detail_has_its_own_bytes(api, user):
+    SlotFactory.create_batch(2, creator=user, description="Room 4.12")
+    full = path_of(create(api).json()["url"])
+    busy = path_of(create(api, {"detail_level": "busy"}).json()["url"])
+    last_changed_long_ago(*Slot.objects.all())
+    written = {path: fetch(path).body for path in (full, busy)}
+
+    with CaptureQueriesContext(connection) as queries:
+        kept = {path: fetch(path).body for path in (busy, full)}
+
+    assert kept == written and written[full] != written[busy]
+    assert b"Room 4.12" in kept[full] and b"Room 4.12" not in kept[busy]
+    assert slot_reads(queries) == [] and len(kept_keys()) == 2
+
+
+def test_a_changed_detail_level_gives_new_bytes(api, feed_path):  # noqa: F811
+    first = fetch(feed_path)
+    feed_id = api.get("/v1/feeds").json()[0]["id"]
+    assert api.patch(f"/v1/feeds/{feed_id}", {"detail_level": "busy"}, format="json").status_code == 200
+
+    changed = fetch(feed_path)
+
+    assert changed["ETag"] != first["ETag"] and changed.body != first.body
+    assert b"SUMMARY:Busy" in changed.body
