@@ -9,6 +9,8 @@ BENCH_INSTALLED := $(VENV)/.bench-installed
 BENCH_ARGS ?=
 # e.g. make bench IMPORT_BENCH_ARGS="--megabytes 5 --runs 1"
 IMPORT_BENCH_ARGS ?=
+# e.g. make bench FEED_BENCH_ARGS="--small"; the feeds' load run keeps its cache in BENCH_REDIS_URL's database.
+FEED_BENCH_ARGS ?=
 
 # e.g. make fuzz FUZZ_ARGS="--max-time 120 --seed 1"
 FUZZ_ARGS ?=
@@ -59,7 +61,7 @@ $(PGBOUNCER):
 	apt-get update
 	DEBIAN_FRONTEND=noninteractive apt-get install -y pgbouncer
 
-# The throttle tests also run on Redis at 127.0.0.1:6379 (export/tests/test_abuse.py): when nothing answers
+# The throttle tests, and the feeds' benchmark, also run on Redis at 127.0.0.1:6379 (export/tests/test_abuse.py): when nothing answers
 # there, start Debian's redis-server, keeping nothing on disk (installing it with apt-get first, as root, if missing).
 REDIS_ANSWERS := $(PYTHON) -c "import socket; socket.create_connection(('127.0.0.1', 6379), 1).close()" 2>/dev/null
 redis:
@@ -78,10 +80,12 @@ $(BENCH_INSTALLED): $(INSTALLED) requirements/bench.txt
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements/bench.txt
 	touch $@
 
-# The export benchmark (docs/performance.md); its load run needs Debian's wrk. Then the import's.
-bench: $(BENCH_INSTALLED)
+# The export benchmark (docs/performance.md); its load run needs Debian's wrk. Then the import's, and the feeds'
+# load run (wrk again, and Redis: a database of its own, redis://127.0.0.1:6379/8 unless BENCH_REDIS_URL says).
+bench: $(BENCH_INSTALLED) redis
 	$(BIN)/python bench/export.py $(BENCH_ARGS)
 	$(BIN)/python bench/imports.py $(IMPORT_BENCH_ARGS)
+	$(BIN)/python bench/feeds.py $(FEED_BENCH_ARGS)
 
 # Schemathesis against the OpenAPI schema, with a valid token, a wrong one and none (fuzz/run.py).
 fuzz: $(INSTALLED)

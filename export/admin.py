@@ -88,7 +88,7 @@ class CalendarFeedAdmin(admin.ModelAdmin):
 
     # The fetch counts are written once a FEED_FETCH_RECORD_SECONDS: the last interval's may still be in the cache.
     list_display = ("owner", "scope", "detail_level", "created_at", "last_fetched_at", "fetches_sent",
-                    "fetches_not_modified")
+                    "fetches_not_modified", "clients")
     list_filter = ("created_at", "last_fetched_at")
     list_select_related = ("owner", "group")
     search_fields = ("owner__username", "owner__email", "group__name")
@@ -96,7 +96,7 @@ class CalendarFeedAdmin(admin.ModelAdmin):
     exclude = ("secret_hash",)
     fields = (
         "uuid", "owner", "scope", "past_days", "future_days", "detail_level", "created_at", "last_fetched_at",
-        "fetches_sent", "fetches_not_modified",
+        "fetches_sent", "fetches_not_modified", "clients",
     )
     readonly_fields = fields
     actions = ("revoke",)
@@ -110,6 +110,12 @@ class CalendarFeedAdmin(admin.ModelAdmin):
     @admin.display(description="scope", ordering="group__name")
     def scope(self, feed: CalendarFeed) -> str:
         return feed.group.name if feed.group else "all slots"
+
+    @admin.display(description="fetches by client")
+    def clients(self, feed: CalendarFeed) -> str:
+        # The most frequent first: "google 12, apple 3".
+        counts = sorted(feed.fetch_clients.items(), key=lambda item: (-item[1], item[0]))
+        return ", ".join(f"{kind} {count:,}" for kind, count in counts) or "-"
 
     @admin.action(description="Revoke selected feeds", permissions=("delete",))
     def revoke(self, request, queryset) -> None:

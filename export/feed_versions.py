@@ -24,8 +24,9 @@ logger = logging.getLogger(__name__)
 FEED_VERSION_CACHED_SECONDS = 60 * 60
 
 
-def cached_feed_version(feed: CalendarFeed, now: datetime | None = None) -> FeedVersion:
-    """feed_version(feed, now), from the cache when nothing it depends on has changed since it was put there."""
+def cached_feed_version(feed: CalendarFeed, now: datetime | None = None, found: dict | None = None) -> FeedVersion:
+    """feed_version(feed, now), from the cache when nothing it depends on has changed since it was put there.
+    found: the cache's values of version_keys(feed), if the caller read them already (None: read here)."""
     day = window_day(now) if is_windowed(feed) else None
     state = (
         day, feed.past_days, feed.future_days, feed.detail_level, feed.created_at, feed.settings_changed_at,
@@ -33,7 +34,8 @@ def cached_feed_version(feed: CalendarFeed, now: datetime | None = None) -> Feed
     )
     entry_key, generation_key = version_key(feed), owner_generation_key(feed.owner_id)
     try:
-        found = cache.get_many([entry_key, generation_key])
+        if found is None:
+            found = cache.get_many([entry_key, generation_key])
         generation = found.get(generation_key)
         entry = found.get(entry_key)
         if entry is not None and generation is not None and entry[:2] == (generation, state):
@@ -74,6 +76,11 @@ def new_generation(user_ids: set[int]) -> None:
         cache.set_many({owner_generation_key(pk): uuid.uuid4().hex for pk in user_ids}, timeout=None)
     except RedisError:
         logger.exception("The cache is unreachable: feeds' cached versions may outlive a change to their slots.")
+
+
+def version_keys(feed: CalendarFeed) -> list[str]:
+    """The keys cached_feed_version() reads."""
+    return [version_key(feed), owner_generation_key(feed.owner_id)]
 
 
 def version_key(feed: CalendarFeed) -> str:

@@ -43,6 +43,9 @@ class CalendarFeed(models.Model):
     # of each FEED_FETCH_RECORD_SECONDS (export/fetch_counts.py): a poll writes nothing of its own.
     fetches_sent = models.PositiveBigIntegerField("fetches answered 200", default=0, editable=False)
     fetches_not_modified = models.PositiveBigIntegerField("fetches answered 304", default=0, editable=False)
+    # The same fetches by the kind of client, from its User-Agent (export.fetch_counts.KINDS: google, microsoft,
+    # apple, open_source, other), counted alike: {"google": 12, "apple": 3}.
+    fetch_clients = models.JSONField("fetches by client", default=dict, editable=False)
     # The rolling window, in whole UTC days before and after the day of the fetch; null: unbounded.
     past_days = models.PositiveIntegerField(null=True, blank=True)
     future_days = models.PositiveIntegerField(null=True, blank=True)

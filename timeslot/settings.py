@@ -317,6 +317,10 @@ FEED_MAX_PER_USER = int(os.environ.get("FEED_MAX_PER_USER", "50"))
 # A feed's fetches write to the database at most once in this many seconds (the first fetch of each
 # interval): the fetch counts waiting in the cache, and a calendar sent's export log row; 0: every fetch.
 FEED_FETCH_RECORD_SECONDS = int(os.environ.get("FEED_FETCH_RECORD_SECONDS", "60"))
+# A feed's calendar of at most this many bytes is kept in the cache by its version once sent whole, and a full
+# fetch of the same version is answered from it (export/feed_bodies.py): a hundred devices subscribed to one
+# feed have it written once. Google Calendar's budget, about 1 MB, by default; 0: every fetch writes it.
+FEED_BODY_CACHED_MAX_BYTES = int(os.environ.get("FEED_BODY_CACHED_MAX_BYTES", "1000000"))
 # GET /v1/feeds writes a feed's calendar to tell its bytes (then cached by its version) only while the feeds
 # so written hold at most this many slots in all: a list costs at most about one export of this size.
 FEED_LIST_MEASURED_SLOTS = int(os.environ.get("FEED_LIST_MEASURED_SLOTS", "20000"))

@@ -3,6 +3,7 @@ import functools
 from collections.abc import Mapping
 from datetime import datetime
 
+from django.conf import settings
 from django.http import HttpResponse
 from django.urls import reverse
 from django.utils import timezone
@@ -29,9 +30,11 @@ from export.api.throttling import (
     refuse_too_many_exports,
     refuse_too_many_fetches,
 )
-from export.api.views import JSONErrorsMixin, streamed_within_limits
-from export.feed_versions import cached_feed_version
+from export.api.views import JSONErrorsMixin, Replayed, streamed_within_limits, streaming_response
+from export.feed_bodies import kept_body, kept_once_complete
+from export.feed_versions import cached_feed_version, version_keys
 from export.feeds import (
+    FeedVersion,
     change_feed,
     create_feed,
     feed_export,
@@ -42,7 +45,7 @@ from export.feeds import (
     rotate_feed,
     subscription_links,
 )
-from export.fetch_counts import count_fetch
+from export.fetch_counts import client_kind, count_fetch
 from export.models import CalendarFeed, ExportLog
 from export.renderers import FEED_REFRESH, ICalendarFeedRenderer
 from timeslot.db_routers import replica_reads
@@ -101,7 +104,8 @@ class FeedListView(FeedAPIView):
         feed, secret = create_feed(owner=request.user, group=group, **requested_settings(request))
         # The only time the secret leaves the server.
         body = {**self.subscription_links(secret), **FeedSerializer(held(feed)).data}
-        del body["last_fetched_at"]
+        # Nothing fetched it yet.
+        del body["last_fetched_at"], body["fetch_clients"]
         return secret_shown(body, status=status.HTTP_201_CREATED)
 
 
@@ -167,40 +171,42 @@ class FeedCalendarView(JSONErrorsMixin, APIView):
             # Unknown, revoked, rotated away, or its group out of reach: one answer for all.
             throttle.failed(request)
             raise exceptions.NotFound()
-        # Every fetch counts, a 304 or HEAD too: each reads the database.
-        refuse_too_many_fetches(feed)
+        # Every fetch counts, a 304 or HEAD too: each reads the database. The feed's version is read from the
+        # cache in the same round trip.
+        found = refuse_too_many_fetches(feed, read_along=version_keys(feed))
         # The version and the calendar from the replica, unless it has not replayed the owner's last write; the
         # stream is drawn within the scope too (timeslot/db_routers.py).
         with replica_reads(feed.owner):
-            return self.answered(request, feed, audit)
+            return self.answered(request, feed, audit, found)
 
-    def answered(self, request, feed: CalendarFeed, audit: ExportAudit):
+    def answered(self, request, feed: CalendarFeed, audit: ExportAudit, found: dict):
         """The feed's calendar, or 304, 412 or HEAD's headers, by its version."""
-        version = cached_feed_version(feed)
+        version = cached_feed_version(feed, found=found)
         # HTTP dates count whole seconds; the ETag carries the microseconds.
         response = get_conditional_response(
             request, etag=version.etag, last_modified=int(version.modified.timestamp())
         )
+        # Only the first fetch of a feed in each interval writes: the log row of a calendar sent, and the
+        # fetch counts waiting in the cache (the metrics count every one).
+        record = FetchRecord(feed)
+        client = client_kind(request.headers.get("User-Agent", ""))
+        renderer = request.accepted_renderer
         if response is None and request.method == "GET":
             # The calendar sent is an export of its owner's, and counts in their rate: feeds must not be a way
             # around it. A revalidation sends none, so polling costs the owner's budget next to nothing.
             refuse_too_many_exports(feed.owner)
-        # Only the first fetch of a feed in each interval writes: the log row of a calendar sent, and the
-        # fetch counts waiting in the cache (the metrics count every one).
-        recorded = FetchRecord(feed).take()
-        if response is None:
-            renderer = request.accepted_renderer
-            if request.method == "HEAD":
+            recorded = record.take()
+            # Recorded and counted at the end of its stream, once the read's transaction is over: a write
+            # within it would be undone with it when the client goes away.
+            audit.logged = recorded
+            audit.then = functools.partial(count_fetch, feed, write=recorded, client=client)
+            response = calendar_sent(feed, version, renderer, audit)
+        else:
+            if response is None:
                 response = HttpResponse(content_type=f"{renderer.media_type}; charset={renderer.charset}")
-            else:
-                # Recorded and counted at the end of its stream, once the read's transaction is over: a write
-                # within it would be undone with it when the client goes away.
-                audit.logged, audit.then = recorded, functools.partial(count_fetch, feed, write=recorded)
-                response = streamed_within_limits(feed_export(feed, version), renderer, audit=audit)
-        if not response.streaming:
             # A 304, 412 or HEAD: nothing of the calendar was sent, and no log row is written (the feed counts
-            # it), only the metrics.
-            count_fetch(feed, response.status_code, write=recorded)
+            # it), only the metrics. Its record taken with its counts, in one round trip.
+            count_fetch(feed, response.status_code, write=record, client=client)
             audit.logged = False
             audit.record(user=feed.owner, group=feed.group, status=response.status_code)
         response["ETag"] = version.etag
@@ -208,6 +214,20 @@ class FeedCalendarView(JSONErrorsMixin, APIView):
         # Never public: the URL is a secret.
         response["Cache-Control"] = f"private, max-age={FEED_MAX_AGE}"
         return response
+
+
+def calendar_sent(feed: CalendarFeed, version: FeedVersion, renderer: ICalendarFeedRenderer, audit: ExportAudit):
+    """The calendar of this version as a stream: the bytes it was last sent as, if they are kept
+    (export/feed_bodies.py), else written now and kept once they have all gone. Either way logged and counted
+    at its end, the same row, counts and metrics."""
+    kept = kept_body(version) if version.slot_count <= settings.EXPORT_MAX_SLOTS else None
+    if kept is not None:
+        # No place among the owner's running exports: nothing is read, nothing runs on past this answer.
+        replay = Replayed(kept.body, kept.slot_count, user=feed.owner, group=feed.group, audit=audit)
+        return streaming_response(replay, renderer)
+    response = streamed_within_limits(feed_export(feed, version), renderer, audit=audit)
+    response.streaming_content = kept_once_complete(response.streaming_content, version, lambda: audit.slot_count)
+    return response
 
 
 def announced_last_modified(modified: datetime, now: datetime) -> int:

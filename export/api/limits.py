@@ -133,6 +133,11 @@ class FetchRecord:
     @fails_open(True)
     def take(self) -> bool:
         """The interval's record for this fetch; False if another fetch has it (the add is atomic: of fetches
-        that race, one has it)."""
-        seconds = settings.FEED_FETCH_RECORD_SECONDS
+        that race, one has it). (export.fetch_counts.add() takes it too, with the counts.)"""
+        seconds = self.seconds()
         return seconds <= 0 or cache.add(self.key, True, seconds)
+
+    @staticmethod
+    def seconds() -> int:
+        """The interval; 0 or less: every fetch is recorded."""
+        return settings.FEED_FETCH_RECORD_SECONDS

@@ -172,8 +172,14 @@ class FeedSerializer(serializers.ModelSerializer):
         help_text="When the feed is over Google Calendar's budget (about 1,000,000 bytes), and how to fix it.",
     )
 
+    fetch_clients = serializers.DictField(
+        child=serializers.IntegerField(), read_only=True,
+        help_text="The feed's fetches by the kind of client that sent them (google, microsoft, apple, open_source, "
+        "other), told by its User-Agent; written once a FEED_FETCH_RECORD_SECONDS, as last_fetched_at is.",
+    )
+
     class Meta:
         model = CalendarFeed
         fields = ("id", "group", "created_at", "last_fetched_at", "past_days", "future_days", "detail_level",
-                  "slot_count", "bytes", "warnings")
+                  "slot_count", "bytes", "warnings", "fetch_clients")
         read_only_fields = ("detail_level",)

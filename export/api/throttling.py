@@ -12,6 +12,7 @@ from rest_framework.throttling import SimpleRateThrottle
 
 from export import metrics
 from export.api.audit import client_address
+from export.shared_cache import loaded, redis_client
 
 # The logger keeps the name it had before the module moved into export/api/: log routing matches on it.
 logger = logging.getLogger("export.throttling")
@@ -46,6 +47,11 @@ class CountingRateThrottle(SimpleRateThrottle):
     counter that lives for the rate's period from the first request it counts; once it passes the rate,
     requests are refused until it expires, and Retry-After says when that is.
     """
+
+    # Keys of other values a request reads from the cache next: read in the same round trip as the count
+    # (on Redis), into found; found stays None when they were not read.
+    read_along: list[str] = []
+    found: dict | None = None
 
     def get_rate(self):
         # Read when the throttle is made, not when DRF's module is imported (its THROTTLE_RATES is):
@@ -90,6 +96,9 @@ class CountingRateThrottle(SimpleRateThrottle):
 
     def count(self, key: str) -> int:
         """Count one more against key; the count of its current period."""
+        shared = redis_client()
+        if shared is not None:
+            return self.counted_on_redis(key, *shared)
         if self.cache.add(key, 1, self.duration):
             self.cache.set(f"{key}:since", self.timer(), self.duration)
             return 1
@@ -102,6 +111,21 @@ class CountingRateThrottle(SimpleRateThrottle):
             # Redis's INCR recreated a key that expired just after Django's incr checked it, without an
             # expiry: give it one, or it would count forever.
             self.cache.touch(key, self.duration)
+        return count
+
+    def counted_on_redis(self, key: str, client, cache) -> int:
+        """count() in one round trip: the counter made with the period's expiry if it is missing, and incremented,
+        together (MULTI/EXEC: it cannot expire in between), and the keys of read_along read with them. The
+        period's start is written by its first request."""
+        name = cache.make_and_validate_key(key)
+        pipeline = client.pipeline().set(name, 0, ex=self.duration, nx=True).incr(name)
+        if self.read_along:
+            pipeline.mget([cache.make_and_validate_key(other) for other in self.read_along])
+        created, count, *read = pipeline.execute()
+        if self.read_along:
+            self.found = loaded(cache, self.read_along, read[0])
+        if created:
+            self.cache.set(f"{key}:since", self.timer(), self.duration)
         return count
 
     def wait(self) -> int:
@@ -214,9 +238,13 @@ class OwnerExportsThrottled(exceptions.Throttled):
     default_detail = "Too many exports of this feed's owner."
 
 
-def refuse_too_many_fetches(feed) -> None:
-    """Count one fetch of the feed; FeedFetchesThrottled (429) past its rate."""
-    refuse_past_rate(FeedFetchThrottle(), feed.pk, FeedFetchesThrottled)
+def refuse_too_many_fetches(feed, read_along: list[str] = ()) -> dict | None:
+    """Count one fetch of the feed; FeedFetchesThrottled (429) past its rate. The keys of read_along, what the
+    fetch reads next, read in the same round trip on Redis: what was found of them, or None if they were not read."""
+    throttle = FeedFetchThrottle()
+    throttle.read_along = list(read_along)
+    refuse_past_rate(throttle, feed.pk, FeedFetchesThrottled)
+    return throttle.found
 
 
 def refuse_too_many_exports(user) -> None:

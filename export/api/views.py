@@ -126,12 +126,47 @@ def streamed(
     while read <= look_ahead and (chunk := next(chunks, None)) is not None:
         opening.append(chunk)
         read += len(chunk)
-    charset = f"; charset={renderer.charset}" if renderer.charset else ""
-    response = StreamingHttpResponse(resumed(opening, chunks), content_type=renderer.media_type + charset)
-    response["Cache-Control"] = "private"
+    response = streaming_response(resumed(opening, chunks), renderer)
     if known_over or (import_budget is not None and read > import_budget):
         response[WARNING_HEADER] = over_budget(import_budget)
     return response
+
+
+def streaming_response(chunks: Iterator[bytes], renderer: StreamingRenderer) -> StreamingHttpResponse:
+    """The response every export's bytes go out in, written now or kept from before (Replayed)."""
+    charset = f"; charset={renderer.charset}" if renderer.charset else ""
+    response = StreamingHttpResponse(chunks, content_type=renderer.media_type + charset)
+    response["Cache-Control"] = "private"
+    return response
+
+
+class Replayed:
+    """Bytes an export was already written as, as a response's stream, logged at its end as reported() logs
+    one written now: 200 once they are handed on, 499 if the client goes away first, before they start too
+    (the server then closes the stream unread)."""
+
+    def __init__(self, body: bytes, slot_count: int, *, user, group, audit: ExportAudit):
+        self.body, self.slot_count, self.user, self.group, self.audit = body, slot_count, user, group, audit
+        self.handed_on = self.ended = False
+
+    def __iter__(self) -> "Replayed":
+        return self
+
+    def __next__(self) -> bytes:
+        if self.handed_on:
+            self.end(HTTP_200_OK)
+            raise StopIteration
+        self.handed_on = True
+        return self.body
+
+    def close(self) -> None:
+        self.end(CLIENT_CLOSED_REQUEST)
+
+    def end(self, status: int) -> None:
+        if not self.ended:
+            self.ended = True
+            self.audit.slot_count, self.audit.bytes = self.slot_count, len(self.body)
+            self.audit.record(user=self.user, group=self.group, status=status)
 
 
 def resumed(opening: list[bytes], rest: Iterator[bytes]) -> Iterator[bytes]:

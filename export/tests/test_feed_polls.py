@@ -1,9 +1,11 @@
 """A poll that finds nothing new: no write, at most the feed's one read; its counts kept in the cache and
 written once an interval; and how long a client may keep the calendar without asking again."""
 import pytest
-from django.core.cache import cache
+from django.core.cache import cache, caches
+from django.core.cache.backends.redis import RedisCache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from redis.connection import AbstractConnection
 from rest_framework.test import APIClient
 
 from export.imports.service import import_slots
@@ -149,3 +151,39 @@ def test_a_feed_may_be_kept_a_quarter_of_its_refresh_interval_privately(feed_pat
     assert full["Cache-Control"] == not_modified["Cache-Control"] == "private, max-age=900"
     assert not_modified.status_code == 304
     assert full["ETag"] and full["Last-Modified"] and not_modified["ETag"] and not_modified["Last-Modified"]
+
+
+@pytest.fixture
+def round_trips(monkeypatch):
+    """The commands and pipelines redis-py sends to the shared cache: each one round trip."""
+    if not isinstance(caches["default"], RedisCache):
+        pytest.skip("round trips to Redis: each process's memory has none")
+    sent = []
+    original = AbstractConnection.send_packed_command
+
+    def counted(self, *args, **kwargs):
+        sent.append(args)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(AbstractConnection, "send_packed_command", counted)
+    return sent
+
+
+def test_a_poll_within_the_interval_takes_three_round_trips_to_the_cache(feed_path, round_trips):
+    etag = fetch(feed_path)["ETag"]
+    round_trips.clear()
+
+    assert fetch(feed_path, If_None_Match=etag).status_code == 304
+
+    # The address's failed authentications; the feed's fetch count with its version; its counts with the
+    # interval's record.
+    assert len(round_trips) == 3
+
+
+def test_a_wrong_secret_takes_two_round_trips_to_the_cache(feed_path, round_trips):
+    fetch(feed_path.replace(feed_path[-10:-4], "abcdef"))
+    round_trips.clear()
+
+    assert fetch(feed_path.replace(feed_path[-10:-4], "abcdef")).status_code == 404
+
+    assert len(round_trips) == 2

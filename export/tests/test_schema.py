@@ -200,7 +200,7 @@ def test_the_json_answers_have_their_bodies(schema):
     }
     assert set(components["Feed"]["properties"]) == {
         "id", "group", "created_at", "last_fetched_at", "past_days", "future_days", "detail_level", "slot_count",
-        "bytes", "warnings",
+        "bytes", "warnings", "fetch_clients",
     }
     assert components["Feed"]["properties"]["group"]["nullable"] is True
     assert set(components["NewFeed"]["properties"]) == {

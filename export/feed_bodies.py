@@ -1,0 +1,77 @@
+"""A feed's calendar kept in the shared cache by its version's ETag, so that the devices subscribed to one feed
+have it written once: a full fetch of a version already sent is answered with the bytes it was sent as.
+
+One ETag names one byte sequence (export.feeds.FeedVersion.etag: DTSTAMP is the version's moment), so the
+bytes kept under it are the renderer's own, and a change to the feed gives a new ETag and so another entry:
+nothing is ever invalidated, an entry of a version no longer current is simply never asked for again and
+goes when it expires or the cache needs the room (Redis's maxmemory with allkeys-lru, README, Production).
+Only a calendar of at most FEED_BODY_CACHED_MAX_BYTES is kept (0: none), and only from a stream that
+ended: one cut off by its client or a failure is not a whole calendar.
+"""
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.cache import cache
+from redis.exceptions import RedisError
+
+from export.feeds import FeedVersion
+
+logger = logging.getLogger(__name__)
+
+# A version's bytes are asked for while it is current; a day bounds the stay of those no longer current (and of
+# a release's bytes after the next one changes the writer).
+FEED_BODY_CACHED_SECONDS = 24 * 60 * 60
+
+
+@dataclass(frozen=True)
+class KeptBody:
+    """The calendar a version was sent as, and the slots its export log row counted."""
+
+    body: bytes
+    slot_count: int
+
+
+def kept_body(version: FeedVersion) -> KeptBody | None:
+    """The bytes this version was last sent as, None if none are kept (or the cache is unreachable)."""
+    if settings.FEED_BODY_CACHED_MAX_BYTES <= 0:
+        return None
+    try:
+        kept = cache.get(body_key(version))
+    except RedisError:
+        logger.exception("The cache is unreachable: a feed's calendar is written again.")
+        return None
+    return kept if isinstance(kept, KeptBody) else None
+
+
+def kept_once_complete(chunks: Iterator[bytes], version: FeedVersion, slot_count) -> Iterator[bytes]:
+    """The chunks as they come; once the last has gone and if they hold at most FEED_BODY_CACHED_MAX_BYTES, kept
+    under the version with slot_count() (read then: the rows are counted as they stream). A larger calendar
+    stops being gathered as soon as it passes the bound, so what is held never exceeds it."""
+    bound = settings.FEED_BODY_CACHED_MAX_BYTES
+    gathered: list[bytes] | None = [] if bound > 0 else None
+    size = 0
+    for chunk in chunks:
+        if gathered is not None:
+            size += len(chunk)
+            if size <= bound:
+                gathered.append(chunk)
+            else:
+                gathered = None
+        yield chunk
+    # Reached only when the stream ended: a client that goes away closes the generator at its yield, and a
+    # failure raises through it.
+    if gathered is not None:
+        keep(version, KeptBody(b"".join(gathered), slot_count()))
+
+
+def keep(version: FeedVersion, kept: KeptBody) -> None:
+    try:
+        cache.set(body_key(version), kept, timeout=FEED_BODY_CACHED_SECONDS)
+    except RedisError:
+        logger.exception("The cache is unreachable: a feed's calendar is not kept.")
+
+
+def body_key(version: FeedVersion) -> str:
+    return "feed_body_" + version.etag.strip('"')
