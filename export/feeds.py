@@ -1,13 +1,7 @@
-"""Subscription feeds: their secrets, the feed a secret opens, and the version of its calendar.
-
-The secret is the only credential a calendar app can send (it has no
-Authorization header), so it is long, random, stored only as a hash, and
-shown to its owner once.
-"""
+"""Subscription feeds: made, changed, rotated and revoked by their owners, and the version of their calendar.
+Their secrets, and the feed a secret opens: export/feed_secrets.py."""
 import hashlib
-import hmac
 import logging
-import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -18,12 +12,14 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.cache import cache
-from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet
+from django.db.models import Count, Max, Q, QuerySet
 from django.utils import timezone
 from redis.exceptions import RedisError
 
 from export.api.limits import TooManyFeeds
 from export.exports import SlotExport
+from export.feed_access import access_changed
+from export.feed_secrets import new_secret, secret_hash
 from export.models import CalendarFeed, SlotChangeClock
 from export.renderers import ICalendarFeedRenderer
 from slots.models import Slot, SlotGroup
@@ -31,16 +27,6 @@ from slots.selectors import in_window, overlaps_from, slot_list
 from timeslot.db import write_transaction
 
 logger = logging.getLogger("export.feeds")
-
-
-def new_secret() -> str:
-    """256 random bits, URL-safe."""
-    return secrets.token_urlsafe(32)
-
-
-def secret_hash(secret: str) -> str:
-    # A plain hash is enough: the secret has 256 bits of entropy, nothing to guess from a dictionary.
-    return hashlib.sha256(secret.encode()).hexdigest()
 
 
 def create_feed(*, owner: AbstractBaseUser, group: SlotGroup | None, **settings_) -> tuple[CalendarFeed, str]:
@@ -74,8 +60,12 @@ def change_feed(*, owner: AbstractBaseUser, uuid: UUID, **settings_) -> Calendar
 def rotate_feed(*, owner: AbstractBaseUser, uuid: UUID) -> str:
     """A new secret for the owner's feed, the old one dead at once; CalendarFeed.DoesNotExist if not theirs."""
     secret = new_secret()
-    if not CalendarFeed.objects.filter(owner=owner, uuid=uuid).update(secret_hash=secret_hash(secret)):
-        raise CalendarFeed.DoesNotExist
+    with write_transaction():
+        old_hash = CalendarFeed.objects.select_for_update().values_list("secret_hash", flat=True).get(
+            owner=owner, uuid=uuid
+        )
+        CalendarFeed.objects.filter(owner=owner, uuid=uuid).update(secret_hash=secret_hash(secret))
+        access_changed([old_hash])
     return secret
 
 
@@ -84,24 +74,6 @@ def revoke_feed(*, owner: AbstractBaseUser, uuid: UUID) -> None:
     deleted, _ = CalendarFeed.objects.filter(owner=owner, uuid=uuid).delete()
     if not deleted:
         raise CalendarFeed.DoesNotExist
-
-
-def feed_for_secret(secret: str) -> CalendarFeed:
-    """The feed this secret opens; CalendarFeed.DoesNotExist for an unknown or revoked secret, an
-    inactive owner, or a group the owner can no longer see: all alike to the caller. One read, by the
-    secret's unique index, with the owner, the group and whether the owner still sees it."""
-    digest = secret_hash(secret)
-    # As group_visible_to() decides it: the group's owner or one of its members.
-    visible = SlotGroup.objects.filter(Q(owner=OuterRef("owner")) | Q(members=OuterRef("owner")), pk=OuterRef("group"))
-    feed = (
-        CalendarFeed.objects.select_related("owner", "group")
-        .filter(Q(group__isnull=True) | Exists(visible), secret_hash=digest)
-        .first()
-    )
-    # The index finds the row; the comparison that decides runs in constant time all the same.
-    if feed is None or not hmac.compare_digest(feed.secret_hash, digest) or not feed.owner.is_active:
-        raise CalendarFeed.DoesNotExist
-    return feed
 
 
 def window_day(now: datetime | None = None) -> date:

@@ -31,6 +31,7 @@ from export.api.throttling import (
     refuse_too_many_fetches,
 )
 from export.api.views import JSONErrorsMixin, Replayed, streamed_within_limits, streaming_response
+from export.feed_access import access_keys, opened_feed
 from export.feed_bodies import kept_body, kept_once_complete
 from export.feed_versions import cached_feed_version, version_keys
 from export.feeds import (
@@ -38,7 +39,6 @@ from export.feeds import (
     change_feed,
     create_feed,
     feed_export,
-    feed_for_secret,
     held,
     listed,
     revoke_feed,
@@ -163,16 +163,16 @@ class FeedCalendarView(JSONErrorsMixin, APIView):
     @extend_schema(**FEED_CALENDAR)
     def get(self, request, secret: str, *args, **kwargs):
         audit = ExportAudit.of_request(ExportLog.Kind.FEED, request)
-        # A wrong secret is a guess: counted against the address as a failed authentication is.
-        throttle = address_throttle(request)
+        # A wrong secret is a guess: counted against the address as a failed authentication is. What the secret
+        # opens is read from the cache in the same round trip (export/feed_access.py).
+        throttle = address_throttle(request, read_along=access_keys(secret))
         try:
-            feed = feed_for_secret(secret)
+            feed = opened_feed(secret, found=throttle.found)
         except CalendarFeed.DoesNotExist:
             # Unknown, revoked, rotated away, or its group out of reach: one answer for all.
             throttle.failed(request)
             raise exceptions.NotFound()
-        # Every fetch counts, a 304 or HEAD too: each reads the database. The feed's version is read from the
-        # cache in the same round trip.
+        # Every fetch counts, a 304 or HEAD too. The feed's version is read from the cache in the same round trip.
         found = refuse_too_many_fetches(feed, read_along=version_keys(feed))
         # The version and the calendar from the replica, unless it has not replayed the owner's last write; the
         # stream is drawn within the scope too (timeslot/db_routers.py).

@@ -184,7 +184,11 @@ class FailedAuthenticationThrottle(CountingRateThrottle):
         return self.cache_format % {"scope": self.scope, "ident": client_address(request) or "unknown"}
 
     def within_rate(self, key: str) -> bool:
-        return self.cache.get(key, 0) < self.num_requests
+        if not self.read_along:
+            return self.cache.get(key, 0) < self.num_requests
+        values = self.cache.get_many([key, *self.read_along])
+        self.found = {name: values[name] for name in self.read_along if name in values}
+        return values.get(key, 0) < self.num_requests
 
     @fails_open(None)
     def failed(self, request) -> None:
@@ -192,10 +196,12 @@ class FailedAuthenticationThrottle(CountingRateThrottle):
             self.count(self.get_cache_key(request))
 
 
-def address_throttle(request) -> FailedAuthenticationThrottle:
+def address_throttle(request, read_along: list[str] = ()) -> FailedAuthenticationThrottle:
     """The failed-authentication throttle of the request's address, to count a failure with;
-    AddressThrottled (429) if the address is past its rate already."""
+    AddressThrottled (429) if the address is past its rate already. The keys of read_along, what the request reads
+    next, are read in the same round trip: what was found of them is in its found (None if they were not read)."""
     throttle = FailedAuthenticationThrottle()
+    throttle.read_along = list(read_along)
     if not throttle.allow_request(request):
         raise AddressThrottled(throttle.wait())
     return throttle
