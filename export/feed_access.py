@@ -1,6 +1,6 @@
 """The feed a secret opens, kept in the shared cache: a poll of a feed that exists reads no row.
 
-feed_for_secret() (export/feeds.py) is the one query that decides what a secret opens: the feed, its owner
+feed_for_secret() (export/feed_secrets.py) is the one query that decides what a secret opens: the feed, its owner
 active, its group still theirs to see. Its answer is kept under the secret's hash beside that hash's
 generation, which is read before the query. Whatever can close a secret or change what it opens gives the
 hashes it touches a new generation, at once and again once its transaction commits (export/signals.py: the
