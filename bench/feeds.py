@@ -1,7 +1,7 @@
 """Feed load benchmark: what a subscribed calendar app's poll costs, beside a full fetch and a 404.
 
-    .venv/bin/python bench/feeds.py [--small] [--slots N] [--seconds S] [--connections C] [--json PATH]
-                                    [--scratch-database NAME] [--redis-url URL]
+    .venv/bin/python bench/feeds.py [--small] [--slots N] [--seconds S] [--rounds R] [--connections C]
+                                    [--json PATH] [--scratch-database NAME] [--redis-url URL]
 
 A scratch database as bench/export.py makes one (`timeslot_bench_feeds` on the PostgreSQL server of
 DATABASE_URL, else an SQLite file in a temporary folder; dropped at the end), holding one user with N slots
@@ -9,10 +9,10 @@ DATABASE_URL, else an SQLite file in a temporary folder; dropped at the end), ho
 --redis-url, the benchmark's own: it is emptied at the start and at the end.
 
 The project is served by gunicorn as production runs it (gunicorn.conf.py, gthread, 2 workers x 4 threads,
-DEBUG=0), twice: with the feed body cache (FEED_BODY_CACHED_MAX_BYTES at its default) and without it (0). The
-limits stay on, at rates no run reaches, so that their counting is part of what is measured. wrk (Debian's
-package, bench/feed_load.lua) then fetches the feed's URL for S seconds with C connections, one case after the
-other, each after a second's warm-up:
+DEBUG=0), twice at once: with the feed body cache (FEED_BODY_CACHED_MAX_BYTES at its default) and without it (0).
+The limits stay on, at rates no run reaches, so that their counting is part of what is measured. wrk (Debian's
+package, bench/feed_load.lua) then fetches for S seconds with C connections, each case after a second's warm-up,
+the cases taking turns for R rounds (a row is the median round's rate; a ratio, of two medians):
 
 - (a) full: GET of the feed, from the server without the body cache: its calendar written each time (the
   version is cached; the slots are read and written out);
@@ -69,7 +69,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--small", action="store_true", help="a quick run that only reports (CI)")
     parser.add_argument("--slots", type=int, default=None, help="slots of the feed (default 1,000; --small 100)")
-    parser.add_argument("--seconds", type=int, default=None, help="length of each case (default 10; --small 2)")
+    parser.add_argument("--seconds", type=int, default=None,
+                        help="length of each case in each round (default 4; --small 2)")
+    parser.add_argument("--rounds", type=int, default=None,
+                        help="rounds of every case, one after the other (default 3; --small 1)")
     parser.add_argument("--connections", type=int, default=16, help="wrk's connections (default 16)")
     parser.add_argument("--seed", type=int, default=5, help="seed of the generated slots (default 5)")
     parser.add_argument("--json", type=Path, default=BENCH / "results" / "feeds.json", help="where to write the JSON")
@@ -84,8 +87,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     )
     args = parser.parse_args(argv)
     args.slots = args.slots if args.slots is not None else (100 if args.small else 1000)
-    args.seconds = args.seconds if args.seconds is not None else (2 if args.small else 10)
-    if min(args.slots, args.seconds, args.connections) < 1:
+    args.seconds = args.seconds if args.seconds is not None else (2 if args.small else 4)
+    args.rounds = args.rounds if args.rounds is not None else (1 if args.small else 3)
+    if min(args.slots, args.seconds, args.connections, args.rounds) < 1:
         parser.error("the slots, seconds and connections must be positive")
     return args
 
@@ -197,6 +201,22 @@ def measured(server, path: str, seconds: int, connections: int, expect: int, hea
     return result
 
 
+def combined(rounds: list[dict]) -> dict:
+    """One case's rounds as one row: the round of the median rate (its latencies), the rates of all, and the
+    requests and CPU of all together."""
+    middle = sorted(rounds, key=lambda row: row["requests_per_s"])[len(rounds) // 2]
+    requests = sum(row["requests"] for row in rounds)
+    cpu_ms = sum(row["worker_cpu_ms_per_request"] * row["requests"] for row in rounds)
+    return {
+        **middle,
+        "requests": requests,
+        "rounds_requests_per_s": [row["requests_per_s"] for row in rounds],
+        "worker_cpu_ms_per_request": cpu_ms / max(requests, 1),
+        "unexpected_status": sum(row["unexpected_status"] for row in rounds),
+        "socket_errors": sum(row["socket_errors"] for row in rounds),
+    }
+
+
 def etag_of(base: str, path: str) -> str:
     import urllib.request
 
@@ -299,23 +319,27 @@ def targets(rows: dict, writes_per_thousand: float) -> list[tuple[str, float, fl
 def table(report: dict) -> str:
     lines = [
         f"Feed load: {report['database']}, one {report['slots']:,}-slot feed ({report['feed_bytes']:,} bytes), "
-        f"{report['server']}, {report['client']}, {report['seconds']} s a case, {report['cpus']} CPUs, "
+        f"{report['server']}, {report['client']}, {report['rounds']} rounds of {report['seconds']} s a case, "
+        f"{report['cpus']} CPUs, "
         f"commit {report['commit']}",
         "",
-        f"{'':<36}{'requests/s':>12}{'requests':>10}{'p50 ms':>9}{'p99 ms':>9}{'CPU ms':>9}{'bytes':>10}"
-        f"{'cache trips':>13}{'unexpected':>12}",
+        f"{'':<36}{'requests/s':>12}{'range':>18}{'requests':>10}{'p50 ms':>9}{'p99 ms':>9}{'CPU ms':>9}"
+        f"{'bytes':>10}{'cache trips':>13}{'unexpected':>12}",
     ]
     for name, row in report["rows"].items():
         trips = report["round_trips"].get(name, "-")
+        spread = f"{min(row['rounds_requests_per_s']):,.1f}-{max(row['rounds_requests_per_s']):,.1f}"
         lines.append(
-            f"{LABELS[name]:<36}{row['requests_per_s']:>12,.1f}{row['requests']:>10,}{row['latency_p50_ms']:>9.2f}"
+            f"{LABELS[name]:<36}{row['requests_per_s']:>12,.1f}{spread:>18}{row['requests']:>10,}"
+            f"{row['latency_p50_ms']:>9.2f}"
             f"{row['latency_p99_ms']:>9.2f}{row['worker_cpu_ms_per_request']:>9.2f}{row['bytes_per_request']:>10,.0f}"
             f"{trips:>13}"
             f"{row['unexpected_status'] + row['socket_errors']:>12}"
         )
     writes = report["writes"]
     lines += [
-        "CPU ms: the gunicorn workers' CPU time (user and system) per request.",
+        "requests/s: the median round's, beside the range of the rounds; CPU ms: the gunicorn workers' CPU time (user "
+        "and system) per request, of all rounds.",
         "",
         f"Writes: {writes['rows']} rows over {writes['polls']:,} polls (304), {writes['per_thousand']:.2f} per 1,000 "
         f"({writes['method']}; {writes['commits'] if writes['commits'] is not None else '-'} commits, reads "
@@ -349,20 +373,24 @@ def main(argv=None) -> int:
             secret = seed(args, scratch.vendor)
             path, wrong = f"/v1/feeds/{secret}.ics", f"/v1/feeds/{'x' * len(secret)}.ics"
             measure = {"seconds": args.seconds, "connections": args.connections}
-            rows = {}
-            with served(env, workdir, FEED_BODY_CACHED_MAX_BYTES="0") as server:
-                log("(a) full, body cache off")
-                rows["full"] = measured(server, path, expect=200, **measure)
-            with served(env, workdir) as server:
+            rounds = {case: [] for case in CASES}
+            # Both servers at once, the cases taking turns round after round: what else the machine does
+            # meanwhile falls on every case alike, and a ratio compares rates measured moments apart.
+            with served(env, workdir, FEED_BODY_CACHED_MAX_BYTES="0") as rendering, served(env, workdir) as server:
                 etag = etag_of(server.url, path)
-                log("(b) cached")
-                rows["cached"] = measured(server, path, expect=200, **measure)
-                log("(c) 304")
-                rows["not_modified"] = measured(server, path, expect=304, headers={"If-None-Match": etag},
-                                                **measure)
-                log("(d) 404s")
-                rows["wrong_secret"] = measured(server, wrong, expect=404, **measure)
-                rows["unknown_path"] = measured(server, UNKNOWN_PATH, expect=404, **measure)
+                cases = {
+                    "full": lambda: measured(rendering, path, expect=200, **measure),
+                    "cached": lambda: measured(server, path, expect=200, **measure),
+                    "not_modified": lambda: measured(server, path, expect=304, headers={"If-None-Match": etag},
+                                                     **measure),
+                    "wrong_secret": lambda: measured(server, wrong, expect=404, **measure),
+                    "unknown_path": lambda: measured(server, UNKNOWN_PATH, expect=404, **measure),
+                }
+                for number in range(1, args.rounds + 1):
+                    log(f"round {number} of {args.rounds}: {', '.join(LABELS[case] for case in CASES)}")
+                    for case in CASES:
+                        rounds[case].append(cases[case]())
+            rows = {case: combined(rounds[case]) for case in CASES}
             log("writes of a run of polls")
             writes = Writes(scratch, workdir / "bench.sqlite3")
             before = writes.reading()
@@ -382,6 +410,7 @@ def main(argv=None) -> int:
         "slots": args.slots,
         "feed_bytes": round(rows["full"]["bytes_per_request"]),
         "seconds": args.seconds,
+        "rounds": args.rounds,
         "server": f"gunicorn gthread, {WORKERS} workers x {THREADS} threads",
         "client": f"wrk -t{WRK_THREADS} -c{args.connections}",
         "cpus": os.cpu_count(),

@@ -33,12 +33,18 @@ class KeptBody:
     slot_count: int
 
 
-def kept_body(version: FeedVersion) -> KeptBody | None:
-    """The bytes this version was last sent as, None if none are kept (or the cache is unreachable)."""
+def kept_keys(version: FeedVersion) -> list[str]:
+    """The keys kept_body() reads, for a caller to read them along with its own (found); none when nothing is kept."""
+    return [body_key(version)] if settings.FEED_BODY_CACHED_MAX_BYTES > 0 else []
+
+
+def kept_body(version: FeedVersion, found: dict | None = None) -> KeptBody | None:
+    """The bytes this version was last sent as, None if none are kept (or the cache is unreachable). found: the
+    cache's values of kept_keys(version), if the caller read them (None: read here)."""
     if settings.FEED_BODY_CACHED_MAX_BYTES <= 0:
         return None
     try:
-        kept = cache.get(body_key(version))
+        kept = cache.get(body_key(version)) if found is None else found.get(body_key(version))
     except RedisError:
         logger.exception("The cache is unreachable: a feed's calendar is written again.")
         return None

@@ -32,7 +32,7 @@ from export.api.throttling import (
 )
 from export.api.views import JSONErrorsMixin, Replayed, streamed_within_limits, streaming_response
 from export.feed_access import access_keys, opened_feed
-from export.feed_bodies import kept_body, kept_once_complete
+from export.feed_bodies import kept_body, kept_keys, kept_once_complete
 from export.feed_versions import cached_feed_version, version_keys
 from export.feeds import (
     FeedVersion,
@@ -194,13 +194,14 @@ class FeedCalendarView(JSONErrorsMixin, APIView):
         if response is None and request.method == "GET":
             # The calendar sent is an export of its owner's, and counts in their rate: feeds must not be a way
             # around it. A revalidation sends none, so polling costs the owner's budget next to nothing.
-            refuse_too_many_exports(feed.owner)
+            # The calendar's kept bytes are read in the same round trip.
+            found = refuse_too_many_exports(feed.owner, read_along=sendable_keys(version))
             recorded = record.take()
             # Recorded and counted at the end of its stream, once the read's transaction is over: a write
             # within it would be undone with it when the client goes away.
             audit.logged = recorded
             audit.then = functools.partial(count_fetch, feed, write=recorded, client=client)
-            response = calendar_sent(feed, version, renderer, audit)
+            response = calendar_sent(feed, version, renderer, audit, found)
         else:
             if response is None:
                 response = HttpResponse(content_type=f"{renderer.media_type}; charset={renderer.charset}")
@@ -216,11 +217,17 @@ class FeedCalendarView(JSONErrorsMixin, APIView):
         return response
 
 
-def calendar_sent(feed: CalendarFeed, version: FeedVersion, renderer: ICalendarFeedRenderer, audit: ExportAudit):
+def sendable_keys(version: FeedVersion) -> list[str]:
+    """The keys calendar_sent() reads: those of the version's kept bytes, if a fetch of it may be sent at all."""
+    return kept_keys(version) if version.slot_count <= settings.EXPORT_MAX_SLOTS else []
+
+
+def calendar_sent(feed: CalendarFeed, version: FeedVersion, renderer: ICalendarFeedRenderer, audit: ExportAudit,
+                  found: dict | None = None):
     """The calendar of this version as a stream: the bytes it was last sent as, if they are kept
     (export/feed_bodies.py), else written now and kept once they have all gone. Either way logged and counted
-    at its end, the same row, counts and metrics."""
-    kept = kept_body(version) if version.slot_count <= settings.EXPORT_MAX_SLOTS else None
+    at its end, the same row, counts and metrics. found: what the cache held of sendable_keys(version), if read."""
+    kept = kept_body(version, found) if version.slot_count <= settings.EXPORT_MAX_SLOTS else None
     if kept is not None:
         # No place among the owner's running exports: nothing is read, nothing runs on past this answer.
         replay = Replayed(kept.body, kept.slot_count, user=feed.owner, group=feed.group, audit=audit)

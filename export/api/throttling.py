@@ -253,9 +253,13 @@ def refuse_too_many_fetches(feed, read_along: list[str] = ()) -> dict | None:
     return throttle.found
 
 
-def refuse_too_many_exports(user) -> None:
-    """Count one export of the user's (a feed's calendar sent), OwnerExportsThrottled (429) past their rate."""
-    refuse_past_rate(ExportRateThrottle(), user.pk, OwnerExportsThrottled)
+def refuse_too_many_exports(user, read_along: list[str] = ()) -> dict | None:
+    """Count one export of the user's (a feed's calendar sent), OwnerExportsThrottled (429) past their rate; the
+    keys of read_along read along, as refuse_too_many_fetches() reads them."""
+    throttle = ExportRateThrottle()
+    throttle.read_along = list(read_along)
+    refuse_past_rate(throttle, user.pk, OwnerExportsThrottled)
+    return throttle.found
 
 
 def refuse_past_rate(throttle: CountingRateThrottle, ident, refusal: type[exceptions.Throttled]) -> None:

@@ -186,3 +186,14 @@ def test_a_wrong_secret_takes_two_round_trips_to_the_cache(feed_path, round_trip
     assert fetch(feed_path.replace(feed_path[-10:-4], "abcdef")).status_code == 404
 
     assert len(round_trips) == 2
+
+
+def test_a_full_fetch_from_the_kept_bytes_takes_five_round_trips_to_the_cache(feed_path, round_trips):
+    fetch(feed_path)
+    round_trips.clear()
+
+    assert fetch(feed_path).status_code == 200
+
+    # The address's failed authentications with what the secret opens; the feed's fetch count with its
+    # version; the owner's export count with the kept bytes; the interval's record; the counts, at the end.
+    assert len(round_trips) == 5
