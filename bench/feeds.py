@@ -70,9 +70,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--small", action="store_true", help="a quick run that only reports (CI)")
     parser.add_argument("--slots", type=int, default=None, help="slots of the feed (default 1,000; --small 100)")
     parser.add_argument("--seconds", type=int, default=None,
-                        help="length of each case in each round (default 4; --small 2)")
+                        help="length of each case in each round (default 3; --small 2)")
     parser.add_argument("--rounds", type=int, default=None,
-                        help="rounds of every case, one after the other (default 3; --small 1)")
+                        help="rounds of every case, one after the other (default 5; --small 1)")
     parser.add_argument("--connections", type=int, default=16, help="wrk's connections (default 16)")
     parser.add_argument("--seed", type=int, default=5, help="seed of the generated slots (default 5)")
     parser.add_argument("--json", type=Path, default=BENCH / "results" / "feeds.json", help="where to write the JSON")
@@ -87,8 +87,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     )
     args = parser.parse_args(argv)
     args.slots = args.slots if args.slots is not None else (100 if args.small else 1000)
-    args.seconds = args.seconds if args.seconds is not None else (2 if args.small else 4)
-    args.rounds = args.rounds if args.rounds is not None else (1 if args.small else 3)
+    args.seconds = args.seconds if args.seconds is not None else (2 if args.small else 3)
+    args.rounds = args.rounds if args.rounds is not None else (1 if args.small else 5)
     if min(args.slots, args.seconds, args.connections, args.rounds) < 1:
         parser.error("the slots, seconds and connections must be positive")
     return args

@@ -100,6 +100,8 @@ def send(base_url: str, request: Hostile, authorization: str) -> tuple[int, str,
 
 # A line of gunicorn's access log: address, [time], "request".
 ACCESS_LINE = re.compile(r'\S+ \[[^]]+\] "')
+# gunicorn's own news, [time] [pid] [INFO]: a worker booting as the first request comes, say; no request's.
+GUNICORN_NEWS = re.compile(r"\[[^]]+\] \[\d+\] \[INFO\] ")
 
 
 def failures(base_url: str, authorization: str, log: Path | None) -> list[str]:
@@ -117,9 +119,10 @@ def failures(base_url: str, authorization: str, log: Path | None) -> list[str]:
             except ValueError:
                 found.append(f"{label}: the body is not JSON")
         # Django logs a response before the server sends it: its lines are in the log by now. gunicorn's
-        # access log (gunicorn.conf.py) has a line for every request, good or bad: it is not counted.
+        # access log (gunicorn.conf.py) has a line for every request, good or bad: it is not counted, nor
+        # are gunicorn's own lines of its workers.
         lines = log.read_bytes()[logged:].decode(errors="replace").splitlines() if log else []
-        lines = [line for line in lines if not ACCESS_LINE.match(line)]
+        lines = [line for line in lines if not (ACCESS_LINE.match(line) or GUNICORN_NEWS.match(line))]
         if len(lines) > 1 or any(" WARNING " not in line for line in lines):
             found.append(f"{label}: logged {lines!r}, expected at most one warning line")
     return found
