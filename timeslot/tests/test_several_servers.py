@@ -261,8 +261,10 @@ def test_a_feed_is_the_same_bytes_and_etag_whichever_server_answers(cluster, tok
     first, second = cluster.servers
 
     answers = [direct(first, "GET", path)]
-    # The version the first server put in the shared cache forgotten: the second reads it from the database.
-    assert cluster.redis.delete(*cluster.redis.keys(":1:feed_version_*")) == 1
+    # What the first server put in the shared cache of the feed, its version and its calendar, forgotten: the
+    # second reads the one from the database and writes the other itself.
+    forgotten = [*cluster.redis.keys(":1:feed_version_*"), *cluster.redis.keys(":1:feed_body_*")]
+    assert len(forgotten) == 2 and cluster.redis.delete(*forgotten) == 2
     answers.append(direct(second, "GET", path))
     answers += through_nginx_on_both(cluster, lambda: ask(cluster.proxy, "GET", path, timeout=STEP))
 
