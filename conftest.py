@@ -9,6 +9,7 @@ from django.db import connections
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from export import feed_bodies
 from slots.tests.factories import TokenFactory, UserFactory
 
 
@@ -53,6 +54,8 @@ def fresh_cache(settings):
     (export/tests/test_abuse.py runs the throttles on Redis too, under keys of its own)."""
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "tests"}}
     caches["default"].clear()
+    # The feeds' calendars each process keeps beside the cache (export/feed_bodies.py).
+    feed_bodies.in_process.clear()
 
 
 # .ci/run starts Redis here; a database number of the tests' own, and a key prefix per test on top.

@@ -6,12 +6,13 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIRequestFactory
 
+from export import feed_bodies
 from export.api.feed_views import FeedCalendarView
 from export.models import CalendarFeed, ExportLog
 from export.tests.ical_reader import parse_calendar
 from export.tests.test_export_log import hang_up
 from export.tests.test_feed_polls import feed_path  # noqa: F401 (a fixture)
-from export.tests.test_feed_polls import interval_over, statements
+from export.tests.test_feed_polls import interval_over, round_trips, statements  # noqa: F401 (a fixture)
 from export.tests.test_feeds import create, fetch, last_changed_long_ago, path_of
 from slots.models import Slot
 from slots.tests.factories import SlotFactory
@@ -24,6 +25,12 @@ HEADERS = ("ETag", "Last-Modified", "Content-Type", "Cache-Control", "Content-Di
 
 def slot_reads(queries: CaptureQueriesContext) -> list[str]:
     return [query["sql"] for query in queries.captured_queries if '"slots_slot"' in query["sql"]]
+
+
+def forget_kept() -> None:
+    """Every calendar kept forgotten: the shared cache's and this process's."""
+    cache.clear()
+    feed_bodies.in_process.clear()
 
 
 def kept_keys() -> list[str]:
@@ -108,7 +115,7 @@ def test_a_cached_answer_counts_in_the_owners_export_rate(settings, feed_path): 
 def test_a_feed_over_the_bound_is_never_kept(settings, feed_path):  # noqa: F811
     first = fetch(feed_path)
     settings.FEED_BODY_CACHED_MAX_BYTES = len(first.body) - 1
-    cache.clear()
+    forget_kept()
     fetch(feed_path)
 
     with CaptureQueriesContext(connection) as queries:
@@ -116,12 +123,12 @@ def test_a_feed_over_the_bound_is_never_kept(settings, feed_path):  # noqa: F811
 
     assert again.body == first.body
     assert slot_reads(queries)
-    assert kept_keys() == []
+    assert kept_keys() == [] and feed_bodies.in_process.bodies == {}
 
 
 def test_a_feed_of_the_bound_exactly_is_kept(settings, feed_path):  # noqa: F811
     settings.FEED_BODY_CACHED_MAX_BYTES = len(fetch(feed_path).body)
-    cache.clear()
+    forget_kept()
     fetch(feed_path)
 
     with CaptureQueriesContext(connection) as queries:
@@ -218,3 +225,25 @@ def test_a_changed_detail_level_gives_new_bytes(api, feed_path):  # noqa: F811
 
     assert changed["ETag"] != first["ETag"] and changed.body != first.body
     assert b"SUMMARY:Busy" in changed.body
+
+
+def test_a_calendar_this_process_has_is_not_carried_out_of_the_cache(feed_path, round_trips):  # noqa: F811
+    first = fetch(feed_path)
+    round_trips.clear()
+
+    again = fetch(feed_path)
+
+    assert again.body == first.body
+    # Only its name travels: no command reads the kept calendar from Redis.
+    sent = b"".join(b"".join(part if isinstance(part, bytes) else b"" for part in args[0]) for args in round_trips)
+    assert b"feed_body_" not in sent
+
+
+def test_a_process_keeps_its_calendars_within_its_bound():
+    bodies = feed_bodies.ProcessBodies(bound=10)
+    for name in "abc":
+        bodies.put(name, feed_bodies.KeptBody(b"x" * 4, 1))
+    bodies.put("large", feed_bodies.KeptBody(b"x" * 11, 1))
+
+    assert list(bodies.bodies) == ["b", "c"] and bodies.size == 8
+    assert bodies.get("b") is not None and list(bodies.bodies) == ["c", "b"]
