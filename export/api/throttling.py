@@ -4,6 +4,7 @@ import hashlib
 import logging
 import math
 import re
+from collections.abc import Iterable
 
 from redis.exceptions import RedisError
 from rest_framework import exceptions
@@ -48,10 +49,13 @@ class CountingRateThrottle(SimpleRateThrottle):
     requests are refused until it expires, and Retry-After says when that is.
     """
 
-    # Keys of other values a request reads from the cache next: read in the same round trip as the count
-    # (on Redis), into found; found stays None when they were not read.
-    read_along: list[str] = []
+    # found: what was read of read_along, the keys of other values a request reads from the cache next, in the same
+    # round trip as the count (on Redis); None when they were not read.
     found: dict | None = None
+
+    def __init__(self, read_along: Iterable[str] = ()):
+        super().__init__()
+        self.read_along = list(read_along)
 
     def get_rate(self):
         # Read when the throttle is made, not when DRF's module is imported (its THROTTLE_RATES is):
@@ -200,8 +204,7 @@ def address_throttle(request, read_along: list[str] = ()) -> FailedAuthenticatio
     """The failed-authentication throttle of the request's address, to count a failure with;
     AddressThrottled (429) if the address is past its rate already. The keys of read_along, what the request reads
     next, are read in the same round trip: what was found of them is in its found (None if they were not read)."""
-    throttle = FailedAuthenticationThrottle()
-    throttle.read_along = list(read_along)
+    throttle = FailedAuthenticationThrottle(read_along)
     if not throttle.allow_request(request):
         raise AddressThrottled(throttle.wait())
     return throttle
@@ -247,21 +250,17 @@ class OwnerExportsThrottled(exceptions.Throttled):
 def refuse_too_many_fetches(feed, read_along: list[str] = ()) -> dict | None:
     """Count one fetch of the feed; FeedFetchesThrottled (429) past its rate. The keys of read_along, what the
     fetch reads next, read in the same round trip on Redis: what was found of them, or None if they were not read."""
-    throttle = FeedFetchThrottle()
-    throttle.read_along = list(read_along)
-    refuse_past_rate(throttle, feed.pk, FeedFetchesThrottled)
-    return throttle.found
+    return refuse_past_rate(FeedFetchThrottle(read_along), feed.pk, FeedFetchesThrottled)
 
 
 def refuse_too_many_exports(user, read_along: list[str] = ()) -> dict | None:
     """Count one export of the user's (a feed's calendar sent), OwnerExportsThrottled (429) past their rate; the
     keys of read_along read along, as refuse_too_many_fetches() reads them."""
-    throttle = ExportRateThrottle()
-    throttle.read_along = list(read_along)
-    refuse_past_rate(throttle, user.pk, OwnerExportsThrottled)
-    return throttle.found
+    return refuse_past_rate(ExportRateThrottle(read_along), user.pk, OwnerExportsThrottled)
 
 
-def refuse_past_rate(throttle: CountingRateThrottle, ident, refusal: type[exceptions.Throttled]) -> None:
+def refuse_past_rate(throttle: CountingRateThrottle, ident, refusal: type[exceptions.Throttled]) -> dict | None:
+    """Count one more under ident, refusal (429) past the rate; what was read along with the count."""
     if not throttle.allow(ident):
         raise refusal(throttle.wait())
+    return throttle.found
