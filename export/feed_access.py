@@ -12,7 +12,6 @@ service (SQL by hand, a queryset's update() of users or groups) shows once the e
 FEED_ACCESS_CACHED_SECONDS at most; a cache that cannot be reached sends every fetch to the query.
 """
 import logging
-import uuid
 from collections.abc import Iterable
 
 from django.core.cache import cache
@@ -21,6 +20,7 @@ from redis.exceptions import RedisError
 
 from export.feed_secrets import feed_for_secret, secret_hash
 from export.models import CalendarFeed
+from export.shared_cache import fresh_generation, renew_generations
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ def opened_feed(secret: str, found: dict | None = None) -> CalendarFeed:
         if generation is None:
             # Only now, for a secret that opens a feed. Added, not set: a change that gave the hash a generation
             # since the read above wins, and this answer, maybe older than that change, is not kept.
-            generation = uuid.uuid4().hex
+            generation = fresh_generation()
             if not cache.add(gen_key, generation, timeout=FEED_ACCESS_CACHED_SECONDS):
                 return feed
         cache.set(entry_key, (generation, feed), timeout=FEED_ACCESS_CACHED_SECONDS)
@@ -65,19 +65,15 @@ def access_changed(hashes: Iterable[str]) -> None:
     the transaction commits: an answer read in between, of the rows as they were, must not outlive it."""
     hashes = set(hashes)
     if hashes:
-        new_generation(hashes)
-        transaction.on_commit(lambda: new_generation(hashes))
+        renewed(hashes)
+        transaction.on_commit(lambda: renewed(hashes))
 
 
-def new_generation(hashes: set[str]) -> None:
+def renewed(hashes: set[str]) -> None:
     # A generation outlives every entry of the one before: an entry lives FEED_ACCESS_CACHED_SECONDS at most.
-    try:
-        cache.set_many({generation_key(digest): uuid.uuid4().hex for digest in hashes},
-                       timeout=FEED_ACCESS_CACHED_SECONDS)
-    except RedisError:
-        logger.exception(
-            "The cache is unreachable: what feeds' secrets open may be kept for %d s more.", FEED_ACCESS_CACHED_SECONDS
-        )
+    renew_generations(map(generation_key, hashes), timeout=FEED_ACCESS_CACHED_SECONDS,
+                      unreachable=f"what feeds' secrets open may be kept for {FEED_ACCESS_CACHED_SECONDS} s more.",
+                      log=logger)
 
 
 def access_key(digest: str) -> str:

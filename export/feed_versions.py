@@ -8,7 +8,6 @@ reads: an entry is used only for the same. A change whose write reaches no signa
 update() of slots) shows once its entry expires, FEED_VERSION_CACHED_SECONDS at most.
 """
 import logging
-import uuid
 from datetime import datetime
 
 from django.core.cache import cache
@@ -17,6 +16,7 @@ from redis.exceptions import RedisError
 
 from export.feeds import FeedVersion, feed_version, is_windowed, window_day
 from export.models import CalendarFeed
+from export.shared_cache import fresh_generation, renew_generations
 from timeslot.db_routers import mark_written
 
 logger = logging.getLogger(__name__)
@@ -42,7 +42,7 @@ def cached_feed_version(feed: CalendarFeed, now: datetime | None = None, found: 
             return entry[2]
         if generation is None:
             # Before the slots are read: a change committed after this read gives a generation other than it.
-            generation = uuid.uuid4().hex
+            generation = fresh_generation()
             cache.add(generation_key, generation, timeout=None)
     except RedisError:
         logger.exception("The cache is unreachable: a feed's version is read from the database.")
@@ -72,10 +72,8 @@ def committed(user_ids: set[int]) -> None:
 
 
 def new_generation(user_ids: set[int]) -> None:
-    try:
-        cache.set_many({owner_generation_key(pk): uuid.uuid4().hex for pk in user_ids}, timeout=None)
-    except RedisError:
-        logger.exception("The cache is unreachable: feeds' cached versions may outlive a change to their slots.")
+    renew_generations(map(owner_generation_key, user_ids), timeout=None,
+                      unreachable="feeds' cached versions may outlive a change to their slots.", log=logger)
 
 
 def version_keys(feed: CalendarFeed) -> list[str]:
