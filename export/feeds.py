@@ -115,6 +115,11 @@ class FeedVersion:
     detail: str
 
     @property
+    def sendable(self) -> bool:
+        """Whether a fetch of it is sent: at most EXPORT_MAX_SLOTS slots (else it is refused, 422)."""
+        return self.slot_count <= settings.EXPORT_MAX_SLOTS
+
+    @property
     def etag(self) -> str:
         # Strong: one (feed, moment, count, detail) is one byte sequence, DTSTAMP included. The moment
         # moves on the days the window's move lets a slot in or out (window_moved_at), so it also
@@ -219,7 +224,7 @@ def measured_bytes(feed: CalendarFeed, version: FeedVersion) -> int | None:
     """The length of the calendar a fetch of this version sends, written once per version: it is cached
     by the ETag, which names one byte sequence. None if a fetch would be refused for its size
     (EXPORT_MAX_SLOTS): measuring costs at most one export."""
-    if version.slot_count > settings.EXPORT_MAX_SLOTS:
+    if not version.sendable:
         return None
     size = cached_bytes(version)
     if size is None:
@@ -254,7 +259,7 @@ def size_warnings(feed: CalendarFeed, version: FeedVersion, size: int | None) ->
     fix = "narrow its window (past_days, future_days)" if is_windowed(feed) else (
         "give it a window (past_days, future_days), e.g. 30 days back and 365 ahead"
     )
-    if version.slot_count > settings.EXPORT_MAX_SLOTS:
+    if not version.sendable:
         limit = settings.EXPORT_MAX_SLOTS
         return [f"The feed holds {version.slot_count:,} slots, more than a fetch sends ({limit:,}, EXPORT_MAX_SLOTS): "
                 f"its fetches are refused. To fix it, {fix}."]

@@ -3,7 +3,6 @@ import functools
 from collections.abc import Mapping
 from datetime import datetime
 
-from django.conf import settings
 from django.http import HttpResponse
 from django.urls import reverse
 from django.utils import timezone
@@ -219,7 +218,7 @@ class FeedCalendarView(JSONErrorsMixin, APIView):
 
 def sendable_keys(version: FeedVersion) -> list[str]:
     """The keys calendar_sent() reads: those of the version's kept bytes, if a fetch of it may be sent at all."""
-    return kept_keys(version) if version.slot_count <= settings.EXPORT_MAX_SLOTS else []
+    return kept_keys(version) if version.sendable else []
 
 
 def calendar_sent(feed: CalendarFeed, version: FeedVersion, renderer: ICalendarFeedRenderer, audit: ExportAudit,
@@ -227,7 +226,7 @@ def calendar_sent(feed: CalendarFeed, version: FeedVersion, renderer: ICalendarF
     """The calendar of this version as a stream: the bytes it was last sent as, if they are kept
     (export/feed_bodies.py), else written now and kept once they have all gone. Either way logged and counted
     at its end, the same row, counts and metrics. found: what the cache held of sendable_keys(version), if read."""
-    kept = kept_body(version, found) if version.slot_count <= settings.EXPORT_MAX_SLOTS else None
+    kept = kept_body(version, found) if version.sendable else None
     if kept is not None:
         # No place among the owner's running exports: nothing is read, nothing runs on past this answer.
         replay = Replayed(kept.body, kept.slot_count, user=feed.owner, group=feed.group, audit=audit)
