@@ -2,12 +2,12 @@
 loopback port, and a Redis of their own: for what tests or times the service on a read replica
 (timeslot/tests/test_replica.py, bench/replica_lag.py)."""
 import contextlib
+import functools
 import os
 import shutil
 import signal
 import subprocess
 import tempfile
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,14 +42,7 @@ def run(command: list[str]) -> str:
     return completed.stdout
 
 
-def wait_for(condition, what: str, patience: float = PATIENCE):
-    """Polls condition() until it returns something true; TimeoutError after patience seconds."""
-    deadline = time.monotonic() + patience
-    while not (result := condition()):
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"still not {what} after {patience} s")
-        time.sleep(0.05)
-    return result
+wait_for = functools.partial(served.wait_for, seconds=PATIENCE)
 
 
 @dataclass
@@ -170,17 +163,10 @@ def redis_server(folder: Path) -> Iterator[str]:
              "--dir", str(folder)], stdin=subprocess.DEVNULL, stdout=output, stderr=output,
         )
     try:
-        wait_for(lambda: served.listening(port) or process.poll() is not None, "listening")
-        if process.poll() is not None:
-            raise RuntimeError(f"redis-server did not start:\n{(folder / 'redis.log').read_text()[-2000:]}")
+        served.wait_listening(process, [port], "redis-server", log=folder / "redis.log", seconds=PATIENCE)
         yield f"redis://127.0.0.1:{port}/0"
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        served.stopped(process, signal.SIGTERM)
 
 
 def service_environment(pair: Pair, redis_url: str, **settings: str) -> dict[str, str]:

@@ -75,6 +75,16 @@ def wait_listening(process: subprocess.Popen, ports: list[int], what: str, *, lo
         time.sleep(0.1)
 
 
+def wait_for(condition: Callable[[], object], what: str, *, seconds: float):
+    """condition()'s first true answer, polled for at most seconds; TimeoutError after them."""
+    deadline = time.monotonic() + seconds
+    while not (result := condition()):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"still not {what} after {seconds} s")
+        time.sleep(0.05)
+    return result
+
+
 def stopped(process: subprocess.Popen, stop_signal: int, *, seconds: float = 15) -> None:
     """The process ended by stop_signal (its own way to shut down), killed if it is still there after seconds."""
     process.send_signal(stop_signal)

@@ -4,6 +4,7 @@ and a user editing slots while their export streams; on PostgreSQL, through real
 The database is made unreachable with a forwarder the application's connections go through
 (export/tests/forwarder.py), never by stopping the shared PostgreSQL server.
 """
+import functools
 import json
 import logging
 import os
@@ -123,13 +124,8 @@ def sessions_of(application: str) -> list[tuple[int, str, str]]:
         return cursor.fetchall()
 
 
-def wait_for(condition, what: str):
-    """Polls condition() until it returns something true, for at most PATIENCE seconds."""
-    deadline = time.monotonic() + PATIENCE
-    while not (result := condition()):
-        assert time.monotonic() < deadline, f"still not {what} after {PATIENCE} s"
-        time.sleep(0.05)
-    return result
+# condition()'s first true answer, polled for at most PATIENCE seconds.
+wait_for = functools.partial(served.wait_for, seconds=PATIENCE)
 
 
 def read_while_waiting(sock: socket.socket, event: threading.Event, received: bytes = b"") -> bytes:

@@ -5,6 +5,7 @@ The site file is the shipped one with only its ports and paths replaced (nginx.p
 production settings behind a proxy (DEBUG=0, SECURE_PROXY_SSL_HEADER=1, NUM_PROXIES=1) with one worker
 of 4 threads, as test_slow_clients.py does, on an SQLite file of its own.
 """
+import functools
 import gzip
 import http.client
 import json
@@ -15,7 +16,6 @@ import socket
 import sqlite3
 import ssl
 import threading
-import time
 from dataclasses import dataclass
 from http.cookies import SimpleCookie
 from pathlib import Path
@@ -143,12 +143,7 @@ def head_fields(head: bytes) -> list[tuple[str, str]]:
     return [(name.strip().lower(), value.strip()) for name, _, value in (line.partition(":") for line in lines)]
 
 
-def wait_for(condition, what: str):
-    deadline = time.monotonic() + PATIENCE
-    while not (result := condition()):
-        assert time.monotonic() < deadline, f"still not {what} after {PATIENCE} s"
-        time.sleep(0.05)
-    return result
+wait_for = functools.partial(served.wait_for, seconds=PATIENCE)
 
 
 @pytest.fixture
